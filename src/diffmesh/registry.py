@@ -1,0 +1,198 @@
+"""Named model variants: each knows its architecture, official configuration, weights source
+and licence. ``create_model(name)`` builds one; ``list_models()`` lists them.
+
+The official weights cannot be redistributed or downloaded at run time; a variant whose
+``weights`` is ``None`` is built with random initialisation. Use
+:func:`diffmesh.models.load_official` with a downloaded official checkpoint for
+research-grade weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from torch import nn
+
+from diffmesh.models.build import ARCHITECTURES, BACKBONE_KEYS, HEAD_KEYS, build_model, mean_assets
+
+_MB_FULL = {"dim_feat": 512, "dim_rep": 512, "depth": 5, "num_heads": 8, "mlp_ratio": 2, "maxlen": 243, "num_joints": 17}
+_MB_LITE = {**_MB_FULL, "dim_feat": 256, "mlp_ratio": 4}
+
+_OFFICIAL_MB = "official MotionBERT release (Walter0807/MotionBERT model zoo); not redistributable here"
+_OFFICIAL_DM = "official DiffMesh release (zczcwh/DiffMesh); not redistributable here"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named variant.
+
+    Attributes:
+        name: registry name.
+        architecture: key of :data:`diffmesh.models.build.ARCHITECTURES`.
+        config: the official hyper-parameters the model is built from.
+        official_config: the official YAML file these values come from.
+        description: one line for ``diffmesh list``.
+        weights_source: where trained weights come from.
+        licence: licence of the weights.
+        weights: packaged weights file (``None``: random initialisation).
+        sha256: checksum of ``weights``.
+    """
+
+    name: str
+    architecture: str
+    config: Mapping[str, Any]
+    official_config: str
+    description: str
+    weights_source: str
+    licence: str
+    weights: str | None = None
+    sha256: str | None = None
+    reported: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return ARCHITECTURES[self.architecture]
+
+
+def _spec(**kwargs: Any) -> ModelSpec:
+    kwargs["config"] = MappingProxyType(dict(kwargs["config"]))
+    kwargs["reported"] = MappingProxyType(dict(kwargs.get("reported", {})))
+    return ModelSpec(**kwargs)
+
+
+_REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec(
+            name="motionbert",
+            architecture="dstformer",
+            config=_MB_FULL,
+            official_config="pretrain/MB_pretrain.yaml",
+            description="MotionBERT encoder (42.5 M), pre-training configuration",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+        ),
+        _spec(
+            name="motionbert-lite",
+            architecture="dstformer",
+            config=_MB_LITE,
+            official_config="pretrain/MB_lite.yaml",
+            description="MotionBERT-Lite encoder (16.0 M)",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+        ),
+        _spec(
+            name="motionbert-pose3d",
+            architecture="dstformer",
+            config={**_MB_FULL, "rootrel": True},
+            official_config="pose3d/MB_ft_h36m.yaml",
+            description="3-D pose from 2-D keypoints, fine-tuned on H36M (root-relative)",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+            reported={"H36M MPJPE (official README)": "37.2 mm"},
+        ),
+        _spec(
+            name="motionbert-pose3d-global-lite",
+            architecture="dstformer",
+            config={**_MB_LITE, "rootrel": False},
+            official_config="pose3d/MB_ft_h36m_global_lite.yaml",
+            description="3-D pose, Lite, global (non-root-relative) output; the official in-the-wild demo model",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+        ),
+        _spec(
+            name="motionbert-action-ntu60",
+            architecture="action_class",
+            config={**_MB_FULL, "action_classes": 60, "hidden_dim": 2048, "dropout_ratio": 0.5},
+            official_config="action/MB_ft_NTU60_xsub.yaml",
+            description="Action recognition, NTU-60 (60 classes), two persons averaged",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+            reported={"NTU-60 x-sub top-1 (official README)": "97.2 %"},
+        ),
+        _spec(
+            name="motionbert-action-ntu120-oneshot",
+            architecture="action_embed",
+            config={**_MB_FULL, "hidden_dim": 2048, "dropout_ratio": 0.1, "clip_len": 100},
+            official_config="action/MB_ft_NTU120_oneshot.yaml",
+            description="One-shot action recognition embedding (NTU-120), unit vectors of 2048",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+        ),
+        _spec(
+            name="motionbert-mesh",
+            architecture="motionbert_mesh",
+            config={**_MB_FULL, "hidden_dim": 1024, "dropout": 0.1, "clip_len": 16},
+            official_config="mesh/MB_ft_pw3d.yaml",
+            description="MotionBERT mesh recovery (fc/BatchNorm SMPL head), fine-tuned with 3DPW",
+            weights_source=_OFFICIAL_MB,
+            licence="Apache-2.0 (official code); weights per the official release",
+            reported={"3DPW MPVE (official README)": "88.1 mm"},
+        ),
+        _spec(
+            name="diffmesh",
+            architecture="diffmesh",
+            config={**_MB_FULL, "clip_len": 16},
+            official_config="mesh/DM_ft_pw3d.yaml",
+            description="DiffMesh: MotionBERT encoder + motion-aware diffusion SMPL head (16-frame clips)",
+            weights_source=_OFFICIAL_DM,
+            licence="official code licence; weights per the official release",
+        ),
+        _spec(
+            name="diffmesh-refine",
+            architecture="diffmesh_refine",
+            config={**_MB_FULL, "clip_len": 16, "hidden_dim": 512, "dropout": 0.1},
+            official_config="mesh/DM_ft_pw3d_refine_hybrik.yaml",
+            description="DiffMesh refining an initial SMPL estimate (HybrIK) per frame",
+            weights_source=_OFFICIAL_DM,
+            licence="official code licence; weights per the official release",
+        ),
+    )
+}
+
+
+def list_models() -> list[str]:
+    """Names of the registered variants."""
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of a registered variant."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}") from None
+
+
+def create_model(name: str, *, body_model: nn.Module | str | None = "open", **overrides: Any) -> nn.Module:
+    """Build a registered variant, randomly initialised, in eval mode.
+
+    Args:
+        name: a name from :func:`list_models`.
+        body_model: mesh variants only — a :class:`~diffmesh.body.BodyModel`, ``"open"``
+            (the shipped licence-free model), or a path to an official SMPL file or
+            ``data/mesh`` folder. Ignored by other variants.
+        **overrides: hyper-parameters replacing the official ones (e.g. ``depth=2``,
+            ``dim_feat=64`` for a tiny model; ``diffusion_grad=True``;
+            ``refine_6d_convention="spin_columns"``).
+    """
+    spec = get_spec(name)
+    allowed = set(BACKBONE_KEYS) | set(HEAD_KEYS[spec.architecture])
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise ValueError(f"{name!r} does not take {unknown}; accepted overrides: {sorted(allowed)}")
+    params = {**spec.config, **overrides}
+    kwargs: dict[str, Any] = {}
+    body = None
+    if spec.task == "mesh":
+        from diffmesh.body import BodyModel, load
+
+        body = load(body_model) if isinstance(body_model, str) else body_model
+        if not isinstance(body, BodyModel):
+            raise ValueError(f"body_model must be a BodyModel, 'open' or a path, got {type(body_model).__name__}")
+        kwargs = mean_assets(body)
+    model = build_model(spec.architecture, params, body, **kwargs)
+    return model.eval()

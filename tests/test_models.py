@@ -1,0 +1,214 @@
+"""Registry, gradient flow, refine conventions and input validation on tiny models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import diffmesh
+from diffmesh.body import BodyModel
+from diffmesh.models import MeshOutput, MeshRegressor, pad_clip
+from diffmesh.models.build import resample_template
+from diffmesh.geometry.rotations import axis_angle_to_rotmat, rot6d_to_rotmat, rotmat_to_rot6d_rows
+from tests.conftest import TINY
+
+#: Official parameter counts (CHECKPOINTS.md §1), SMPL-layer dummies excluded.
+OFFICIAL_PARAMS = {
+    "motionbert": 42_466_317,
+    "motionbert-lite": 16_001_549,
+    "motionbert-action-ntu60": 60_421_193,
+    "motionbert-action-ntu120-oneshot": 60_294_157,
+    "motionbert-mesh": 60_461_351 - 5_248,
+    "diffmesh": 45_579_639 - 5_248,
+    "diffmesh-refine": 47_465_581 - 5_248,
+}
+
+
+def test_registry_lists_every_variant() -> None:
+    names = diffmesh.list_models()
+    for expected in ("motionbert", "motionbert-lite", "motionbert-pose3d", "motionbert-action-ntu60",
+                     "motionbert-action-ntu120-oneshot", "motionbert-mesh", "diffmesh", "diffmesh-refine"):
+        assert expected in names
+    spec = diffmesh.get_spec("diffmesh")
+    assert spec.official_config == "mesh/DM_ft_pw3d.yaml" and spec.task == "mesh"
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_PARAMS))
+def test_official_sizes(name: str, small_body: BodyModel) -> None:
+    model = diffmesh.create_model(name, body_model=small_body)
+    assert sum(p.numel() for p in model.parameters()) == OFFICIAL_PARAMS[name]
+    assert not model.training
+
+
+def test_unknown_model_and_override_are_explained() -> None:
+    with pytest.raises(ValueError, match="unknown model 'diffmesh-xl'.*registered models"):
+        diffmesh.create_model("diffmesh-xl")
+    with pytest.raises(ValueError, match="does not take \\['hidden_dim'\\]"):
+        diffmesh.create_model("motionbert", hidden_dim=3)
+
+
+def tiny_mesh_model(arch: str, body: BodyModel, **overrides: object) -> MeshRegressor:
+    model = diffmesh.create_model(arch, body_model=body, **TINY, **overrides)
+    assert isinstance(model, MeshRegressor)
+    return model
+
+
+@pytest.mark.parametrize("name", ["motionbert-mesh", "diffmesh", "diffmesh-refine"])
+@pytest.mark.parametrize("frames", [16, 1])
+def test_mesh_models_decode_a_mesh(name: str, frames: int, small_body: BodyModel) -> None:
+    model = tiny_mesh_model(name, small_body)
+    kwargs = {}
+    if name == "diffmesh-refine":
+        kwargs = {"init_pose": torch.randn(2, frames, 72) * 0.3, "init_shape": torch.randn(2, frames, 10)}
+    with torch.no_grad():
+        out = model(torch.rand(2, frames, 17, 3), **kwargs)
+    assert isinstance(out, MeshOutput)
+    v = small_body.num_vertices
+    assert out.theta.shape == (2, frames, 82)
+    assert out.verts.shape == (2, frames, v, 3)
+    assert out.kp_3d.shape == (2, frames, 17, 3)
+    # Millimetres: the generated body is ~1 m tall.
+    assert 300 < out.verts.abs().amax().item() < 5000
+    # The mesh is the body model posed by theta (axis-angle round trip) and scaled to mm.
+    flat = out.theta.reshape(-1, 82)
+    body = small_body(betas=flat[:, 72:], body_pose=flat[:, 3:72], global_orient=flat[:, :3])
+    torch.testing.assert_close(out.verts.reshape(-1, v, 3), body.vertices * 1000, atol=0.05, rtol=1e-4)
+    if name != "motionbert-mesh":
+        expected = 2 * (frames - 1) if frames > 1 else 2
+        assert out.loss_diff is not None and out.loss_diff.shape == (2, expected, 17 * 128)
+
+
+def _params_without_grad(model: torch.nn.Module) -> list[str]:
+    return [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+
+
+def _mesh_loss(out: MeshOutput) -> torch.Tensor:
+    half = out.loss_diff.shape[1] // 2
+    loss_diff = (out.loss_diff[:, :half] - out.loss_diff[:, half:]).norm(dim=-1).mean()
+    return out.verts.abs().mean() + out.theta.abs().mean() + 0.001 * loss_diff
+
+
+@pytest.mark.parametrize("name", ["diffmesh", "diffmesh-refine"])
+def test_diffusion_grad_trains_every_parameter(name: str, small_body: BodyModel) -> None:
+    """D-D1/D-D2 corrected: every parameter (except the encoder's unused 3-D head) learns."""
+    model = tiny_mesh_model(name, small_body, diffusion_grad=True).train()
+    kwargs = {}
+    if name == "diffmesh-refine":
+        kwargs = {"init_pose": torch.randn(2, 16, 72) * 0.3, "init_shape": torch.randn(2, 16, 10)}
+    _mesh_loss(model(torch.rand(2, 16, 17, 3), **kwargs)).backward()
+    missing = [n for n in _params_without_grad(model) if not n.startswith("backbone.head.")]
+    assert missing == []
+
+
+def test_faithful_mode_reproduces_the_official_frozen_loop(small_body: BodyModel) -> None:
+    """Official behaviour (D-D1): template path, denoiser and condition generator get no gradient."""
+    model = tiny_mesh_model("diffmesh", small_body).train()
+    _mesh_loss(model(torch.rand(2, 16, 17, 3))).backward()
+    frozen = {n.split(".")[1] if n.startswith("head.diffmesh_process") else n for n in _params_without_grad(model)}
+    no_grad = sorted(n for n in _params_without_grad(model) if not n.startswith("backbone.head."))
+    assert no_grad, "faithful mode must leave the loop untrained"
+    assert all(n.startswith(("head.fc_mesh_temp", "head.diffmesh_process.entire_process")) for n in no_grad), frozen
+    # ... while the residual path and the SMPL heads do train.
+    trained = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert {"head.fc_ds.0.weight", "head.diffmesh_process.fc1.0.weight", "head.head_pose.weight"} <= trained
+    # The loss_diff target half carries gradient into fc_ds (D-D2, faithful).
+
+
+def test_faithful_and_grad_modes_give_the_same_forward(small_body: BodyModel) -> None:
+    faithful = tiny_mesh_model("diffmesh", small_body)
+    paper = tiny_mesh_model("diffmesh", small_body, diffusion_grad=True)
+    paper.load_state_dict(faithful.state_dict())
+    x = torch.rand(1, 16, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(faithful(x).verts, paper(x).verts)
+
+
+def test_refine_conventions(small_body: BodyModel) -> None:
+    """D-R1: with a zero network residual, 'spin_columns' returns the initial rotations;
+    the official 'pytorch3d_rows' decodes PyTorch3D's row layout with the column reader,
+    which gives another rotation."""
+    init_pose = torch.randn(1, 16, 72) * 0.5
+    init_shape = torch.zeros(1, 16, 10)
+    x = torch.rand(1, 16, 17, 3)
+    rot_init = axis_angle_to_rotmat(init_pose.reshape(-1, 3)).reshape(1, 16, 24, 3, 3)
+    mixed = rot6d_to_rotmat(rotmat_to_rot6d_rows(rot_init))
+    assert (mixed - rot_init).abs().max() > 0.1
+    for convention, expected in (("spin_columns", rot_init), ("pytorch3d_rows", mixed)):
+        model = tiny_mesh_model("diffmesh-refine", small_body, refine_6d_convention=convention)
+        torch.nn.init.zeros_(model.head.head_pose.weight)
+        torch.nn.init.zeros_(model.head.head_pose.bias)
+        with torch.no_grad():
+            out = model(x, init_pose=init_pose, init_shape=init_shape)
+        torch.testing.assert_close(out.rotmats, expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="refine_6d_convention='rows'"):
+        tiny_mesh_model("diffmesh-refine", small_body, refine_6d_convention="rows")
+
+
+def test_encoder_accepts_any_length_up_to_maxlen() -> None:
+    model = diffmesh.create_model("motionbert", **TINY)
+    with torch.no_grad():
+        for frames in (1, 2, 13, 27):
+            assert model.get_representation(torch.rand(1, frames, 17, 3)).shape == (1, frames, 17, 48)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((1, 28, 17, 3), "28 frames; the encoder accepts 1..27 frames"),
+        ((1, 5, 16, 3), "16 joints .*H36M order"),
+        ((1, 5, 17, 2), "2 channels per joint"),
+        ((5, 17, 3), r"expected \[B, T, 17, 3\]"),
+    ],
+)
+def test_bad_encoder_input_is_explained(shape: tuple[int, ...], message: str) -> None:
+    model = diffmesh.create_model("motionbert", **TINY)
+    with pytest.raises(ValueError, match=message):
+        model(torch.rand(shape))
+
+
+def test_full_encoder_rejects_more_than_243_frames() -> None:
+    model = diffmesh.create_model("motionbert", depth=1, dim_feat=16, dim_rep=16, num_heads=2)
+    with pytest.raises(ValueError, match="244 frames; the encoder accepts 1..243"):
+        model(torch.rand(1, 244, 17, 3))
+
+
+def test_nan_input_is_refused() -> None:
+    model = diffmesh.create_model("motionbert", **TINY)
+    x = torch.rand(1, 4, 17, 3)
+    x[0, 2, 5, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        model(x)
+
+
+def test_diffmesh_clip_length_is_checked(small_body: BodyModel) -> None:
+    model = tiny_mesh_model("diffmesh", small_body)
+    with pytest.raises(ValueError, match="exactly 16 frames \\(or 1 frame\\), got 5; pad"):
+        model(torch.rand(1, 5, 17, 3))
+    padded, real = pad_clip(torch.rand(1, 5, 17, 3), 16)
+    assert padded.shape == (1, 16, 17, 3) and real == 5
+    assert torch.equal(padded[:, 5:], padded[:, 4:5].expand(-1, 11, -1, -1))
+
+
+def test_action_model_input_is_checked() -> None:
+    model = diffmesh.create_model("motionbert-action-ntu60", **TINY, hidden_dim=32)
+    with pytest.raises(ValueError, match="\\[N, M, T, J, 3\\]"):
+        model(torch.rand(2, 5, 17, 3))
+    with torch.no_grad():
+        assert model(torch.rand(2, 2, 5, 17, 3)).shape == (2, 60)
+
+
+def test_refine_needs_initial_estimate(small_body: BodyModel) -> None:
+    model = tiny_mesh_model("diffmesh-refine", small_body)
+    with pytest.raises(ValueError, match="needs init_pose of shape \\[1, 16, 72\\]"):
+        model(torch.rand(1, 16, 17, 3))
+    with pytest.raises(ValueError, match="only used by the DiffMesh refine variant"):
+        tiny_mesh_model("diffmesh", small_body)(torch.rand(1, 16, 17, 3), init_pose=torch.zeros(1, 16, 72))
+
+
+def test_template_resampling() -> None:
+    verts = torch.arange(300 * 3, dtype=torch.float32).reshape(300, 3)
+    template = resample_template(verts)
+    assert template.shape == (6890, 3)
+    assert torch.equal(template[0], verts[0]) and torch.equal(template[-1], verts[-1])
+    smpl_like = torch.randn(6890, 3)
+    assert torch.equal(resample_template(smpl_like), smpl_like)
