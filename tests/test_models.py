@@ -212,3 +212,14 @@ def test_template_resampling() -> None:
     assert torch.equal(template[0], verts[0]) and torch.equal(template[-1], verts[-1])
     smpl_like = torch.randn(6890, 3)
     assert torch.equal(resample_template(smpl_like), smpl_like)
+
+
+def test_mesh_model_takes_means_from_an_official_folder(smpl_folder) -> None:
+    import numpy as np
+
+    model = diffmesh.create_model("diffmesh", body_model=str(smpl_folder), **TINY)
+    params = np.load(smpl_folder / "smpl_mean_params.npz")
+    assert np.allclose(model.head.init_pose.numpy().ravel(), params["pose"].astype(np.float32))
+    assert np.allclose(model.head.init_shape.numpy().ravel(), params["shape"].astype(np.float32))
+    mean_vertices = np.load(smpl_folder / "smpl_mean_vertices.npy")
+    assert np.allclose(model.head.mesh_template[0].numpy(), mean_vertices.astype(np.float32))
