@@ -167,6 +167,8 @@ class BodyModel(nn.Module):
         self.register_buffer("v_template", v_template_t, persistent=False)
         self.register_buffer("shapedirs", shapedirs_t, persistent=False)
         self.register_buffer("posedirs", posedirs_t, persistent=False)
+        # All-zero pose blend shapes (the open model has none) are skipped in forward.
+        self.has_pose_blend_shapes = bool(posedirs_t.any())
         self.register_buffer("J_regressor", J_regressor_t, persistent=False)
         self.register_buffer("parents", parents_t, persistent=False)
         self.register_buffer("lbs_weights", lbs_weights_t, persistent=False)
@@ -300,7 +302,7 @@ class BodyModel(nn.Module):
             levels = [torch.tensor(j, dtype=torch.long, device=device) for j in self._level_joints]
             self._levels[device] = levels
         vertices, joints = lbs(
-            betas, rotmats, self.v_template, shapedirs, self.posedirs,
+            betas, rotmats, self.v_template, shapedirs, self.posedirs if self.has_pose_blend_shapes else None,
             self.J_regressor, self.parents, self.lbs_weights, levels,
         )  # fmt: skip
         if transl is not None:
