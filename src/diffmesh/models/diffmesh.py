@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from diffmesh.conventions import NUM_BETAS, NUM_H36M_JOINTS, NUM_SMPL_JOINTS
@@ -81,11 +82,14 @@ class TwoStreamAttention(nn.Module):
         n_diff = x.shape[1] // 2
         q_d, k_d, v_d = self._qkv(self.qkv_diff, x[:, :n_diff])
         q_c, k_c, v_c = self._qkv(self.qkv_cond, x[:, n_diff:])
-        attn_d = (q_d @ k_d.transpose(-2, -1) * self.scale).softmax(dim=-1)  # [B, H, L, L]
-        attn_c = (q_c @ k_c.transpose(-2, -1) * self.scale).softmax(dim=-1)
-        y_d = self.proj_diff(merge_heads(attn_d @ v_d))
-        y_d = merge_heads(attn_c @ split_heads(y_d, self.num_heads))  # re-mixed by the condition map
-        y_c = self.proj_cond(merge_heads(attn_c @ v_c))
+        # Y_d = proj(A_d V_d), with A_d = softmax(q_d k_dᵀ · scale).
+        y_d = self.proj_diff(merge_heads(F.scaled_dot_product_attention(q_d, k_d, v_d)))
+        # The condition map A_c multiplies both V_c and the split Y_d: one attention call
+        # over the values stacked along channels ([B, H, L, 2c]).
+        mixed = F.scaled_dot_product_attention(q_c, k_c, torch.cat([v_c, split_heads(y_d, self.num_heads)], dim=-1))
+        head_dim = v_c.shape[-1]
+        y_c = self.proj_cond(merge_heads(mixed[..., :head_dim]))
+        y_d = merge_heads(mixed[..., head_dim:])  # re-mixed by the condition map, no projection
         return torch.cat([y_d, y_c], dim=1)
 
 
@@ -118,9 +122,18 @@ class TwoStreamDenoiser(nn.Module):
         self.temb_fc = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.diffmodel_encoder = TwoStreamEncoder(dim)
 
-    def forward(self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def time_embedding(self, t: torch.Tensor) -> torch.Tensor:
+        """``[B]`` timesteps → ``[B, 1, D]`` (input-independent; the reverse loop computes
+        all steps' embeddings in one call)."""
+        return self.temb_fc(timestep_embedding(t, self.dim)).unsqueeze(1)
+
+    def forward(
+        self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, temb: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``temb`` (``[B or 1, 1, D]``) may be passed precomputed from :meth:`time_embedding`."""
         b = x_t.shape[0]
-        temb = self.temb_fc(timestep_embedding(t, self.dim)).unsqueeze(1)  # [B, 1, D]
+        if temb is None:
+            temb = self.time_embedding(t)  # [B, 1, D]
         x_tokens = x_t.reshape(b, self.num_joints, self.dim) + temb  # [B, J, D]
         c_tokens = cond.reshape(b, self.num_joints, self.dim) + temb
         out = self.diffmodel_encoder(torch.cat([x_tokens, c_tokens], dim=1))  # [B, 2J, D]
@@ -188,12 +201,14 @@ class ReverseProcess(nn.Module):
         feat_g = self.condition_generator(torch.cat([padding, x_in], dim=1))  # [B, N, J·D]
 
         scheduler = self.make_scheduler()
+        timesteps = scheduler.timesteps.to(device=x_in.device, dtype=torch.float32)
+        tembs = self.diffusion_model.time_embedding(timesteps)  # [N, 1, D], one row per step
         z = z_start
         frames: list[torch.Tensor] = []
         cond_preds: list[torch.Tensor] = []
         for k, t_step in enumerate(scheduler.timesteps.tolist()):
-            t_batch = torch.full((b,), float(t_step), device=x_in.device)
-            eps, cond_next = self.diffusion_model(z, feat_g[:, k], t_batch)
+            t_batch = timesteps[k].expand(b)
+            eps, cond_next = self.diffusion_model(z, feat_g[:, k], t_batch, temb=tembs[k : k + 1])
             z = scheduler.step(eps, t_step, z)
             if k >= self.add_step:
                 frames.append(z)

@@ -200,16 +200,18 @@ class DSTformer(nn.Module):
         cfg = self.config
         check_skeleton_input(x, num_joints=cfg.num_joints, dim_in=cfg.dim_in, maxlen=cfg.maxlen)
         b, t, j, _ = x.shape
-        tokens = self.embed(x)
+        # The residual stream runs in the embeddings' dtype (float32 unless the whole module
+        # was cast); diffmesh.models.fast lowers only the matmuls. Outputs are float32.
+        tokens = self.embed(x.to(self.pos_embed.dtype))
         for depth in range(cfg.depth):
             tokens = self.fuse(depth, tokens, t)
         tokens = self.norm(tokens).reshape(b, t, j, -1)
         return self.pre_logits(tokens)
 
     def get_representation(self, x: torch.Tensor) -> torch.Tensor:
-        """Motion representation ``E [B, T, J, dim_rep]`` consumed by every task head."""
-        return self._encode(x)
+        """Motion representation ``E [B, T, J, dim_rep]`` (float32) consumed by every task head."""
+        return self._encode(x).float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """3-D joints ``[B, T, J, dim_out]`` (pre-training / 3-D pose task)."""
-        return self.head(self._encode(x))
+        """3-D joints ``[B, T, J, dim_out]`` (float32; pre-training / 3-D pose task)."""
+        return self.head(self._encode(x)).float()

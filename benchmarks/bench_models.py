@@ -1,0 +1,122 @@
+"""Throughput and peak memory of every registered variant on CPU (or CUDA).
+
+Prints a Markdown table: frames/s (input frames per second; action models count every
+sample's frames once, with two persons each) for batch × clip length × mode, and the
+process's peak resident memory during that configuration.
+
+    python benchmarks/bench_models.py --threads 2                    # everything
+    python benchmarks/bench_models.py --models diffmesh --batches 1 8 --frames 16
+
+Modes: ``parity`` (float32, the default for official checkpoints and evaluation) and
+``fast`` (:func:`diffmesh.models.fast.to_fast_inference`). Mesh models use a generated
+SMPL-format body model with SMPL's sizes (6890 vertices, 207 pose blend shapes), so the
+cost equals the official SMPL layer's. Weights are random: speed does not depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests._smpl_fixtures
+
+import diffmesh  # noqa: E402
+from diffmesh.models.fast import to_fast_inference  # noqa: E402
+
+
+def smpl_sized_body() -> torch.nn.Module:
+    from diffmesh.body import body_model_from_smpl_arrays
+    from tests._smpl_fixtures import make_h36m_regressor, make_smpl_arrays
+
+    return body_model_from_smpl_arrays(make_smpl_arrays(6890), J_regressor_h36m=make_h36m_regressor(6890))
+
+
+def reset_peak_rss() -> None:
+    """Reset the kernel's peak-RSS counter of this process (Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def make_inputs(spec: diffmesh.registry.ModelSpec, batch: int, frames: int, device: str) -> tuple[torch.Tensor, dict]:
+    x = torch.rand(batch, frames, 17, 3, device=device)
+    kwargs: dict = {}
+    if spec.task == "action":
+        x = torch.rand(batch, 2, frames, 17, 3, device=device)
+    if spec.architecture == "diffmesh_refine":
+        kwargs = {"init_pose": torch.randn(batch, frames, 72, device=device) * 0.2,
+                  "init_shape": torch.zeros(batch, frames, 10, device=device)}
+    return x, kwargs
+
+
+def time_model(model: torch.nn.Module, x: torch.Tensor, kwargs: dict, min_seconds: float) -> float:
+    """Seconds per call: one warm-up call, then calls until ``min_seconds`` have passed."""
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    with torch.inference_mode():
+        model(x, **kwargs)
+        sync()
+        runs, start = 0, time.perf_counter()
+        while True:
+            model(x, **kwargs)
+            sync()
+            runs += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds:
+                return elapsed / runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="*", default=diffmesh.list_models())
+    parser.add_argument("--batches", nargs="*", type=int, default=[1, 32])
+    parser.add_argument("--frames", nargs="*", type=int, default=[16, 243])
+    parser.add_argument("--modes", nargs="*", default=["parity", "fast"], choices=["parity", "fast"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--min-seconds", type=float, default=2.0, help="time each configuration at least this long")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    body = smpl_sized_body()
+    print(f"# torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}")
+    print("| model | batch | frames | mode | frames/s | ms/call | peak RSS MiB |")
+    print("|---|---:|---:|---|---:|---:|---:|")
+    for name in args.models:
+        spec = diffmesh.get_spec(name)
+        for mode in args.modes:
+            model = diffmesh.create_model(name, body_model=body).to(args.device)
+            if mode == "fast":
+                to_fast_inference(model)
+            for frames in args.frames:
+                if spec.architecture.startswith("diffmesh") and frames != 16:
+                    continue  # the DiffMesh head takes 16-frame clips only
+                for batch in args.batches:
+                    gc.collect()
+                    reset_peak_rss()
+                    x, kwargs = make_inputs(spec, batch, frames, args.device)
+                    seconds = time_model(model, x, kwargs, args.min_seconds)
+                    fps = batch * frames / seconds
+                    print(f"| {name} | {batch} | {frames} | {mode} | {fps:.1f} | {seconds * 1000:.1f} | {peak_rss_mib():.0f} |", flush=True)
+            del model
+
+
+if __name__ == "__main__":
+    main()

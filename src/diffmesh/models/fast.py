@@ -1,0 +1,82 @@
+"""Fast inference mode: low-precision matrix multiplies where they pay, float32 elsewhere.
+
+Parity mode (float32 everywhere) is the default for :func:`~diffmesh.models.load_official`
+and evaluation. :func:`to_fast_inference` converts a model in place for deployment:
+
+* every ``nn.Linear`` of the encoder keeps a bfloat16 (CPU) or float16 (CUDA) copy of its
+  weights and multiplies in that precision — the encoder is >95 % of the FLOPs, and CPUs
+  with AVX512-BF16/AMX run bf16 matrix multiplies ~4x faster than float32;
+* activations between layers, the residual stream, LayerNorms, softmax and attention stay
+  float32, which keeps the deviation from parity mode small (see docs/benchmarks.md);
+* the heads, the DiffMesh reverse loop (latency-bound, not FLOP-bound), the body model and
+  every rotation conversion stay float32.
+
+The converted model is for inference only (``torch.inference_mode``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from diffmesh.models.dstformer import DSTformer
+
+logger = logging.getLogger(__name__)
+
+
+class LowPrecisionLinear(nn.Module):
+    """``nn.Linear`` computing ``x Wᵀ + b`` with ``W, b`` stored in ``dtype``; float32 in and out."""
+
+    def __init__(self, linear: nn.Linear, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        # Same attribute names as nn.Linear, so state-dict keys are unchanged.
+        self.weight = nn.Parameter(linear.weight.detach().to(dtype), requires_grad=False)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().to(dtype), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}"
+
+
+def default_fast_dtype(device: torch.device | str = "cpu") -> torch.dtype:
+    """bfloat16 on CPU, float16 on CUDA."""
+    return torch.float16 if torch.device(device).type == "cuda" else torch.bfloat16
+
+
+def find_encoder(model: nn.Module) -> DSTformer:
+    """The DSTformer inside a model (the model itself, or ``model.backbone``)."""
+    if isinstance(model, DSTformer):
+        return model
+    backbone = getattr(model, "backbone", None)
+    if isinstance(backbone, DSTformer):
+        return backbone
+    raise ValueError(f"{type(model).__name__} has no DSTformer encoder to convert (expected a DSTformer or a .backbone)")
+
+
+def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
+    """Convert ``model``'s encoder linears to low precision, in place; returns ``model`` in eval mode.
+
+    Args:
+        model: a :class:`DSTformer`, ``ActionNet`` or ``MeshRegressor``.
+        dtype: ``torch.bfloat16`` or ``torch.float16``; default from the model's device.
+    """
+    encoder = find_encoder(model)
+    if dtype is None:
+        dtype = default_fast_dtype(encoder.joints_embed.weight.device)
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype {dtype} is not a low-precision type; expected torch.bfloat16 or torch.float16")
+    converted = 0
+    for parent in encoder.modules():
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear):
+                setattr(parent, name, LowPrecisionLinear(child, dtype))
+                converted += 1
+    logger.debug("fast inference: %d encoder linears in %s", converted, dtype)
+    return model.eval()
