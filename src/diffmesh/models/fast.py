@@ -8,8 +8,9 @@ and evaluation. :func:`to_fast_inference` converts a model in place for deployme
   with AVX512-BF16/AMX run bf16 matrix multiplies ~4x faster than float32;
 * activations between layers, the residual stream, LayerNorms, softmax and attention stay
   float32, which keeps the deviation from parity mode small (see docs/benchmarks.md);
-* the heads, the DiffMesh reverse loop (latency-bound, not FLOP-bound), the body model and
-  every rotation conversion stay float32.
+* the DiffMesh reverse process (denoiser and condition generator) multiplies in low
+  precision too; its state update, the SMPL parameter heads, the body model and every
+  rotation conversion stay float32.
 
 The converted model is for inference only (``torch.inference_mode``).
 """
@@ -72,11 +73,16 @@ def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.
         dtype = default_fast_dtype(encoder.joints_embed.weight.device)
     if dtype not in (torch.bfloat16, torch.float16):
         raise ValueError(f"dtype {dtype} is not a low-precision type; expected torch.bfloat16 or torch.float16")
+    targets: list[nn.Module] = [encoder]
+    process = getattr(getattr(getattr(model, "head", None), "diffmesh_process", None), "entire_process", None)
+    if process is not None:
+        targets.append(process)
     converted = 0
-    for parent in encoder.modules():
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear):
-                setattr(parent, name, LowPrecisionLinear(child, dtype))
-                converted += 1
-    logger.debug("fast inference: %d encoder linears in %s", converted, dtype)
+    for target in targets:
+        for parent in target.modules():
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Linear):
+                    setattr(parent, name, LowPrecisionLinear(child, dtype))
+                    converted += 1
+    logger.debug("fast inference: %d linears in %s", converted, dtype)
     return model.eval()

@@ -1,0 +1,1 @@
+"""Datasets: official file readers, the synthetic motion engine, transforms."""

@@ -1,0 +1,1 @@
+"""Files in and out: video decoding/encoding and result exports (npz, glTF, BVH, OBJ)."""

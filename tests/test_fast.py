@@ -1,0 +1,36 @@
+"""Fast inference mode: same outputs within a small tolerance, same keys, float32 outputs."""
+
+from __future__ import annotations
+
+import torch
+
+import diffmesh
+from diffmesh.body import BodyModel
+from diffmesh.models.fast import LowPrecisionLinear, to_fast_inference
+from tests._golden import golden_path
+
+
+def test_fast_encoder_on_golden_inputs() -> None:
+    golden = torch.load(golden_path("dstformer_tiny.pt"), weights_only=True)
+    model = diffmesh.models.DSTformer(diffmesh.models.DSTformerConfig(**golden["config"])).eval()
+    model.load_state_dict(golden["state_dict"])
+    to_fast_inference(model)
+    assert isinstance(model.blocks_st[0].attn_s.qkv, LowPrecisionLinear)
+    with torch.inference_mode():
+        for case in golden["cases"]:
+            rep = model.get_representation(case["input"])
+            assert rep.dtype == torch.float32
+            assert (rep - case["representation"]).abs().mean() < 5e-3
+
+
+def test_fast_mesh_model_keeps_keys_and_stays_close(small_body: BodyModel) -> None:
+    model = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64, depth=2, num_heads=4)
+    keys = set(model.state_dict())
+    x = torch.rand(2, 16, 17, 3)
+    with torch.inference_mode():
+        ref = model(x)
+        to_fast_inference(model)
+        out = model(x)
+    assert set(model.state_dict()) == keys
+    assert out.verts.dtype == torch.float32
+    assert (out.kp_3d - ref.kp_3d).norm(dim=-1).mean() < 1.0  # mm
