@@ -223,3 +223,14 @@ def test_mesh_model_takes_means_from_an_official_folder(smpl_folder) -> None:
     assert np.allclose(model.head.init_shape.numpy().ravel(), params["shape"].astype(np.float32))
     mean_vertices = np.load(smpl_folder / "smpl_mean_vertices.npy")
     assert np.allclose(model.head.mesh_template[0].numpy(), mean_vertices.astype(np.float32))
+
+
+def test_body_model_used_in_inference_mode_then_in_training(small_body: BodyModel) -> None:
+    """A first call under torch.inference_mode must not poison later autograd use."""
+    model = tiny_mesh_model("diffmesh", small_body)
+    x = torch.rand(1, 16, 17, 3)
+    with torch.inference_mode():
+        model(x)
+    model.train()
+    model(x).verts.mean().backward()
+    assert model.head.head_pose.weight.grad is not None

@@ -184,8 +184,13 @@ class BodyModel(nn.Module):
             self.register_buffer(attr, tensor, persistent=False)
         # The tree is fixed: group joints by depth once (plain ints, so that moving the
         # module never needs a device->host copy); index tensors are cached per device.
-        self._level_joints: list[list[int]] = [level.tolist() for level in kinematic_levels(parents_t)]
-        self._levels: dict[torch.device, list[torch.Tensor]] = {}
+        # Joints grouped by tree depth, built once here as buffers so they follow .to(device)
+        # (a lazily built cache would hold inference-mode tensors after a first call under
+        # torch.inference_mode, which autograd later refuses).
+        self._num_levels = 0
+        for depth, level in enumerate(kinematic_levels(parents_t)):
+            self.register_buffer(f"_level_{depth}", level, persistent=False)
+            self._num_levels += 1
 
     @property
     def num_vertices(self) -> int:
@@ -296,11 +301,7 @@ class BodyModel(nn.Module):
         shapedirs = self.shapedirs[..., :num_used]
         betas = betas[:, :num_used]
 
-        device = self.parents.device
-        levels = self._levels.get(device)
-        if levels is None:
-            levels = [torch.tensor(j, dtype=torch.long, device=device) for j in self._level_joints]
-            self._levels[device] = levels
+        levels = [getattr(self, f"_level_{depth}") for depth in range(self._num_levels)]
         vertices, joints = lbs(
             betas, rotmats, self.v_template, shapedirs, self.posedirs if self.has_pose_blend_shapes else None,
             self.J_regressor, self.parents, self.lbs_weights, levels,
