@@ -234,3 +234,13 @@ def test_body_model_used_in_inference_mode_then_in_training(small_body: BodyMode
     model.train()
     model(x).verts.mean().backward()
     assert model.head.head_pose.weight.grad is not None
+
+
+def test_large_inference_batches_are_chunked_without_changing_results() -> None:
+    model = diffmesh.create_model("motionbert", **TINY)
+    x = torch.rand(7, 9, 17, 3)
+    with torch.no_grad():
+        whole = model.get_representation(x)
+        model.inference_chunk_frames = 18  # 2 clips per chunk
+        chunked = model.get_representation(x)
+    torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=1e-6)
