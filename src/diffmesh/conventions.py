@@ -6,6 +6,8 @@ conversion is readable at the call site (``H36M_JOINTS.index("pelvis")``).
 
 from __future__ import annotations
 
+import numpy as np
+
 #: Human3.6M 17-joint order, the only skeleton the MotionBERT / DiffMesh networks see.
 H36M_JOINTS: tuple[str, ...] = (
     "pelvis",  # 0, root
@@ -74,3 +76,128 @@ NUM_BETAS = 10
 
 #: Maximum clip length of DSTformer's learned temporal embedding.
 MAX_FRAMES = 243
+
+# ---------------------------------------------------------------------------------------------
+# Other 2-D keypoint orders and their conversion to H36M-17 (DATA.md §1.3)
+
+#: COCO-17 (NTU pyskl HRNet detections, COCO-format detectors).
+COCO_JOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
+#: Halpe-26 (AlphaPose's in-the-wild model); 20-25 (feet) are not used by the conversion.
+HALPE_JOINTS: tuple[str, ...] = COCO_JOINTS + (
+    "head", "neck", "hip",
+    "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe", "left_heel", "right_heel",
+)  # fmt: skip
+
+#: PoseTrack-17: COCO with the eyes replaced by head_bottom / head_top.
+POSETRACK_JOINTS: tuple[str, ...] = ("nose", "head_bottom", "head_top") + COCO_JOINTS[3:]
+
+# H36M joints that are a straight copy of one joint of the source order (name -> source name);
+# the remaining H36M joints (pelvis, spine, thorax, head_top) differ per source and are built
+# in the conversion functions below.
+_LIMB_COPIES: dict[str, str] = {
+    "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle",
+    "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle",
+    "nose": "nose",
+    "left_shoulder": "left_shoulder", "left_elbow": "left_elbow", "left_wrist": "left_wrist",
+    "right_shoulder": "right_shoulder", "right_elbow": "right_elbow", "right_wrist": "right_wrist",
+}  # fmt: skip
+
+
+def _check_keypoints(x: np.ndarray, num_joints: int, order: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim < 2 or x.shape[-2] != num_joints:
+        raise ValueError(
+            f"{order} keypoints must have shape [..., {num_joints}, C], got {list(x.shape)}; "
+            f"check that the detector's joint order is {order}"
+        )
+    # Official code writes into np.zeros (float64); keep float32/float64 inputs as they are.
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+
+def _copy_limbs(x: np.ndarray, source: tuple[str, ...]) -> np.ndarray:
+    y = np.zeros((*x.shape[:-2], NUM_H36M_JOINTS, x.shape[-1]), dtype=x.dtype)
+    for target, name in _LIMB_COPIES.items():
+        y[..., H36M_JOINTS.index(target), :] = x[..., source.index(name), :]
+    return y
+
+
+def halpe_to_h36m(x: np.ndarray) -> np.ndarray:
+    """Halpe-26 ``[..., 26, C]`` → H36M-17 ``[..., 17, C]`` (official ``halpe2h36m``).
+
+    pelvis = Hip (19), thorax = Neck (18), head_top = Head (17), spine = midpoint of Neck and
+    Hip; every channel (including a confidence) is copied or averaged alike.
+    """
+    x = _check_keypoints(x, len(HALPE_JOINTS), "Halpe-26")
+    y = _copy_limbs(x, HALPE_JOINTS)
+    hip, neck = x[..., HALPE_JOINTS.index("hip"), :], x[..., HALPE_JOINTS.index("neck"), :]
+    y[..., 0, :] = hip
+    y[..., 7, :] = (neck + hip) * 0.5
+    y[..., 8, :] = neck
+    y[..., 10, :] = x[..., HALPE_JOINTS.index("head"), :]
+    return y
+
+
+def coco_to_h36m(x: np.ndarray) -> np.ndarray:
+    """COCO-17 ``[..., 17, C]`` → H36M-17 ``[..., 17, C]`` (official ``coco2h36m``, NTU data).
+
+    pelvis = mid-hips, thorax = mid-shoulders, spine = mid(pelvis, thorax), head_top = mid-eyes;
+    every channel (including a confidence) is averaged alike.
+    """
+    x = _check_keypoints(x, len(COCO_JOINTS), "COCO-17")
+    y = _copy_limbs(x, COCO_JOINTS)
+    j = COCO_JOINTS.index
+    y[..., 0, :] = (x[..., j("left_hip"), :] + x[..., j("right_hip"), :]) * 0.5
+    y[..., 8, :] = (x[..., j("left_shoulder"), :] + x[..., j("right_shoulder"), :]) * 0.5
+    y[..., 7, :] = (y[..., 0, :] + y[..., 8, :]) * 0.5
+    y[..., 10, :] = (x[..., j("left_eye"), :] + x[..., j("right_eye"), :]) * 0.5
+    return y
+
+
+def posetrack_to_h36m(x: np.ndarray) -> np.ndarray:
+    """PoseTrack-17 ``[..., 17, 3]`` (x, y, visibility) → H36M-17 (official ``posetrack2h36m``).
+
+    pelvis = mid-hips, thorax = head_bottom, head_top = head_top, spine = mid(pelvis, thorax);
+    the confidence of the two averaged joints is the minimum of their sources' (a joint built
+    from an invisible one is invisible).
+    """
+    x = _check_keypoints(x, len(POSETRACK_JOINTS), "PoseTrack-17")
+    if x.shape[-1] < 3:
+        raise ValueError(f"PoseTrack keypoints need a visibility channel: shape [..., 17, 3], got {list(x.shape)}")
+    y = _copy_limbs(x, POSETRACK_JOINTS)
+    j = POSETRACK_JOINTS.index
+    lhip, rhip = x[..., j("left_hip"), :], x[..., j("right_hip"), :]
+    y[..., 0, :] = (lhip + rhip) * 0.5
+    y[..., 8, :] = x[..., j("head_bottom"), :]
+    y[..., 7, :] = (y[..., 0, :] + y[..., 8, :]) * 0.5
+    y[..., 10, :] = x[..., j("head_top"), :]
+    y[..., 0, 2] = np.minimum(lhip[..., 2], rhip[..., 2])
+    y[..., 7, 2] = np.minimum(y[..., 0, 2], y[..., 8, 2])
+    return y
+
+
+# ---------------------------------------------------------------------------------------------
+# Skeleton structure used by the limb / angle losses and the flips
+
+#: The 16 H36M bones as (parent, child) joint indices (limb-length and angle losses).
+H36M_BONES: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8),
+    (8, 9), (9, 10), (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16),
+)  # fmt: skip
+
+#: The 18 bone pairs (indices into :data:`H36M_BONES`) whose angles the angle losses compare.
+H36M_BONE_ANGLE_PAIRS: tuple[tuple[int, int], ...] = (
+    (0, 3), (0, 6), (3, 6), (0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 10),
+    (7, 13), (8, 13), (10, 13), (7, 8), (8, 9), (10, 11), (11, 12), (13, 14), (14, 15),
+)  # fmt: skip
+
+#: Left/right SMPL joint pairs swapped by the SMPL pose flip (official ``flip_thetas``).
+SMPL_FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
+    (i, SMPL_JOINTS.index(name.replace("left_", "right_")))
+    for i, name in enumerate(SMPL_JOINTS)
+    if name.startswith("left_")
+)

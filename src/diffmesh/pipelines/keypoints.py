@@ -1,0 +1,325 @@
+"""2-D keypoint sources for the video pipeline: mediapipe BlazePose and AlphaPose JSON files.
+
+Both produce H36M-17 keypoints in **pixels** with a confidence channel, aligned to frame
+indices (:class:`FrameKeypoints`). Missing frames are explicit (``detected = False``,
+keypoints zero) rather than silently shortening the sequence as the official demo does.
+
+BlazePose-33 → H36M-17 (:func:`blazepose_to_h36m`), following the official COCO/Halpe rows
+of DATA.md §1.3 where BlazePose has the same landmark:
+
+==========  ==============================================================================
+H36M        BlazePose-33 source
+==========  ==============================================================================
+pelvis      avg(23 left_hip, 24 right_hip)                (Halpe "Hip" is this midpoint)
+r/l hip     24 / 23;  r/l knee 26 / 25;  r/l ankle 28 / 27
+spine       avg(pelvis, thorax)                           (as the COCO row)
+thorax      avg(11 left_shoulder, 12 right_shoulder)      (as the COCO row)
+nose        0 nose
+head_top    eye_mid + HEAD_TOP_EXTRAPOLATION · (eye_mid − thorax); BlazePose has no head top
+l/r shoulder 11 / 12;  l/r elbow 13 / 14;  l/r wrist 15 / 16
+==========  ==============================================================================
+
+Confidences of averaged joints are averaged (the official "avg applies to every channel"
+rule); the head top takes the minimum of its sources' confidences. BlazePose's per-landmark
+``visibility`` is the confidence.
+
+mediapipe is imported lazily (``pip install --no-deps mediapipe==0.10.21`` plus its lean
+runtime dependencies; see docs/inference.md). Only ``model_complexity=1`` is used: its weights
+are inside the wheel, the other complexities download at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffmesh.conventions import H36M_JOINTS
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BLAZEPOSE_JOINTS",
+    "HEAD_TOP_EXTRAPOLATION",
+    "FrameKeypoints",
+    "PoseDetector",
+    "blazepose_to_h36m",
+    "read_alphapose_json",
+]
+
+#: mediapipe BlazePose landmark order (33).
+BLAZEPOSE_JOINTS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+#: The head top lies this fraction of the thorax→eyes vector beyond the eyes (H36M-17 head
+#: top vs. thorax and eyes of the shipped open body model: (0.773-0.68)/(0.68-0.54) ≈ 0.65).
+HEAD_TOP_EXTRAPOLATION = 0.65
+
+_B = {name: i for i, name in enumerate(BLAZEPOSE_JOINTS)}
+# H36M joints copied from one BlazePose landmark.
+_DIRECT: dict[str, str] = {
+    "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle",
+    "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle",
+    "nose": "nose", "left_shoulder": "left_shoulder", "left_elbow": "left_elbow",
+    "left_wrist": "left_wrist", "right_shoulder": "right_shoulder", "right_elbow": "right_elbow",
+    "right_wrist": "right_wrist",
+}  # fmt: skip
+
+
+def blazepose_to_h36m(kp33: np.ndarray) -> np.ndarray:
+    """BlazePose-33 ``[..., 33, C]`` (x, y[, z], confidence last) → H36M-17 ``[..., 17, 3]`` (x, y, confidence)."""
+    kp33 = np.asarray(kp33, dtype=np.float32)
+    if kp33.ndim < 2 or kp33.shape[-2] != len(BLAZEPOSE_JOINTS) or kp33.shape[-1] < 3:
+        raise ValueError(f"BlazePose keypoints must be [..., 33, 3 or 4] (x, y[, z], confidence), got {list(kp33.shape)}")
+    src = np.concatenate([kp33[..., :2], kp33[..., -1:]], axis=-1)  # [..., 33, 3]
+    out = np.zeros(src.shape[:-2] + (len(H36M_JOINTS), 3), dtype=np.float32)
+    j = {name: i for i, name in enumerate(H36M_JOINTS)}
+    for h36m, blaze in _DIRECT.items():
+        out[..., j[h36m], :] = src[..., _B[blaze], :]
+    out[..., j["pelvis"], :] = 0.5 * (src[..., _B["left_hip"], :] + src[..., _B["right_hip"], :])
+    out[..., j["thorax"], :] = 0.5 * (src[..., _B["left_shoulder"], :] + src[..., _B["right_shoulder"], :])
+    out[..., j["spine"], :] = 0.5 * (out[..., j["pelvis"], :] + out[..., j["thorax"], :])
+    eyes = 0.5 * (src[..., _B["left_eye"], :] + src[..., _B["right_eye"], :])
+    thorax = out[..., j["thorax"], :]
+    out[..., j["head_top"], :2] = eyes[..., :2] + HEAD_TOP_EXTRAPOLATION * (eyes[..., :2] - thorax[..., :2])
+    out[..., j["head_top"], 2] = np.minimum(eyes[..., 2], thorax[..., 2])
+    return out
+
+
+@dataclass
+class FrameKeypoints:
+    """Per-frame H36M-17 keypoints of one person, aligned to video frame indices.
+
+    Attributes:
+        keypoints: ``[N, 17, 3]`` float32 (x, y in pixels, confidence in [0, 1]); zero where not detected.
+        detected: ``[N]`` bool, a person was found in the frame.
+        frame_indices: ``[N]`` int64 video frame index of each row.
+        source: where the keypoints came from (``"mediapipe-blazepose-0.10.21"``, ``"alphapose-json"``).
+    """
+
+    keypoints: np.ndarray
+    detected: np.ndarray
+    frame_indices: np.ndarray
+    source: str
+
+
+class PoseDetector:
+    """mediapipe BlazePose (``model_complexity=1``, weights inside the wheel) on RGB frames.
+
+    Args:
+        min_detection_confidence: person-detector threshold; 0.3 finds people over busy
+            backgrounds that 0.5 misses (COMPONENTS.md §1.6).
+        min_tracking_confidence: below this the detector re-runs on the next frame.
+        static_image_mode: detect on every frame (photos) instead of tracking (videos, ~2x faster).
+
+    Call :meth:`detect` per frame, in order; use as a context manager or call :meth:`close`.
+    """
+
+    name = "mediapipe-blazepose"
+
+    def __init__(
+        self,
+        min_detection_confidence: float = 0.3,
+        min_tracking_confidence: float = 0.5,
+        static_image_mode: bool = False,
+    ) -> None:
+        mp = _require_mediapipe()
+        self.version = getattr(mp, "__version__", "unknown")
+        # model_complexity=1 is the only pose model in the 0.10.21 wheel; 0 and 2 download at run time.
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=static_image_mode,
+            model_complexity=1,
+            smooth_landmarks=True,
+            enable_segmentation=False,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+
+    def detect33(self, image: np.ndarray) -> np.ndarray | None:
+        """BlazePose landmarks ``[33, 4]`` (x, y pixels, z, visibility) for a ``uint8 [H, W, 3]`` RGB
+        image (grey ``[H, W]`` is expanded), or None when no person is found."""
+        image = _as_rgb(image)
+        h, w = image.shape[:2]
+        result = self._pose.process(image)
+        if result.pose_landmarks is None:
+            return None
+        lm = result.pose_landmarks.landmark
+        arr = np.array([[p.x * w, p.y * h, p.z * w, p.visibility] for p in lm], dtype=np.float32)
+        return arr
+
+    def detect(self, image: np.ndarray) -> np.ndarray | None:
+        """H36M-17 keypoints ``[17, 3]`` (x, y pixels, confidence) or None when no person is found."""
+        kp33 = self.detect33(image)
+        return None if kp33 is None else blazepose_to_h36m(kp33)
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> PoseDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def detect_frames(detector: PoseDetector, images: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
+    """Stream :meth:`PoseDetector.detect` over frames (one frame held at a time)."""
+    for image in images:
+        yield detector.detect(image)
+
+
+def _require_mediapipe() -> Any:
+    try:
+        import mediapipe as mp
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the 2-D keypoint detector needs mediapipe 0.10.21: pip install --no-deps mediapipe==0.10.21 "
+            "absl-py attrs flatbuffers 'protobuf>=4.25.3,<5' matplotlib opencv-python-headless "
+            "(see docs/inference.md), or pass --keypoints with an AlphaPose JSON file"
+        ) from err
+    if not hasattr(mp, "solutions") or not hasattr(mp.solutions, "pose"):
+        raise ImportError(
+            f"mediapipe {getattr(mp, '__version__', '?')} has no bundled pose model (removed after 0.10.21): "
+            "pip install --no-deps mediapipe==0.10.21"
+        )
+    return mp
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"image must be [H, W, 3] RGB (or [H, W] grey), got shape {list(image.shape)}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}; convert with (img * 255).astype(np.uint8)")
+    return np.ascontiguousarray(image[..., :3])
+
+
+# ---------------------------------------------------------------------------------------------
+# AlphaPose JSON (the official demo's input, INFERENCE.md §1)
+
+
+def _frame_index(image_id: Any, fallback: int) -> int:
+    """AlphaPose ``image_id`` ("123.jpg", "frame_000123.png", 123) → frame index."""
+    if isinstance(image_id, (int, np.integer)):
+        return int(image_id)
+    if isinstance(image_id, str):
+        digits = "".join(ch if ch.isdigit() else " " for ch in Path(image_id).stem).split()
+        if digits:
+            return int(digits[-1])
+    return fallback
+
+
+def _to_h36m(kp: np.ndarray, path: str) -> np.ndarray:
+    """Halpe-26 or COCO-17 ``[M, K, 3]`` → H36M ``[M, 17, 3]`` with the official mapping."""
+    from diffmesh import conventions
+
+    k = kp.shape[1]
+    if k == 26:
+        fn = getattr(conventions, "halpe_to_h36m", None)
+    elif k == 17:
+        fn = getattr(conventions, "coco_to_h36m", None)
+    else:
+        raise ValueError(
+            f"{path!r}: keypoints have {k} joints per detection; expected 26 (AlphaPose Halpe-26) or 17 (COCO-17)"
+        )
+    if fn is None:  # pragma: no cover - until conventions.py gains the mappings
+        raise ImportError("diffmesh.conventions has no halpe_to_h36m/coco_to_h36m yet; update diffmesh")
+    return np.asarray(fn(kp), dtype=np.float32)
+
+
+def read_alphapose_json(
+    path: str | os.PathLike[str],
+    num_frames: int,
+    width: int,
+    height: int,
+    track_id: int | None = None,
+) -> tuple[FrameKeypoints, list[np.ndarray]]:
+    """Read an AlphaPose results file (Halpe-26 or COCO-17) and align it to the video's frames.
+
+    Args:
+        path: the JSON: a list of detections with ``keypoints`` (flat K × (x, y, score), pixels),
+            ``image_id`` (frame file name or index; entries without it are taken as one per frame, in
+            order), optional ``idx`` (track id) and ``score``.
+        num_frames, width, height: of the video the file must describe.
+        track_id: keep only this AlphaPose ``idx`` (the official ``--focus``).
+
+    Returns:
+        ``(FrameKeypoints, candidates)``: ``candidates[i]`` is a ``[M_i, 17, 3]`` array of every
+        detection in frame ``i`` (the tracker chooses one person); ``FrameKeypoints`` holds the
+        highest-scoring candidate per frame.
+
+    Raises:
+        FileNotFoundError, ValueError: unreadable JSON, wrong layout, or detections that do not fit
+        the video (frame indices beyond its length, or keypoints mostly outside the image).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"keypoint file {str(p)!r} does not exist; pass the AlphaPose results JSON")
+    try:
+        data = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(p)!r} is not valid JSON ({err}); pass AlphaPose's alphapose-results.json") from err
+    if isinstance(data, dict) and "annotations" in data:
+        data = data["annotations"]
+    if not isinstance(data, list) or not data or not all(isinstance(d, dict) and "keypoints" in d for d in data):
+        raise ValueError(
+            f"{str(p)!r} is not an AlphaPose results file: expected a non-empty list of objects with a 'keypoints' field"
+        )
+    if track_id is not None:
+        data = [d for d in data if d.get("idx") == track_id or d.get("idx") == [track_id]]
+        if not data:
+            raise ValueError(f"{str(p)!r} has no detection with track id (idx) {track_id}; check --track-id")
+    has_ids = all("image_id" in d for d in data)
+    rows: list[tuple[int, np.ndarray, float]] = []
+    for n, d in enumerate(data):
+        kp = np.asarray(d["keypoints"], dtype=np.float32)
+        if kp.size % 3:
+            raise ValueError(f"{str(p)!r}: detection {n} has {kp.size} keypoint numbers, not a multiple of 3 (x, y, score)")
+        frame = _frame_index(d["image_id"], n) if has_ids else n
+        rows.append((frame, kp.reshape(-1, 3), float(d.get("score", kp.reshape(-1, 3)[:, 2].mean()))))
+    sizes = {r[1].shape[0] for r in rows}
+    if len(sizes) != 1:
+        raise ValueError(f"{str(p)!r}: detections have different joint counts {sorted(sizes)}; expected one format")
+    frames = np.array([r[0] for r in rows])
+    if frames.min() < 0 or frames.max() >= num_frames:
+        raise ValueError(
+            f"{str(p)!r} does not match the video: it has detections for frames {frames.min()}..{frames.max()} "
+            f"but the video has {num_frames} frames; pass the keypoint file made from this video"
+        )
+    kp_all = _to_h36m(np.stack([r[1] for r in rows]), str(p))  # [M, 17, 3]
+    conf = kp_all[..., 2] > 0
+    inside = (kp_all[..., 0] >= -0.1 * width) & (kp_all[..., 0] <= 1.1 * width)
+    inside &= (kp_all[..., 1] >= -0.1 * height) & (kp_all[..., 1] <= 1.1 * height)
+    if conf.any() and (inside & conf).sum() < 0.5 * conf.sum():
+        raise ValueError(
+            f"{str(p)!r} does not match the video: most keypoints lie outside the {width}x{height} frame; "
+            "pass the keypoint file made from this video (pixel coordinates of the original frames)"
+        )
+    candidates: list[list[np.ndarray]] = [[] for _ in range(num_frames)]
+    scores: list[list[float]] = [[] for _ in range(num_frames)]
+    for (frame, _, score), kp in zip(rows, kp_all):
+        candidates[frame].append(kp)
+        scores[frame].append(score)
+    keypoints = np.zeros((num_frames, len(H36M_JOINTS), 3), dtype=np.float32)
+    detected = np.zeros(num_frames, dtype=bool)
+    for i, (cands, sc) in enumerate(zip(candidates, scores)):
+        if cands:
+            keypoints[i] = cands[int(np.argmax(sc))]
+            detected[i] = True
+    cand_arrays = [np.stack(c) if c else np.zeros((0, len(H36M_JOINTS), 3), np.float32) for c in candidates]
+    fk = FrameKeypoints(keypoints, detected, np.arange(num_frames, dtype=np.int64), "alphapose-json")
+    return fk, cand_arrays

@@ -1,0 +1,226 @@
+"""The video → mesh pipeline: pure stages (windows, tracking, placement, cache) and end-to-end
+runs on real video files rendered from the open body model performing a known motion.
+
+With no trained weights, the end-to-end checks cover the mechanics (frames, shapes, the 2-D → 3-D
+placement, outputs, caching, missing frames); recovering the *pose* (MPJPE against the known
+motion) can only be tested once default weights exist.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diffmesh.geometry.camera import default_intrinsics, fit_translation, project
+from diffmesh.pipelines.cache import StageCache, stage_key
+from diffmesh.pipelines.tracking import Segment, follow_person, track
+from diffmesh.pipelines.windows import (
+    WindowBlender,
+    crop_scale_h36m,
+    flip_h36m_2d,
+    flip_smpl_rotmats,
+    plan_windows,
+)
+
+TINY = dict(dim_feat=32, dim_rep=48, depth=2, num_heads=4, mlp_ratio=2, maxlen=27)
+
+
+# --- pure stages ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 40, 100])
+def test_windows_cover_and_blend_without_seams(n: int) -> None:
+    wins = plan_windows(n, 16, 8)
+    covered = np.zeros(n, int)
+    for w in wins:
+        covered[w.start : w.start + w.length] += 1
+        assert w.length == min(16, n)
+    assert (covered >= 1).all() and wins[-1].start + wins[-1].length == n
+    # Each window predicts the same smooth rotation signal plus a window-specific offset: the blend
+    # must stay continuous (no jump at window borders, unlike non-overlapping chunks).
+    from diffmesh.geometry.rotations import axis_angle_to_rotmat
+
+    blender = WindowBlender(n)
+    for k, w in enumerate(wins):
+        t = torch.arange(w.start, w.start + w.length, dtype=torch.float32)
+        angle = 0.02 * t + 0.05 * (k % 2)  # alternate windows disagree by 0.05 rad
+        aa = torch.zeros(w.length, 24, 3)
+        aa[..., 0] = angle[:, None]
+        blender.add(w, axis_angle_to_rotmat(aa.reshape(-1, 3)).reshape(-1, 24, 3, 3), torch.zeros(w.length, 10), torch.zeros(w.length, 17, 3))
+    rot, _, _ = blender.result()
+    assert torch.allclose(rot @ rot.transpose(-1, -2), torch.eye(3).expand_as(rot), atol=1e-5)
+    ang = torch.atan2(rot[:, 0, 2, 1], rot[:, 0, 2, 2]).numpy()
+    if n > 2:
+        steps = np.abs(np.diff(ang))
+        # Non-overlapping chunks would jump by the full 0.05 disagreement at a border.
+        assert steps.max() < 0.02 + 0.4 * 0.05
+
+
+def test_flips_are_involutions_and_crop_scale() -> None:
+    x = torch.randn(2, 16, 17, 3)
+    assert torch.equal(flip_h36m_2d(flip_h36m_2d(x)), x)
+    from diffmesh.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+
+    aa = torch.randn(4, 24, 3) * 0.5
+    R = axis_angle_to_rotmat(aa.reshape(-1, 3)).reshape(4, 24, 3, 3)
+    assert torch.allclose(flip_smpl_rotmats(flip_smpl_rotmats(R)), R, atol=1e-6)
+    # Official rule: negate y, z of every axis-angle, swap left/right (1,2) ...
+    flipped = rotmat_to_axis_angle(flip_smpl_rotmats(R))
+    assert torch.allclose(flipped[:, 1], aa[:, 2] * torch.tensor([1.0, -1, -1]), atol=1e-4)
+    kp = np.zeros((3, 17, 3), np.float32)
+    kp[..., 0] = np.linspace(100, 300, 17)
+    kp[..., 1] = np.linspace(50, 150, 17)
+    kp[..., 2] = 1
+    norm = crop_scale_h36m(kp)
+    assert norm[..., 0].min() == -1 and norm[..., 0].max() == 1 and np.allclose(norm[..., 2], 1)
+
+
+def test_tracking_fills_short_gaps_and_splits_long_ones() -> None:
+    n = 60
+    kp = np.zeros((n, 17, 3), np.float32)
+    kp[:, :, 0] = np.arange(n)[:, None]
+    kp[:, :, 2] = 0.9
+    det = np.ones(n, bool)
+    det[10:14] = False  # short gap: interpolated
+    det[30:50] = False  # long gap: split, marked without person
+    trk = track(kp, det, max_gap=10)
+    assert trk.segments == [Segment(0, 30), Segment(50, 60)]
+    assert trk.has_person[10:14].all() and not trk.has_person[30:50].any()
+    np.testing.assert_allclose(trk.keypoints[10:14, 0, 0], np.arange(10, 14), atol=1e-4)
+    assert (trk.keypoints[10:14, :, 2] < 0.9).all() and (trk.keypoints[30:50] == 0).all()
+    with pytest.raises(ValueError, match="no person was found"):
+        track(kp, np.zeros(n, bool))
+
+
+def test_follow_person_keeps_the_same_person() -> None:
+    a = np.zeros((17, 3), np.float32)
+    a[:, 0], a[:, 1], a[:, 2] = np.linspace(100, 140, 17), np.linspace(100, 300, 17), 0.9
+    b = a.copy()
+    b[:, 0] += 300
+    b[:, 2] = 1.0  # more confident, but another person
+    cands = [np.stack([a, b]) if i else np.stack([a]) for i in range(5)]
+    kp, det = follow_person(cands)
+    assert det.all() and np.allclose(kp[:, :, 0].mean(1), a[:, 0].mean())
+
+
+def test_fit_translation_recovers_known_placement() -> None:
+    rng = np.random.default_rng(1)
+    K = default_intrinsics(640, 480)
+    joints = rng.normal(0, 0.4, (5, 17, 3))
+    t_true = np.stack([rng.uniform(-1, 1, 5), rng.uniform(-0.5, 0.5, 5), rng.uniform(2, 8, 5)], 1)
+    uv = project(joints + t_true[:, None], K)
+    t, err = fit_translation(joints, uv, np.ones((5, 17)), K)
+    np.testing.assert_allclose(t, t_true, atol=1e-6)
+    assert err.max() < 1e-6
+    t, _ = fit_translation(joints, uv, np.zeros((5, 17)), K)
+    assert np.isnan(t).all()
+
+
+def test_cache_is_keyed_by_content(tmp_path: Path) -> None:
+    cache = StageCache(tmp_path)
+    k1, k2 = stage_key("s", a=1, b=[1, 2]), stage_key("s", a=1, b=[1, 3])
+    assert k1 != k2 and k1 == stage_key("s", b=[1, 2], a=1)
+    cache.save("s", k1, {"x": np.arange(3)})
+    assert cache.load("s", k2) is None
+    np.testing.assert_array_equal(cache.load("s", k1)["x"], np.arange(3))
+    # A file with the right name but another key (e.g. copied from elsewhere) is not trusted.
+    cache.path("s", k1).rename(cache.path("s", k1[:16] + "0" * 48))
+    assert cache.load("s", k1[:16] + "0" * 48) is None
+
+
+# --- end to end on rendered videos ---------------------------------------------------------------
+
+W, H, FPS = 480, 360, 25.0
+
+
+def make_walk_video(path: Path, frames: int = 30, visible: np.ndarray | None = None) -> dict:
+    """Render the open body model walking (known motion) into ``path``; returns the ground truth."""
+    pytest.importorskip("av")
+    from diffmesh.pipelines.sample import render_motion_video, walking_motion
+
+    motion = walking_motion(frames, FPS)
+    gt = render_motion_video(path, motion, W, H, visible=visible)
+    gt["transl"] = motion.transl
+    return gt
+
+
+def tiny_bundle():
+    """A small random DiffMesh on the open body model (fast; same mechanics as the default)."""
+    import diffmesh
+    from diffmesh.pipelines import ModelBundle
+
+    torch.manual_seed(0)
+    return ModelBundle(diffmesh.create_model("diffmesh", body_model="open", **TINY), "tiny test model", False, "tiny-seed0")
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("video") / "walk.mp4"
+    return path, make_walk_video(path)
+
+
+def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    from diffmesh.io.video import probe_video
+    from diffmesh.pipelines import InferSettings, run
+
+    video, gt = walk
+    out = tmp_path / "out"
+    s = run(video, out, InferSettings(), tiny_bundle(), animation=False)
+    n = 30
+    assert s.frames_processed == n and s.frames_detected >= 0.9 * n  # the detector finds the person
+    r = np.load(out / "result.npz")
+    assert r["pose_rotmat"].shape == (n, 24, 3, 3) and r["pose_axis_angle"].shape == (n, 24, 3)
+    assert r["joints_3d_cam"].shape == (n, 17, 3) and list(r["joint_names"])[0] == "pelvis"
+    assert r["frame_indices"].tolist() == list(range(n)) and float(r["fps"]) == FPS and str(r["joint_names"][0]) == "pelvis"
+    # 2-D keypoints vs the projected true joints (BlazePose on our render), limbs and torso.
+    limbs = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]
+    err2d = np.linalg.norm(r["keypoints_2d"][:, limbs, :2] - gt["keypoints_2d"][:, limbs], axis=-1)
+    assert np.median(err2d) < 10.0, np.median(err2d)
+    # Placement: the root trajectory follows the known one (untrained body ⇒ a few cm / ~10 %).
+    has = r["valid"]
+    d = np.abs(r["transl"][has] - gt["transl"][has])
+    assert d[:, 0].max() < 0.15 and d[:, 1].max() < 0.15, d.max(0)
+    assert (d[:, 2] / gt["transl"][has, 2]).max() < 0.2
+    # Overlay alignment: the placed 3-D joints project onto the detected keypoints.
+    proj = project(r["joints_3d_cam"][has], r["K"][0])
+    assert np.median(np.linalg.norm(proj - r["keypoints_2d"][has, :, :2], axis=-1)) < 25
+    assert probe_video(out / "overlay.mp4").num_frames == n
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_without_person"] == 0 and "detect" not in summary["cached_stages"]
+
+    # Re-run with other render options: both stages come from the cache.
+    s2 = run(video, out, InferSettings(), tiny_bundle(), side_view=True, animation=False)
+    assert s2.cached_stages == ["keypoints", "mesh"]
+    assert probe_video(out / "overlay.mp4").width == 2 * W
+    # A model setting changes only the model stage's key.
+    s3 = run(video, out, InferSettings(flip=True), tiny_bundle(), overlay=False, animation=False)
+    assert s3.cached_stages == ["keypoints"]
+
+
+def test_person_leaves_and_returns(tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    from diffmesh.pipelines import InferSettings, run
+
+    visible = np.ones(40, bool)
+    visible[12:26] = False  # 14 frames away: longer than max_gap, so the sequence splits
+    make_walk_video(tmp_path / "away.mp4", 40, visible)
+    s = run(tmp_path / "away.mp4", tmp_path / "out", InferSettings(max_gap=10), tiny_bundle(), overlay=False, animation=False)
+    r = np.load(tmp_path / "out" / "result.npz")
+    assert len(s.segments) == 2 and s.frames_without_person >= 12
+    assert not r["valid"][14:24].any() and np.isnan(r["transl"][14:24]).all()
+    assert r["valid"][:10].all() and r["valid"][28:].all()
+
+
+def test_no_person_anywhere(tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    from diffmesh.pipelines import run
+
+    make_walk_video(tmp_path / "empty.mp4", 8, np.zeros(8, bool))
+    with pytest.raises(ValueError, match="no person was found"):
+        run(tmp_path / "empty.mp4", tmp_path / "out", bundle=tiny_bundle())
+    assert not (tmp_path / "out" / "summary.json").exists() and not (tmp_path / "out" / "result.npz").exists()
