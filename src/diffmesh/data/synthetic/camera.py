@@ -1,0 +1,220 @@
+"""Synthetic cameras: random intrinsics and extrinsics, projection, clip-box normalisation.
+
+Frames: the *world* is the body model's frame (metres, **Y up**, floor at ``y = 0``); the
+*camera* frame is OpenCV's (x right, y down, z forward, metres), ``X_cam = R_w2c X_world +
+t_w2c``. Pixels: ``u = fx·x/z + cx``, ``v = fy·y/z + cy``, origin at the top-left corner.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Camera",
+    "CameraRanges",
+    "CropBox",
+    "look_at",
+    "project",
+    "sample_camera",
+    "clip_crop_box",
+    "normalize_to_box",
+    "denormalize_from_box",
+]
+
+#: Image sizes (width, height) sampled for synthetic cameras: video landscape and portrait,
+#: H36M-like square, webcam.
+IMAGE_SIZES: tuple[tuple[int, int], ...] = (
+    (1920, 1080), (1280, 720), (1080, 1920), (720, 1280), (1000, 1000), (640, 480),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CameraRanges:
+    """Sampling ranges of :func:`sample_camera` (uniform unless stated).
+
+    Attributes:
+        focal_over_size: focal length / longer image side (0.55–1.5 ≈ 37°–85° across the
+            long side: wide phone lenses to mild tele).
+        distance: horizontal camera-to-subject distance, metres (raised when the motion
+            would not fit the image).
+        height: camera height above the floor, metres.
+        target_height: height of the aimed-at point, metres.
+        roll_std: camera roll standard deviation, radians (hand-held tilt).
+        principal_jitter: principal point offset std, as a fraction of the image size.
+        margin: fraction of the image kept free around the projected motion.
+    """
+
+    focal_over_size: tuple[float, float] = (0.55, 1.5)
+    distance: tuple[float, float] = (2.5, 8.0)
+    height: tuple[float, float] = (0.3, 2.4)
+    target_height: tuple[float, float] = (0.7, 1.1)
+    roll_std: float = math.radians(3.0)
+    principal_jitter: float = 0.01
+    margin: float = 0.05
+
+
+@dataclass
+class Camera:
+    """A pinhole camera.
+
+    Attributes:
+        K: ``[3, 3]`` intrinsics (pixels).
+        R_w2c: ``[3, 3]`` world → camera rotation.
+        t_w2c: ``[3]`` world → camera translation (metres).
+        width, height: image size in pixels.
+    """
+
+    K: np.ndarray
+    R_w2c: np.ndarray
+    t_w2c: np.ndarray
+    width: int
+    height: int
+
+    def world_to_camera(self, points_world: np.ndarray) -> np.ndarray:
+        """``[..., 3]`` world points → camera frame (metres)."""
+        return points_world @ self.R_w2c.T + self.t_w2c
+
+    @property
+    def center_world(self) -> np.ndarray:
+        """``[3]`` the camera centre in the world."""
+        return -self.R_w2c.T @ self.t_w2c
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV camera at ``eye`` looking at ``target`` with the world's Y axis up.
+
+    Args:
+        eye, target: ``[3]`` world points (not vertically aligned).
+        roll: rotation about the viewing axis, radians.
+
+    Returns:
+        ``R_w2c [3, 3]`` (rows = camera x, y, z axes in world coordinates), ``t_w2c [3]``.
+    """
+    z = target - eye
+    z = z / np.linalg.norm(z)
+    down = np.array([0.0, -1.0, 0.0])
+    y = down - (down @ z) * z
+    norm = np.linalg.norm(y)
+    if norm < 1e-6:
+        raise ValueError(f"look_at: camera at {eye} looks straight up or down at {target}; move it sideways")
+    y = y / norm
+    x = np.cross(y, z)  # x = y × z for a right-handed (x right, y down, z forward) frame
+    R = np.stack([x, y, z])
+    if roll:
+        c, s = math.cos(roll), math.sin(roll)
+        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ R
+    return R, -R @ eye
+
+
+def project(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Pinhole projection ``[..., 3]`` camera-frame points → ``[..., 2]`` pixels."""
+    z = np.maximum(points_cam[..., 2:3], 1e-6)
+    return (points_cam[..., :2] / z) * np.diag(K)[:2] + K[:2, 2]
+
+
+def _fits(points_cam: np.ndarray, cam: Camera, margin: float) -> bool:
+    if points_cam[..., 2].min() < 0.3:
+        return False
+    uv = project(points_cam, cam.K)
+    mx, my = margin * cam.width, margin * cam.height
+    return bool(
+        uv[..., 0].min() >= mx and uv[..., 0].max() <= cam.width - mx
+        and uv[..., 1].min() >= my and uv[..., 1].max() <= cam.height - my
+    )  # fmt: skip
+
+
+def sample_camera(
+    rng: np.random.Generator,
+    points_world: np.ndarray,
+    ranges: CameraRanges = CameraRanges(),
+    image_size: tuple[int, int] | None = None,
+) -> Camera:
+    """A random static camera that sees the whole motion.
+
+    The camera stands at a random yaw around the motion's centre, at a random height and
+    distance, aims at a random height of the subject's path, and backs away (up to 8 times
+    by 25 %) until every point projects inside the image with ``ranges.margin`` to spare.
+
+    Args:
+        rng: the clip's random stream.
+        points_world: ``[..., 3]`` points that must be visible (e.g. all joints of all frames).
+        ranges: sampling ranges.
+        image_size: ``(width, height)``; ``None`` samples one of :data:`IMAGE_SIZES`.
+    """
+    if image_size is None:
+        width, height = IMAGE_SIZES[int(rng.integers(len(IMAGE_SIZES)))]
+    else:
+        width, height = image_size
+    f = rng.uniform(*ranges.focal_over_size) * max(width, height)
+    cx = width / 2 + rng.normal(0, ranges.principal_jitter) * width
+    cy = height / 2 + rng.normal(0, ranges.principal_jitter) * height
+    K = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
+
+    pts = points_world.reshape(-1, 3)
+    centre = 0.5 * (pts.min(0) + pts.max(0))
+    radius = 0.5 * float(np.linalg.norm((pts.max(0) - pts.min(0))[[0, 2]]))  # horizontal half-extent
+    yaw = rng.uniform(0, 2 * math.pi)
+    direction = np.array([math.sin(yaw), 0.0, math.cos(yaw)])
+    distance = max(rng.uniform(*ranges.distance), radius + 1.0)
+    cam_height = rng.uniform(*ranges.height)
+    target = np.array([centre[0], rng.uniform(*ranges.target_height), centre[2]])
+    roll = float(rng.normal(0, ranges.roll_std))
+    for _ in range(9):
+        eye = target + direction * distance
+        eye[1] = cam_height
+        R, t = look_at(eye, target, roll)
+        cam = Camera(K=K, R_w2c=R, t_w2c=t, width=width, height=height)
+        if _fits(cam.world_to_camera(pts), cam, ranges.margin):
+            break
+        distance *= 1.25
+    else:
+        logger.debug("sample_camera: motion still exceeds the image at distance %.1f m", distance)
+    return cam
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """The square box of the whole-clip normalisation (``crop_scale`` with ratio 1).
+
+    ``x̃ = 2(x − x0)/size − 1``, ``ỹ = 2(y − y0)/size − 1`` (pixels → [−1, 1]).
+    """
+
+    x0: float
+    y0: float
+    size: float
+
+
+def clip_crop_box(xy: np.ndarray, valid: np.ndarray | None = None) -> CropBox:
+    """The inference normalisation box of a clip (INFERENCE.md §2, DATA.md §2.3, ratio [1, 1]).
+
+    Args:
+        xy: ``[T, 17, 2]`` pixel coordinates.
+        valid: ``[T, 17]`` bool, the joints that count (detected ones); ``None`` = all.
+
+    Returns:
+        The tight bounding square of all valid joints of all frames, centred on them.
+    """
+    pts = xy.reshape(-1, 2) if valid is None else xy[valid]
+    if len(pts) < 4:
+        raise ValueError(f"clip_crop_box needs at least 4 valid joints, got {len(pts)}")
+    lo, hi = pts.min(0), pts.max(0)
+    size = float(max(hi[0] - lo[0], hi[1] - lo[1]))
+    if size <= 0:
+        raise ValueError("clip_crop_box: all valid joints are at one point; cannot normalise")
+    return CropBox(x0=float(lo[0] + hi[0] - size) / 2, y0=float(lo[1] + hi[1] - size) / 2, size=size)
+
+
+def normalize_to_box(xy: np.ndarray, box: CropBox) -> np.ndarray:
+    """Pixels ``[..., 2]`` → normalised ``[..., 2]`` (the box maps to [−1, 1]²)."""
+    return 2.0 * (xy - np.array([box.x0, box.y0])) / box.size - 1.0
+
+
+def denormalize_from_box(xy_norm: np.ndarray, box: CropBox) -> np.ndarray:
+    """Normalised ``[..., 2]`` → pixels ``[..., 2]`` (inverse of :func:`normalize_to_box`)."""
+    return (xy_norm + 1.0) * box.size / 2.0 + np.array([box.x0, box.y0])
