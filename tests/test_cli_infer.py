@@ -14,8 +14,9 @@ pytest.importorskip("av")
 pytest.importorskip("mediapipe")
 
 from diffmesh.cli import main  # noqa: E402
-from tests.test_pipeline import TINY, make_walk_video  # noqa: E402
+from tests.test_pipeline import TINY, _one_torch_thread, make_walk_video  # noqa: E402, F401 (autouse fixture)
 from tests.test_video import write_zero_frame_video  # noqa: E402
+
 
 
 @pytest.fixture(scope="module")

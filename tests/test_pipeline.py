@@ -9,6 +9,7 @@ motion) can only be tested once default weights exist.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,18 @@ from diffmesh.pipelines.windows import (
     flip_smpl_rotmats,
     plan_windows,
 )
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One torch thread: on the shared 2-core test machine, 2 OpenMP threads make the many tiny ops
+    of the tiny model 10-30x slower whenever another process holds a core (barrier waits on a
+    descheduled worker). Results do not depend on the thread count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
 
 TINY = dict(dim_feat=32, dim_rep=48, depth=2, num_heads=4, mlp_ratio=2, maxlen=27)
 

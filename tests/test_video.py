@@ -44,6 +44,18 @@ def test_exact_count_fps_timestamps(tmp_path: Path) -> None:
     assert [f.index for f in part] == [10, 11, 12] and part[0].image.shape == (48, 64, 3)
 
 
+def test_decoder_and_encoder_threads(tmp_path: Path) -> None:
+    """The pipeline decodes in the caller's thread and encodes with one x264 thread: same frames."""
+    with VideoWriter(tmp_path / "t.mp4", 25, 64, 48, crf=10, threads=1) as w:
+        for i in range(12):
+            w.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    auto = [f.image for f in iter_frames(tmp_path / "t.mp4")]
+    single = [f.image for f in iter_frames(tmp_path / "t.mp4", threads=1)]
+    assert len(single) == 12 and all(np.array_equal(a, b) for a, b in zip(auto, single, strict=True))
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        next(iter_frames(tmp_path / "t.mp4", threads=-1))
+
+
 def test_odd_size_is_padded_not_resized(tmp_path: Path) -> None:
     img = np.zeros((41, 63, 3), np.uint8)
     img[:, :31] = 200  # left half bright: position must survive

@@ -72,7 +72,13 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--obj", action="store_true", help="also write one OBJ mesh per frame into obj/")
     g.add_argument("--render-backend", default="auto", choices=("auto", "opengl", "torch"))
     g.add_argument("--no-cache", action="store_true", help="recompute every stage (ignore OUT/.cache)")
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads for the model (0: torch default, one per core); 1 is faster when other "
+        "processes keep the cores busy (results are the same)",
+    )
 
 
 def _run(args: argparse.Namespace, video: str, out: str) -> int:

@@ -23,6 +23,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +61,8 @@ __all__ = [
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 RESULT_SCHEMA_VERSION = 1
+#: x264 threads for overlay.mp4 (0: x264's choice); see :class:`diffmesh.io.video.VideoWriter`.
+X264_THREADS = 1
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -115,6 +119,15 @@ class ModelBundle:
     identity: str
 
 
+_DEFAULT_WEIGHTS = "diffmesh (random init, seed 0; no trained weights yet)"
+_RNG_LOCK = threading.Lock()  # seeding touches torch's global generator: one default build at a time
+
+
+def _default_identity(body_model: nn.Module) -> str:
+    """Cache identity of :func:`default_model` for ``body_model``: known without building the network."""
+    return f"diffmesh-seed0-{getattr(body_model, 'name', 'body')}"
+
+
 def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> ModelBundle:
     """The package's default mesh model: the hook where published default weights will plug in.
 
@@ -123,14 +136,14 @@ def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> 
     """
     import diffmesh
 
-    devices_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(0)  # reproducible random weights: results and caches are stable
-        model = diffmesh.create_model("diffmesh", body_model=body_model)
-    finally:
-        torch.random.set_rng_state(devices_state)
-    body_name = getattr(model.body_model, "name", "body")
-    return ModelBundle(model.to(device).eval(), "diffmesh (random init, seed 0; no trained weights yet)", False, f"diffmesh-seed0-{body_name}")
+    with _RNG_LOCK:
+        devices_state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(0)  # reproducible random weights: results and caches are stable
+            model = diffmesh.create_model("diffmesh", body_model=body_model)
+        finally:
+            torch.random.set_rng_state(devices_state)
+    return ModelBundle(model.to(device).eval(), _DEFAULT_WEIGHTS, False, _default_identity(model.body_model))
 
 
 def load_model(
@@ -155,6 +168,17 @@ def load_model(
         )
     ident = stage_key("model", ckpt=file_digest(checkpoint), cfg=file_digest(config), data_root=str(data_root))
     return ModelBundle(model.to(device).eval(), f"{checkpoint} ({Path(config).name})", True, ident)
+
+
+def _prepare_model(bundle: ModelBundle | None, body_model: nn.Module, settings: InferSettings) -> nn.Module:
+    """The network :func:`run` predicts with: ``bundle``'s model or :func:`default_model` (built on
+    ``body_model``), with bf16 matmuls when ``settings.fast`` on CPU."""
+    model = default_model(settings.device, body_model).model if bundle is None else bundle.model
+    if settings.fast and settings.device == "cpu":
+        from diffmesh.models.fast import to_fast_inference
+
+        model = to_fast_inference(model)
+    return model
 
 
 def model_clip_len(model: nn.Module) -> int:
@@ -204,6 +228,25 @@ def _prefetch(it: Iterable[T], size: int = 8) -> Iterator[T]:
                 pass
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (process-wide), then restore the old count.
+
+    Why: torch's OpenMP workers spin-wait between operations. In the render pass the per-frame
+    torch work is small (body model chunks, vertex normals) while the decoder, llvmpipe and x264
+    threads need the cores; with 2 spinning OpenMP workers that pass measured 3-4x slower.
+    """
+    old = torch.get_num_threads()
+    if n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def frame_range(info: VideoInfo, start: int, end: int | None) -> tuple[int, int]:
     """Validate ``[start, end)`` against the video and return it (``end`` filled in)."""
     stop = info.num_frames if end is None else min(end, info.num_frames)
@@ -236,7 +279,8 @@ def detect_video(
     times = np.zeros(n, dtype=np.float64)
     count = 0
     with PoseDetector(min_detection_confidence=min_detection_confidence) as det:
-        for frame in _prefetch(iter_frames(info.path, start, end)):
+        # one decoder thread (the prefetcher) on the core the single-threaded detector leaves free
+        for frame in _prefetch(iter_frames(info.path, start, end, threads=1)):
             i = frame.index - start
             times[i] = frame.time_s
             kp = det.detect(frame.image)
@@ -372,8 +416,11 @@ def render_overlay(
 ) -> None:
     """Decode the frames again, draw the placed mesh over each and encode ``overlay.mp4``.
 
-    Decoding, drawing and encoding run in three threads with small queues between them, so the
-    work overlaps across cores and only a few frames are in memory.
+    Decoding, posing the body model, drawing and encoding run in four threads with small queues
+    between them, so the work overlaps across the cores and only a few frames (and two 16-frame
+    chunks of meshes) are in memory. Torch runs single-threaded in this pass (:func:`torch_threads`),
+    FFmpeg decodes in its caller's thread and x264 uses :data:`X264_THREADS` thread(s): on a
+    2-core machine more threads only contend (measured 3-4x slower with 2 torch threads).
     """
     from diffmesh.render import Renderer, render_side_view
 
@@ -387,7 +434,7 @@ def render_overlay(
 
     def encode() -> None:
         try:
-            with VideoWriter(path, info.fps_fraction, width_out, info.height) as w:
+            with VideoWriter(path, info.fps_fraction, width_out, info.height, threads=X264_THREADS) as w:
                 while (img := q_out.get()) is not None:
                     w.write(img)
         except BaseException as err:  # reported by the caller
@@ -398,29 +445,31 @@ def render_overlay(
     th = threading.Thread(target=encode, daemon=True)
     th.start()
     blank = None
-    try:
-        meshes = body_sequence(body_model, mesh.rotmats, mesh.betas, chunk=16, vertices=True)
-        chunk_sl, chunk_verts = slice(0, 0), None
-        with Renderer(info.width, info.height, backend=backend) as r:  # type: ignore[arg-type]
-            for frame in _prefetch(iter_frames(info.path, start, end)):
-                i = frame.index - start
-                if i >= chunk_sl.stop:
-                    chunk_sl, _, chunk_verts = next(meshes)
-                img = frame.image
-                if show[i]:
-                    verts = chunk_verts[i - chunk_sl.start].numpy() + transl[i]  # type: ignore[index]
-                    img = r.render(verts, faces, K, background=img, alpha=0.8).image
-                    if side_view:
-                        img = np.concatenate([img, render_side_view(r, verts, faces, K).image], axis=1)
-                elif side_view:
-                    blank = np.full_like(img, 255) if blank is None else blank
-                    img = np.concatenate([img, blank], axis=1)
-                q_out.put(img)
-                if (i + 1) % 25 == 0 or i + 1 == n:
-                    progress("render", i + 1, n)
-    finally:
-        q_out.put(None)
-        th.join()
+    with torch_threads(1):  # see torch_threads: spinning OpenMP workers starve the other threads
+        try:
+            # posed meshes come from their own thread (2 chunks in flight): the body model overlaps drawing
+            meshes = _prefetch(body_sequence(body_model, mesh.rotmats, mesh.betas, chunk=16, vertices=True), size=2)
+            chunk_sl, chunk_verts = slice(0, 0), None
+            with Renderer(info.width, info.height, backend=backend) as r:  # type: ignore[arg-type]
+                for frame in _prefetch(iter_frames(info.path, start, end, threads=1)):
+                    i = frame.index - start
+                    if i >= chunk_sl.stop:
+                        chunk_sl, _, chunk_verts = next(meshes)
+                    img = frame.image
+                    if show[i]:
+                        verts = chunk_verts[i - chunk_sl.start].numpy() + transl[i]  # type: ignore[index]
+                        img = r.render(verts, faces, K, background=img, alpha=0.8).image
+                        if side_view:
+                            img = np.concatenate([img, render_side_view(r, verts, faces, K).image], axis=1)
+                    elif side_view:
+                        blank = np.full_like(img, 255) if blank is None else blank
+                        img = np.concatenate([img, blank], axis=1)
+                    q_out.put(img)
+                    if (i + 1) % 25 == 0 or i + 1 == n:
+                        progress("render", i + 1, n)
+        finally:
+            q_out.put(None)
+            th.join()
     if enc_error:
         raise enc_error[0]
 
@@ -567,6 +616,26 @@ def run(
         track_id=settings.track_id,
         conf=settings.min_detection_confidence,
     )
+    # The mesh key needs only the keypoint key and the model identity, so a cached mesh is found
+    # before anything is built (the network is built only on a miss). When both the detector and
+    # the network are needed, the detector runs in a worker thread while this thread builds the
+    # network (and converts it to bf16): the two overlap on the 2 cores (the detector uses no torch).
+    if bundle is None:
+        from diffmesh import body as body_lib
+
+        body_model = body_lib.load("open")
+        weights, trained, identity = _DEFAULT_WEIGHTS, False, _default_identity(body_model)
+    else:
+        body_model = bundle.model.body_model
+        weights, trained, identity = bundle.weights, bundle.trained, bundle.identity
+    mesh_key = stage_key(
+        "mesh",
+        keypoints=kp_key,
+        model=identity,
+        **{k: v for k, v in asdict(settings).items() if k not in ("start", "end", "keypoints_file", "track_id", "device", "batch_windows")},
+    )
+    mesh_hit = cache.load("mesh", mesh_key)
+    model: nn.Module | None = None
     hit = cache.load("keypoints", kp_key)
     if hit is not None:
         kps = FrameKeypoints(hit["keypoints"], hit["detected"], hit["frame_indices"], str(hit["source"]))
@@ -579,7 +648,13 @@ def run(
             kps = FrameKeypoints(kp_sel, det_sel, np.arange(start, end, dtype=np.int64), fk.source)
             times = np.arange(start, end) / info.fps
         else:
-            kps, times = detect_video(info, start, end, settings.min_detection_confidence, progress)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffmesh-detect") as pool:
+                detection = pool.submit(detect_video, info, start, end, settings.min_detection_confidence, progress)
+                try:
+                    if mesh_hit is None:
+                        model = _prepare_model(bundle, body_model, settings)
+                finally:
+                    kps, times = detection.result()  # re-raises the detector's error here
         cache.save(
             "keypoints",
             kp_key,
@@ -595,33 +670,24 @@ def run(
 
     # Stages 4-6: model and placement --------------------------------------------------------
     t0 = time.perf_counter()
-    if bundle is None:
-        bundle = default_model(settings.device)
-    if not bundle.trained:
+    if not trained:
         logger.warning(
             "UNTRAINED MODEL: %s. The meshes follow the detected person's position but not their pose; "
             "pass --checkpoint/--config for real results",
-            bundle.weights,
+            weights,
         )
-    model = bundle.model
-    body_model = model.body_model
+    # what result.npz records as the model class; the default model is a MeshRegressor
+    model_name = type(bundle.model).__name__ if bundle is not None else "MeshRegressor"
     K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
-    mesh_key = stage_key(
-        "mesh",
-        keypoints=kp_key,
-        model=bundle.identity,
-        **{k: v for k, v in asdict(settings).items() if k not in ("start", "end", "keypoints_file", "track_id", "device", "batch_windows")},
-    )
-    hit = cache.load("mesh", mesh_key)
+    hit = mesh_hit
     if hit is not None:
         mesh = MeshSequence(hit["rotmats"], hit["betas"])
         joints_m, transl, transl_raw, reproj = hit["joints"], hit["transl"], hit["transl_raw"], hit["reproj"]
         cached.append("mesh")
     else:
-        if settings.fast and settings.device == "cpu":
-            from diffmesh.models.fast import to_fast_inference
-
-            model = to_fast_inference(model)
+        if model is None:  # keypoints came from the cache or a file: nothing to overlap with
+            model = _prepare_model(bundle, body_model, settings)
+        model_name = type(model).__name__
         mesh = predict_mesh(model, trk, settings.flip, settings.stride, settings.batch_windows, progress)
         joints_m = h36m_joints(body_model, mesh)
         transl_raw, transl, reproj = place_sequence(joints_m, trk.keypoints, trk.has_person, trk.segments, K, settings.smooth_sigma)
@@ -663,8 +729,8 @@ def run(
             "joint_names": np.array(H36M_JOINTS),
             "smpl_joint_names": np.array(SMPL_JOINTS),
             "body_model": np.array(getattr(body_model, "name", "unknown")),
-            "weights": np.array(bundle.weights),
-            "trained": np.bool_(bundle.trained),
+            "weights": np.array(weights),
+            "trained": np.bool_(trained),
             "keypoint_source": np.array(kps.source),
         }
         try:  # the shared, documented schema (docs/outputs.md) when this install has it
@@ -675,7 +741,7 @@ def run(
             write_shared_result(
                 tmp / "result.npz", rotmats=mesh.rotmats, transl=arrays["transl"], betas=mesh.betas, K=K,
                 keypoints_2d=trk.keypoints, joints_3d_cam=joints_cam, fps=info.fps, frame_indices=kps.frame_indices,
-                valid=has, model=type(model).__name__, weights=bundle.weights,
+                valid=has, model=model_name, weights=weights,
                 body_model=str(getattr(body_model, "name", "unknown")), image_size=(info.width, info.height),
             )  # fmt: skip
         outputs.append("result.npz")
@@ -713,8 +779,8 @@ def run(
         fps=info.fps,
         width=info.width,
         height=info.height,
-        weights=bundle.weights,
-        trained=bundle.trained,
+        weights=weights,
+        trained=trained,
         body_model=str(getattr(body_model, "name", "unknown")),
         keypoint_source=kps.source,
         stage_seconds={k: round(v, 4) for k, v in timings.items()},
