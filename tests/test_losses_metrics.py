@@ -177,3 +177,17 @@ def test_flip_average_is_flip_equivariant() -> None:
     x = torch.randn(1, 4, 17, 3)
     identity = metrics.flip_average(lambda v: v, x)
     torch.testing.assert_close(identity, x)
+
+
+def test_single_frame_clips_give_finite_mesh_loss() -> None:
+    """COCO trains on T = 1 clips: temporal terms are 0, never NaN."""
+    import torch
+
+    from diffmesh.losses import MeshLossWeights, mesh_loss
+
+    gen = torch.Generator().manual_seed(0)
+    pred = {"theta": torch.randn(3, 1, 82, generator=gen), "kp_3d": torch.randn(3, 1, 17, 3, generator=gen)}
+    target = {"theta": torch.randn(3, 1, 82, generator=gen), "kp_3d": torch.randn(3, 1, 17, 3, generator=gen)}
+    terms = mesh_loss(pred, target, MeshLossWeights())
+    assert float(terms.loss_av) == 0.0 and float(terms.loss_3d_velocity) == 0.0
+    assert torch.isfinite(terms.total)

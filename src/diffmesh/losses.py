@@ -141,8 +141,12 @@ def loss_angle(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
 
 
 def loss_angle_velocity(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """L1 between the temporal differences of predicted and target inter-bone angles."""
+    """L1 between the temporal differences of predicted and target inter-bone angles; 0 when
+    ``T ≤ 1`` (single images: an empty mean would be NaN, and its zero weight would not
+    cancel it: 0·NaN = NaN)."""
     _check_pair(pred, gt, "loss_angle_velocity")
+    if pred.shape[1] <= 1:
+        return _zero(pred)
     a_pred, a_gt = bone_angles(pred), bone_angles(gt)
     return F.l1_loss(a_pred[:, 1:] - a_pred[:, :-1], a_gt[:, 1:] - a_gt[:, :-1])
 
