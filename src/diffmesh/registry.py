@@ -167,6 +167,11 @@ def get_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}") from None
 
 
+def allowed_overrides(name: str) -> set[str]:
+    """Hyper-parameters :func:`create_model` accepts as overrides for ``name``."""
+    return set(BACKBONE_KEYS) | set(HEAD_KEYS[get_spec(name).architecture])
+
+
 def create_model(name: str, *, body_model: nn.Module | str | None = "open", **overrides: Any) -> nn.Module:
     """Build a registered variant, randomly initialised, in eval mode.
 
@@ -180,7 +185,7 @@ def create_model(name: str, *, body_model: nn.Module | str | None = "open", **ov
             ``refine_6d_convention="spin_columns"``).
     """
     spec = get_spec(name)
-    allowed = set(BACKBONE_KEYS) | set(HEAD_KEYS[spec.architecture])
+    allowed = allowed_overrides(name)
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"{name!r} does not take {unknown}; accepted overrides: {sorted(allowed)}")

@@ -1,4 +1,4 @@
-"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | inspect``."""
+"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect``."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the registered model variants")
     p.set_defaults(func=_cmd_list)
 
-    from diffmesh.cli.infer import register
+    from diffmesh.cli import infer, train
 
-    register(sub)  # infer, demo
+    infer.register(sub)  # infer, demo
+    train.register(sub)  # train, eval
 
     p = sub.add_parser("inspect", help="load an official checkpoint strictly and report it")
     p.add_argument("checkpoint")
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except (ValueError, OSError, ImportError, TypeError) as err:  # OSError: missing, unreadable, unwritable files
+    except (ValueError, OSError, ImportError, TypeError, FloatingPointError) as err:  # OSError: missing, unreadable, unwritable files
         if args.verbose:
             raise
         print(f"diffmesh: error: {err}", file=sys.stderr)

@@ -172,6 +172,24 @@ class MetricLog:
 
 
 @dataclass
+class TrainPass:
+    """One full sweep over a dataset inside an epoch (the official mesh scripts run an H36M,
+    a COCO and a 3DPW pass per epoch, each with its own batch size; D-T8).
+
+    ``until_epoch``: the pass runs in epochs ``< until_epoch`` only (``warmup_h36m`` /
+    ``warmup_coco``); ``None`` = every epoch.
+    """
+
+    name: str
+    dataset: Dataset
+    batch_size: int
+    until_epoch: int | None = None
+
+    def active(self, epoch: int) -> bool:
+        return self.until_epoch is None or epoch < self.until_epoch
+
+
+@dataclass
 class FitResult:
     state: TrainState
     losses: list[float] = field(default_factory=list)  # every step's (all-reduced) loss
@@ -184,7 +202,7 @@ class Trainer:
         self,
         model: nn.Module,
         task: Task,
-        train_data: Dataset,
+        train_data: Dataset | Sequence[TrainPass],
         cfg: TrainConfig,
         out_dir: str | Path,
         *,
@@ -211,8 +229,14 @@ class Trainer:
             )
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg), lr=cfg.lr_backbone, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=1, gamma=cfg.lr_decay)
-        self.dataset = train_data
-        self.sampler = EpochSampler(len(train_data), cfg.batch_size, cfg.seed, self.info)  # type: ignore[arg-type]
+        passes = list(train_data) if isinstance(train_data, (list, tuple)) else [TrainPass("train", train_data, cfg.batch_size)]
+        if not passes:
+            raise ValueError("no training data: pass a Dataset or a non-empty list of TrainPass")
+        self.passes: list[TrainPass] = passes
+        self.samplers = [
+            EpochSampler(len(p.dataset), p.batch_size, cfg.seed + 7 * i, self.info)  # type: ignore[arg-type]
+            for i, p in enumerate(passes)
+        ]
         self.collate_fn = collate_fn
         self.state = TrainState()
 
@@ -238,17 +262,33 @@ class Trainer:
         logger.info("resumed from %s at epoch %d, step %d", path, self.state.epoch, self.state.step_in_epoch)
 
     # ------------------------------------------------------------------ training
-    def _loader(self, epoch: int, skip: int) -> DataLoader:
-        self.sampler.set_epoch(epoch, skip)
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
+    def steps_in_epoch(self, epoch: int) -> int:
+        return sum(s.num_batches() for p, s in zip(self.passes, self.samplers) if p.active(epoch))
+
+    def _batches(self, epoch: int, skip: int) -> Iterator[Any]:
+        """The epoch's batches, pass after pass, skipping the first ``skip`` (resume)."""
+        for index, (train_pass, sampler) in enumerate(zip(self.passes, self.samplers)):
+            if not train_pass.active(epoch):
+                continue
+            n = sampler.num_batches()
+            if skip >= n:
+                skip -= n
+                continue
+            yield from self._loader(index, epoch, skip)
+            skip = 0
+
+    def _loader(self, index: int, epoch: int, skip: int) -> DataLoader:
+        train_pass, sampler = self.passes[index], self.samplers[index]
+        sampler.set_epoch(epoch, skip)
+        if hasattr(train_pass.dataset, "set_epoch"):
+            train_pass.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
         return DataLoader(
-            self.dataset,
-            batch_size=self.cfg.batch_size // self.info.world_size,
-            sampler=self.sampler,
+            train_pass.dataset,
+            batch_size=train_pass.batch_size // self.info.world_size,
+            sampler=sampler,
             num_workers=self.cfg.num_workers,
             collate_fn=self.collate_fn,
-            generator=torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch),
+            generator=torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch * 31 + index),
             persistent_workers=False,
             pin_memory=self.device.type == "cuda",
         )
@@ -267,14 +307,15 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log = MetricLog(self.out_dir, self.info.is_main)
         result = FitResult(self.state)
-        steps_per_epoch = self.sampler.num_batches()
-        total_steps = cfg.epochs * steps_per_epoch if cfg.max_steps is None else min(cfg.max_steps, cfg.epochs * steps_per_epoch)
+        planned = sum(self.steps_in_epoch(e) for e in range(cfg.epochs))
+        total_steps = planned if cfg.max_steps is None else min(cfg.max_steps, planned)
         start_time, start_step = time.perf_counter(), self.state.global_step
         try:
             while self.state.epoch < cfg.epochs:
                 epoch = self.state.epoch
+                steps_per_epoch = self.steps_in_epoch(epoch)
                 self.train_model.train()
-                for batch in self._loader(epoch, self.state.step_in_epoch):
+                for batch in self._batches(epoch, self.state.step_in_epoch):
                     loss, terms = self.task.loss(self.train_model, self._to_device(batch))
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()

@@ -1,0 +1,115 @@
+"""``diffmesh train CONFIG`` and ``diffmesh eval CONFIG --checkpoint FILE``.
+
+Multi-GPU / multi-process: ``torchrun --nproc_per_node N -m diffmesh.cli train CONFIG -o OUT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("diffmesh.cli")
+
+#: Numbers the official READMEs report (EVALUATION.md §5), by config file name.
+OFFICIAL_REPORTED: dict[str, dict[str, float]] = {
+    "MB_train_h36m": {"mpjpe": 39.2},
+    "MB_ft_h36m": {"mpjpe": 37.2},
+    "MB_ft_pw3d": {"mpve": 88.1},
+}
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    from diffmesh.convert.official import read_config
+
+    cfg = read_config(path)
+    cfg.setdefault("name", Path(path).stem)
+    return cfg
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from diffmesh.training import Trainer, init_distributed
+    from diffmesh.training.config import build_run
+    from diffmesh.training.distributed import shutdown
+
+    cfg = _read_config(args.config)
+    for key in ("epochs", "max_steps", "batch_size"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    info = init_distributed(args.device)
+    out = Path(args.output)
+    resume = out / "latest_epoch.bin"
+    if out.is_dir() and resume.exists() and not args.resume:
+        raise ValueError(f"{out} already holds a run (latest_epoch.bin); pass --resume to continue it or choose another -o folder")
+    run = build_run(cfg, device=args.device)
+    trainer = Trainer(run.model, run.task, run.passes, run.train_config, out, run_config=cfg, dist_info=info)
+    if args.resume:
+        if not resume.exists():
+            raise FileNotFoundError(f"--resume: {resume} does not exist")
+        trainer.resume(resume)
+    try:
+        trainer.fit()
+    finally:
+        shutdown(info)
+    if info.is_main:
+        logger.info("finished: checkpoints in %s", out)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from diffmesh.convert.official import load_official
+    from diffmesh.training.checkpoint import load_checkpoint
+    from diffmesh.training.config import build_run
+
+    cfg = _read_config(args.config)
+    run = build_run(cfg, device=args.device)
+    if run.val_data is None:
+        raise ValueError(f"config {args.config} defines no validation data")
+    try:
+        payload = load_checkpoint(args.checkpoint)
+        run.model.load_state_dict(payload["model"])
+        source = "diffmesh training checkpoint"
+    except ValueError:
+        model = load_official(args.checkpoint, cfg, data_root=cfg.get("data_root"))
+        run.model.load_state_dict(model.state_dict())
+        source = "official checkpoint"
+    run.model.eval()
+    with torch.no_grad():
+        metrics = run.task.evaluate(run.model)
+    reported = OFFICIAL_REPORTED.get(str(cfg.get("name")), {})
+    print(f"{args.checkpoint} ({source}), config {cfg.get('name')}:")
+    print(f"  {'metric':14s} {'ours':>10s} {'official README':>16s}")
+    for key, value in metrics.items():
+        ref = f"{reported[key]:.1f}" if key in reported else "-"
+        print(f"  {key:14s} {value:10.2f} {ref:>16s}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from a config (official YAML or diffmesh config)")
+    p.add_argument("config")
+    p.add_argument("-o", "--output", required=True, help="run folder (checkpoints, metrics.jsonl, tensorboard/)")
+    p.add_argument("--resume", action="store_true", help="continue exactly from OUTPUT/latest_epoch.bin")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: one process per GPU)")
+    p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    p.add_argument("--batch-size", type=int, default=None, help="override the config's (global) batch size")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: default)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint with the official metrics")
+    p.add_argument("config")
+    p.add_argument("--checkpoint", required=True, help="an official .bin or a diffmesh training checkpoint")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    p.set_defaults(func=_cmd_eval)

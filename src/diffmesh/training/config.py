@@ -1,0 +1,195 @@
+"""Turn a run config (YAML or dict) into model, task, data passes and loop settings.
+
+Two kinds of config are accepted:
+
+* **Official YAML configs, unchanged** (``configs/mesh/DM_ft_pw3d.yaml`` …) with their dataset
+  paths: ``data_root``, ``dt_file_*``, ``subset_list`` … The architecture is read from the
+  config as :func:`diffmesh.models.load_official` does, the data passes follow the official
+  epoch structure (TRAINING.md §4–5: H36M pass while ``epoch < warmup_h36m``, COCO single
+  frames while ``epoch < warmup_coco``, then 3DPW), and validation uses the 3DPW test split
+  (else H36M test).
+* **diffmesh configs** (``configs/*.yaml`` of this repository), which name a registered model
+  and a ``data`` section, e.g. the synthetic motion engine::
+
+      model: diffmesh
+      model_overrides: {dim_feat: 64, depth: 2}
+      body_model: open
+      data: {type: synthetic, clip_len: 16, train_clips: 20000, val_clips: 256, exclude_families: [jump]}
+      epochs: 10
+      batch_size: 32
+      lr_backbone: 1.0e-4
+      lr_head: 5.0e-4
+
+Loop settings (``epochs``, ``batch_size``, ``learning_rate`` or ``lr_backbone``/``lr_head``,
+``weight_decay``, ``lr_decay``, ``checkpoint_frequency``) use the official key names.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from torch.utils.data import Dataset
+
+from diffmesh.losses import MeshLossWeights, PoseLossWeights
+from diffmesh.training.loop import Task, TrainConfig, TrainPass
+
+logger = logging.getLogger(__name__)
+
+#: Architecture keys of the registry for official configs (see diffmesh.convert.official).
+_OFFICIAL_MODEL = {"dstformer": "motionbert", "mesh": "motionbert-mesh", "diffmesh": "diffmesh", "diffmesh_refine": "diffmesh-refine"}
+_MODEL_KEYS = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints", "hidden_dim", "dropout", "clip_len")
+
+
+@dataclass
+class Run:
+    """Everything :class:`~diffmesh.training.Trainer` needs, plus the validation data."""
+
+    model: nn.Module
+    task: Task
+    passes: list[TrainPass]
+    train_config: TrainConfig
+    val_data: Dataset | None
+    config: dict[str, Any]
+
+
+def train_config_from(cfg: dict[str, Any], device: str = "cpu") -> TrainConfig:
+    """Loop settings from official key names."""
+    lr_backbone = cfg.get("lr_backbone", cfg.get("learning_rate", 1e-4))
+    return TrainConfig(
+        epochs=int(cfg.get("epochs", 1)),
+        batch_size=int(cfg.get("batch_size", 32)),
+        lr_backbone=float(lr_backbone),
+        lr_head=float(cfg["lr_head"]) if "lr_head" in cfg else None,
+        weight_decay=float(cfg.get("weight_decay", 0.01)),
+        lr_decay=float(cfg.get("lr_decay", 0.99)),
+        seed=int(cfg.get("seed", 0)),
+        checkpoint_every_steps=int(cfg.get("checkpoint_every_steps", 0)),
+        checkpoint_frequency=int(cfg.get("checkpoint_frequency", 0)),
+        num_workers=int(cfg.get("num_workers", 0)),
+        log_every_steps=int(cfg.get("log_every_steps", 10)),
+        device=device,
+        max_steps=cfg.get("max_steps"),
+    )
+
+
+def is_official(cfg: dict[str, Any]) -> bool:
+    return "model" not in cfg and "dim_feat" in cfg
+
+
+def build_run(cfg: dict[str, Any], device: str = "cpu") -> Run:
+    """Model, task, data passes and loop settings for a config dict."""
+    return _build_official(cfg, device) if is_official(cfg) else _build_ours(cfg, device)
+
+
+# ------------------------------------------------------------------ diffmesh configs
+
+
+def _build_ours(cfg: dict[str, Any], device: str) -> Run:
+    import diffmesh
+    from diffmesh.body import load
+
+    name = cfg.get("model")
+    if not name:
+        raise ValueError("config has no 'model': name a registered model (diffmesh list) or use an official config")
+    spec = diffmesh.get_spec(str(name))
+    overrides = dict(cfg.get("model_overrides") or {})
+    body = load(cfg.get("body_model", "open")) if spec.task == "mesh" else None
+    model = diffmesh.create_model(spec.name, body_model=body, **overrides) if body is not None else diffmesh.create_model(spec.name, **overrides)
+    data = dict(cfg.get("data") or {})
+    if data.get("type") != "synthetic":
+        raise ValueError(f"data.type {data.get('type')!r} is not supported in diffmesh configs; use 'synthetic' (official datasets: use an official config)")
+    from diffmesh.data.synthetic import SyntheticMotionDataset, SyntheticMotionEngine
+
+    output = "mesh" if spec.task == "mesh" else "pose"
+    clip_len = int(data.get("clip_len", 16 if output == "mesh" else 243))
+    engine_keys = ("families", "exclude_families", "noise", "mask_ratio", "mask_T_ratio", "beta_std", "fps")
+    engine_args = {k: data[k] for k in engine_keys if k in data}
+    engine = SyntheticMotionEngine(body if body is not None else cfg.get("body_model", "open"), clip_len=clip_len,
+                                   seed=int(data.get("seed", 0)), **engine_args)
+    train = SyntheticMotionDataset(int(data.get("train_clips", 1000)), "train", output, engine=engine)
+    val_engine = engine
+    if data.get("val_families") or data.get("val_exclude_families"):
+        val_args = {**engine_args, "families": data.get("val_families"), "exclude_families": data.get("val_exclude_families", ())}
+        val_engine = SyntheticMotionEngine(engine.body, clip_len=clip_len, seed=int(data.get("seed", 0)), **val_args)
+    val_clips = int(data.get("val_clips", 0))
+    val = SyntheticMotionDataset(val_clips, "val", output, engine=val_engine) if val_clips else None
+    task = _task_for(spec.task, cfg, val)
+    tcfg = train_config_from(cfg, device)
+    return Run(model, task, [TrainPass("synthetic", train, tcfg.batch_size)], tcfg, val, cfg)
+
+
+def _task_for(task: str, cfg: dict[str, Any], val: Dataset | None) -> Task:
+    from diffmesh.training.tasks import ActionTask, MeshTask, Pose3DTask
+
+    if task == "mesh":
+        return MeshTask(MeshLossWeights.from_config(cfg), str(cfg.get("loss_type", "L1")), val)
+    if task == "pose3d":
+        weights = PoseLossWeights(
+            scale=float(cfg.get("lambda_scale", 0.5)), velocity=float(cfg.get("lambda_3d_velocity", 20.0))
+        )
+        return Pose3DTask(weights, bool(cfg.get("rootrel", True)), val)
+    return ActionTask(val)
+
+
+# ------------------------------------------------------------------ official configs
+
+
+def _build_official(cfg: dict[str, Any], device: str) -> Run:
+    import diffmesh
+    from diffmesh.convert.official import architecture_from_config
+    from diffmesh.registry import allowed_overrides
+
+    arch = architecture_from_config(cfg)
+    if arch not in _OFFICIAL_MODEL:
+        raise ValueError(
+            f"official {arch!r} configs are read for checkpoints (diffmesh inspect) but training them is not wired yet; "
+            "supported: pre-training/3-D pose and mesh configs"
+        )
+    name = _OFFICIAL_MODEL[arch]
+    overrides = {k: cfg[k] for k in _MODEL_KEYS if k in cfg and k in allowed_overrides(name)}
+    tcfg = train_config_from(cfg, device)
+    if arch == "dstformer":
+        from diffmesh.data.readers.mb3d import MB3DClipDataset
+
+        root = _existing(cfg, "data_root")
+        subsets = list(cfg.get("subset_list", ["H36M-SH"]))
+        train = MB3DClipDataset(root, subsets, "train", flip=bool(cfg.get("flip", True)), synthetic=bool(cfg.get("synthetic", False)))
+        val = MB3DClipDataset(root, subsets, "test", flip=False)
+        model = diffmesh.create_model(name, **overrides)
+        return Run(model, _task_for("pose3d", cfg, val), [TrainPass("3d", train, tcfg.batch_size)], tcfg, val, cfg)
+
+    from diffmesh.body import load
+    from diffmesh.data.readers.mesh import MeshDataset, MeshReader
+
+    root = _existing(cfg, "data_root")
+    body = load(root)  # SMPL_NEUTRAL.pkl and the regressors in data/mesh
+    model = diffmesh.create_model(name, body_model=body, **overrides)
+    clip_len = int(cfg.get("clip_len", 16))
+    flip = bool(cfg.get("flip", True))
+    passes: list[TrainPass] = []
+    val: Dataset | None = None
+    sources = (("h36m", "dt_file_h36m", "warmup_h36m"), ("coco", "dt_file_coco", "warmup_coco"), ("pw3d", "dt_file_pw3d", None))
+    for source, key, warmup in sources:
+        if key not in cfg or (source == "pw3d" and not cfg.get("train_pw3d", False)):
+            continue
+        reader = MeshReader(root / str(cfg[key]), source, clip_len=1 if source == "coco" else clip_len)
+        batch = int(cfg.get("batch_size_img", 512)) if source == "coco" else tcfg.batch_size
+        passes.append(TrainPass(source, MeshDataset(reader, "train", body, flip=flip), batch, int(cfg[warmup]) if warmup and warmup in cfg else None))
+        if source in ("h36m", "pw3d"):
+            val = MeshDataset(reader, "test", body, flip=False)  # 3DPW test when configured, else H36M
+    if not passes:
+        raise ValueError("the mesh config names no training file (dt_file_h36m / dt_file_coco / dt_file_pw3d)")
+    return Run(model, _task_for("mesh", cfg, val), passes, tcfg, val, cfg)
+
+
+def _existing(cfg: dict[str, Any], key: str) -> Path:
+    if key not in cfg:
+        raise ValueError(f"the config has no {key!r}")
+    path = Path(str(cfg[key]))
+    if not path.exists():
+        raise FileNotFoundError(f"{key} {str(path)!r} (from the config) does not exist; download the official data or fix the path")
+    return path
