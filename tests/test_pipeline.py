@@ -19,13 +19,8 @@ import torch
 from diffmesh.geometry.camera import default_intrinsics, fit_translation, project
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.tracking import Segment, follow_person, track
-from diffmesh.pipelines.windows import (
-    WindowBlender,
-    crop_scale_h36m,
-    flip_h36m_2d,
-    flip_smpl_rotmats,
-    plan_windows,
-)
+from diffmesh.data.transforms import crop_scale, flip_data
+from diffmesh.pipelines.windows import WindowBlender, flip_smpl_rotmats, plan_windows
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +70,7 @@ def test_windows_cover_and_blend_without_seams(n: int) -> None:
 
 def test_flips_are_involutions_and_crop_scale() -> None:
     x = torch.randn(2, 16, 17, 3)
-    assert torch.equal(flip_h36m_2d(flip_h36m_2d(x)), x)
+    assert torch.equal(flip_data(flip_data(x)), x)
     from diffmesh.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
     aa = torch.randn(4, 24, 3) * 0.5
@@ -88,7 +83,7 @@ def test_flips_are_involutions_and_crop_scale() -> None:
     kp[..., 0] = np.linspace(100, 300, 17)
     kp[..., 1] = np.linspace(50, 150, 17)
     kp[..., 2] = 1
-    norm = crop_scale_h36m(kp)
+    norm = crop_scale(kp)
     assert norm[..., 0].min() == -1 and norm[..., 0].max() == 1 and np.allclose(norm[..., 2], 1)
 
 

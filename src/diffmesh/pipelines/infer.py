@@ -41,7 +41,8 @@ from diffmesh.pipelines.cache import StageCache, file_digest, stage_key
 from diffmesh.pipelines.keypoints import FrameKeypoints, PoseDetector, read_alphapose_json
 from diffmesh.pipelines.placement import place_sequence
 from diffmesh.pipelines.tracking import Segment, Track, follow_person, track
-from diffmesh.pipelines.windows import WindowBlender, crop_scale_h36m, flip_h36m_2d, flip_smpl_rotmats, plan_windows
+from diffmesh.data.transforms import crop_scale, flip_data
+from diffmesh.pipelines.windows import WindowBlender, flip_smpl_rotmats, plan_windows
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +340,7 @@ def predict_mesh(
     total = sum(len(s) for s in trk.segments)
     done = 0
     for seg in trk.segments:
-        x_seg = torch.from_numpy(crop_scale_h36m(trk.keypoints[seg.start : seg.end]))  # [L, 17, 3]
+        x_seg = torch.from_numpy(crop_scale(trk.keypoints[seg.start : seg.end]))  # [L, 17, 3]
         windows = plan_windows(len(seg), clip_len, stride)
         blender = WindowBlender(len(seg))
         for b0 in range(0, len(windows), batch_windows):
@@ -355,7 +356,7 @@ def predict_mesh(
                 out = model(x)
                 rot, betas = out.rotmats.float().cpu(), out.betas.float().cpu()
                 if flip:
-                    out_f = model(flip_h36m_2d(x))
+                    out_f = model(flip_data(x))
                     rot = 0.5 * (rot + flip_smpl_rotmats(out_f.rotmats.float().cpu()))  # projected by the blender
                     betas = 0.5 * (betas + out_f.betas.float().cpu())
             for k, w in enumerate(batch):

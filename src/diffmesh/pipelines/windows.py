@@ -5,8 +5,8 @@ prediction jumps at every chunk border. Here windows overlap (``stride < clip_le
 frame's outputs are a weighted mean over the windows that contain it, with triangular weights
 that fall to near zero at a window's ends: the blend has no seams.
 
-- :func:`crop_scale_h36m` — the official in-the-wild normalisation (DATA.md §2.3, ratio 1);
-- :func:`flip_h36m_2d` / :func:`flip_smpl_rotmats` — flip test-time augmentation (DATA.md §1.2);
+- :func:`flip_smpl_rotmats` — flip test-time augmentation of rotations (DATA.md §1.2; the 2-D
+  input is flipped with :func:`diffmesh.data.transforms.flip_data`);
 - :func:`plan_windows` — window starts covering ``[0, n)``; short sequences get one padded window;
 - :class:`WindowBlender` — accumulates per-window outputs; rotation matrices are averaged and
   projected back onto SO(3).
@@ -19,45 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from diffmesh.conventions import H36M_FLIP_LEFT, H36M_FLIP_RIGHT, SMPL_JOINTS
+from diffmesh.conventions import SMPL_JOINTS
 
 __all__ = [
     "Window",
     "WindowBlender",
-    "crop_scale_h36m",
-    "flip_h36m_2d",
     "flip_smpl_rotmats",
     "plan_windows",
     "window_weights",
 ]
 
-
-def crop_scale_h36m(kp: np.ndarray, min_joints: int = 4) -> np.ndarray:
-    """Map pixel keypoints ``[T, 17, 3]`` into the square box around all confident joints → [−1, 1].
-
-    DATA.md §2.3 with ratio 1 (the official in-the-wild setting): one box over the whole
-    sequence (so the person's motion across the frame is kept), every channel clipped to [−1, 1].
-    Returns zeros if fewer than ``min_joints`` joints have non-zero confidence.
-    """
-    kp = np.asarray(kp, dtype=np.float32)
-    out = np.zeros_like(kp)
-    seen = kp[..., 2] != 0
-    if seen.sum() < min_joints:
-        return out
-    xy = kp[..., :2][seen]
-    lo, hi = xy.min(0), xy.max(0)
-    s = float(max(hi - lo))
-    if s == 0:
-        return out
-    corner = (lo + hi - s) / 2
-    out[..., :2] = 2 * (kp[..., :2] - corner) / s - 1
-    out[..., 2] = kp[..., 2]
-    return np.clip(out, -1, 1)
-
-
-_H36M_FLIP = np.arange(17)
-_H36M_FLIP[list(H36M_FLIP_LEFT)] = H36M_FLIP_RIGHT
-_H36M_FLIP[list(H36M_FLIP_RIGHT)] = H36M_FLIP_LEFT
 
 # SMPL left/right joint pairs (DATA.md §1.2), derived from the names.
 _SMPL_FLIP = np.array(
@@ -68,13 +39,6 @@ _SMPL_FLIP = np.array(
         for i, n in enumerate(SMPL_JOINTS)
     ]
 )  # fmt: skip
-
-
-def flip_h36m_2d(x: torch.Tensor) -> torch.Tensor:
-    """Mirror normalised H36M input ``[..., 17, C]``: negate x̃ and swap left/right joints (official ``flip_data``)."""
-    out = x[..., _H36M_FLIP, :].clone()
-    out[..., 0] = -out[..., 0]
-    return out
 
 
 def flip_smpl_rotmats(rotmats: torch.Tensor) -> torch.Tensor:
