@@ -85,3 +85,36 @@ def test_bad_configs_are_explained(tmp_path: Path) -> None:
         build_run({**official, "data_root": "data/nowhere"})
     with pytest.raises(ValueError, match="unknown model"):
         build_run({**cfg, "model": "nope"})
+
+
+def test_official_pose_config_evaluates_with_the_h36m_protocol(tmp_path: Path) -> None:
+    """MB_ft_h36m.yaml with its paths: MB3D clips for training, the H36M table for the
+    official per-action protocol with flip TTA."""
+    from tests._official_data import write_h36m_pose_pkl, write_mb3d_clips
+
+    motion3d = tmp_path / "data" / "motion3d"
+    write_h36m_pose_pkl(motion3d / "h36m_sh_conf_cam_source_final.pkl")
+    write_mb3d_clips(motion3d / "MB3D_f243s81", "H36M-SH", "train", n_clips=2, n_frames=27)
+    write_mb3d_clips(motion3d / "MB3D_f243s81", "H36M-SH", "test", n_clips=1, n_frames=27)
+    cfg = yaml.safe_load(official_config("pose3d_ft_h36m").read_text())
+    cfg.update(data_root=str(motion3d / "MB3D_f243s81"), dim_feat=16, dim_rep=16, depth=1, num_heads=2,
+               clip_len=27, maxlen=27, batch_size=2, max_steps=1)
+    run = build_run(cfg)
+    assert run.task.h36m_reader is not None and run.task.flip
+    Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg).fit()
+    metrics = run.task.evaluate(run.model.eval())
+    assert set(metrics) == {"mpjpe", "p_mpjpe"} and all(v > 0 for v in metrics.values())
+    assert run.task.last_h36m_metrics.per_action  # the per-action table
+
+
+def test_mesh_flip_tta(small_body) -> None:  # noqa: ANN001
+    import diffmesh
+    from diffmesh.data.synthetic import SyntheticMotionDataset, SyntheticMotionEngine
+    from diffmesh.training.tasks import evaluate_mesh_model
+
+    model = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=32, dim_rep=32, depth=1, num_heads=4)
+    val = SyntheticMotionDataset(2, "val", "mesh", engine=SyntheticMotionEngine(small_body, clip_len=16))
+    plain = evaluate_mesh_model(model.eval(), val, flip=False)
+    tta = evaluate_mesh_model(model.eval(), val, flip=True)
+    assert all(torch.isfinite(torch.tensor(v)) for v in tta.values())
+    assert tta["mpve"] != plain["mpve"]

@@ -122,16 +122,18 @@ def _build_ours(cfg: dict[str, Any], device: str) -> Run:
     return Run(model, task, [TrainPass("synthetic", train, tcfg.batch_size)], tcfg, val, cfg)
 
 
-def _task_for(task: str, cfg: dict[str, Any], val: Dataset | None) -> Task:
+def _task_for(task: str, cfg: dict[str, Any], val: Dataset | None, h36m_reader: Any = None) -> Task:
     from diffmesh.training.tasks import ActionTask, MeshTask, Pose3DTask
 
+    # Official configs evaluate with flip test-time augmentation (`flip: True`); ours opt in.
+    flip = bool(cfg.get("flip", False)) if is_official(cfg) else bool(cfg.get("eval_flip", False))
     if task == "mesh":
-        return MeshTask(MeshLossWeights.from_config(cfg), str(cfg.get("loss_type", "L1")), val)
+        return MeshTask(MeshLossWeights.from_config(cfg), str(cfg.get("loss_type", "L1")), val, flip=flip)
     if task == "pose3d":
         weights = PoseLossWeights(
             scale=float(cfg.get("lambda_scale", 0.5)), velocity=float(cfg.get("lambda_3d_velocity", 20.0))
         )
-        return Pose3DTask(weights, bool(cfg.get("rootrel", True)), val)
+        return Pose3DTask(weights, bool(cfg.get("rootrel", True)), val, h36m_reader=h36m_reader, flip=flip)
     return ActionTask(val)
 
 
@@ -158,9 +160,22 @@ def _build_official(cfg: dict[str, Any], device: str) -> Run:
         root = _existing(cfg, "data_root")
         subsets = list(cfg.get("subset_list", ["H36M-SH"]))
         train = MB3DClipDataset(root, subsets, "train", flip=bool(cfg.get("flip", True)), synthetic=bool(cfg.get("synthetic", False)))
-        val = MB3DClipDataset(root, subsets, "test", flip=False)
+        val: Dataset = MB3DClipDataset(root, subsets, "test", flip=False)
+        reader = None
+        table = root.parent / str(cfg.get("dt_file", ""))
+        if "dt_file" in cfg and table.is_file():
+            # The official evaluation: H36M test clips from the LCN table, de-normalised with
+            # each clip's first camera, per-action Protocol #1/#2 (EVALUATION.md §1).
+            from diffmesh.data.readers.h36m import H36MPoseDataset, H36MReader
+
+            reader = H36MReader(table, n_frames=int(cfg.get("clip_len", 243)), stride_train=int(cfg.get("data_stride", 81)),
+                                stride_test=int(cfg.get("clip_len", 243)), read_confidence=not cfg.get("no_conf", False))
+            val = H36MPoseDataset(reader, "test", flip=False)
+        elif "dt_file" in cfg:
+            logger.warning("%s not found: validating on the MB3D test clips without the H36M protocol", table)
         model = diffmesh.create_model(name, **overrides)
-        return Run(model, _task_for("pose3d", cfg, val), [TrainPass("3d", train, tcfg.batch_size)], tcfg, val, cfg)
+        task = _task_for("pose3d", cfg, val, h36m_reader=reader)
+        return Run(model, task, [TrainPass("3d", train, tcfg.batch_size)], tcfg, val, cfg)
 
     from diffmesh.body import load
     from diffmesh.data.readers.mesh import MeshDataset, MeshReader

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from diffmesh.data.transforms import flip_data, flip_thetas
 from diffmesh.losses import MeshLossWeights, PoseLossWeights, mesh_loss, pose3d_loss
-from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel, mpjpe, p_mpjpe
+from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel, flip_average, mpjpe, p_mpjpe
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,19 @@ class Pose3DTask:
         rootrel: bool = True,
         val_data: Dataset | None = None,
         val_batch_size: int = 32,
+        h36m_reader: Any = None,
+        flip: bool = False,
     ) -> None:
         self.weights = weights
         self.rootrel = rootrel
         self.val_data = val_data
         self.val_batch_size = val_batch_size
+        #: With an :class:`~diffmesh.data.readers.h36m.H36MReader`, validation is the official
+        #: H36M protocol (EVALUATION.md §1) on ``val_data`` = its test clips in order.
+        self.h36m_reader = h36m_reader
+        self.flip = flip
         self.selection_metric = "mpjpe" if val_data is not None else None
+        self.last_h36m_metrics: Any = None
 
     def _target(self, label: torch.Tensor) -> torch.Tensor:
         return label - label[:, :, 0:1] if self.rootrel else label
@@ -64,9 +72,19 @@ class Pose3DTask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if self.val_data is None:
             return {}
+        net = _unwrap(model)
+        if self.h36m_reader is not None:
+            preds = [
+                (flip_average(net, batch["input"]) if self.flip else net(batch["input"])).double().numpy()
+                for batch in _loader(self.val_data, self.val_batch_size)
+            ]
+            metrics = self.h36m_reader.evaluate(np.concatenate(preds), rootrel=self.rootrel)
+            self.last_h36m_metrics = metrics
+            logger.info("H36M protocol, per action (mm):\n%s", metrics.table())
+            return {"mpjpe": float(metrics.mpjpe), "p_mpjpe": float(metrics.p_mpjpe)}
         errs, pa_errs = [], []
         for batch in _loader(self.val_data, self.val_batch_size):
-            pred = _unwrap(model)(batch["input"])
+            pred = flip_average(net, batch["input"]) if self.flip else net(batch["input"])
             if self.rootrel:
                 pred = pred - pred[:, :, 0:1]
             gt = self._target(batch["label"])
@@ -94,11 +112,13 @@ class MeshTask:
         loss_type: str = "L1",
         val_data: Dataset | None = None,
         val_batch_size: int = 16,
+        flip: bool = False,
     ) -> None:
         self.weights = weights
         self.loss_type = loss_type
         self.val_data = val_data
         self.val_batch_size = val_batch_size
+        self.flip = flip
         if val_data is None:
             self.selection_metric = None
 
@@ -118,20 +138,37 @@ class MeshTask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if self.val_data is None:
             return {}
-        return evaluate_mesh_model(_unwrap(model), self.val_data, self.val_batch_size)
+        return evaluate_mesh_model(_unwrap(model), self.val_data, self.val_batch_size, flip=self.flip)
+
+
+def _flip_tta(model: nn.Module, batch: dict[str, Any], out: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """EVALUATION.md §2 step 2: run on the mirrored input, mirror the pose back (betas kept),
+    regenerate the mesh with the body model, average vertices and joints with ``out``."""
+    flipped = {**batch, "input": flip_data(batch["input"])}
+    if "init_pose" in batch:  # refine: mirrored initial pose, unchanged betas
+        flipped["init_pose"] = flip_thetas(batch["init_pose"])
+    out_f = MeshTask._forward(model, flipped)
+    b, t = out_f.theta.shape[:2]
+    pose = flip_thetas(out_f.theta[..., :72]).reshape(b * t, 72)
+    body = model.body_model(betas=out_f.theta[..., 72:].reshape(b * t, -1), body_pose=pose[:, 3:], global_orient=pose[:, :3])
+    verts_f = (body.vertices * 1000.0).reshape(out.verts.shape)
+    kp_f = torch.einsum("jv,btvc->btjc", model.body_model.J_regressor_h36m, verts_f)
+    return (out.verts + verts_f) / 2, (out.kp_3d + kp_f) / 2
 
 
 @torch.no_grad()
-def evaluate_mesh_model(model: nn.Module, data: Dataset, batch_size: int = 16) -> dict[str, float]:
-    """Official mesh metrics of ``model`` over ``data`` (EVALUATION.md §2), in mm."""
+def evaluate_mesh_model(model: nn.Module, data: Dataset, batch_size: int = 16, flip: bool = False) -> dict[str, float]:
+    """Official mesh metrics of ``model`` over ``data`` (EVALUATION.md §2), in mm; ``flip``
+    adds the official flip test-time augmentation."""
     preds_v, preds_j, gts_v, gts_j = [], [], [], []
     clip_len = None
     for batch in _loader(data, batch_size):
         out = MeshTask._forward(model, batch)
-        clip_len = out.kp_3d.shape[1]
-        preds_v.append(out.verts.reshape(-1, *out.verts.shape[-2:]).double().numpy())
-        preds_j.append(out.kp_3d.reshape(-1, 17, 3).double().numpy())
-        gts_v.append(batch["target"]["verts"].reshape(-1, *out.verts.shape[-2:]).double().numpy())
+        verts, kp_3d = _flip_tta(model, batch, out) if flip else (out.verts, out.kp_3d)
+        clip_len = kp_3d.shape[1]
+        preds_v.append(verts.reshape(-1, *verts.shape[-2:]).double().numpy())
+        preds_j.append(kp_3d.reshape(-1, 17, 3).double().numpy())
+        gts_v.append(batch["target"]["verts"].reshape(-1, *verts.shape[-2:]).double().numpy())
         gts_j.append(batch["target"]["kp_3d"].reshape(-1, 17, 3).double().numpy())
     if not preds_j:
         raise ValueError("the validation dataset is empty")
