@@ -118,3 +118,18 @@ def test_mesh_flip_tta(small_body) -> None:  # noqa: ANN001
     tta = evaluate_mesh_model(model.eval(), val, flip=True)
     assert all(torch.isfinite(torch.tensor(v)) for v in tta.values())
     assert tta["mpve"] != plain["mpve"]
+
+
+def test_official_action_config_trains_on_ntu_skeletons(tmp_path: Path) -> None:
+    from tests._official_data import write_ntu_pkl
+
+    write_ntu_pkl(tmp_path / "ntu60_hrnet.pkl", n_samples=12, num_classes=60)
+    cfg = yaml.safe_load(official_config("action_ntu60_xsub").read_text())
+    cfg.update(data_root=str(tmp_path), dim_feat=16, dim_rep=16, depth=1, num_heads=2, hidden_dim=32,
+               clip_len=27, maxlen=27, batch_size=4, max_steps=2)
+    run = build_run(cfg)
+    x, label = run.passes[0].dataset[0]
+    assert tuple(x.shape) == (2, 27, 17, 3)
+    result = Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg).fit()
+    assert len(result.losses) == 2
+    assert 0 <= run.task.evaluate(run.model.eval())["top1"] <= 100

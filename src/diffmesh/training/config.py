@@ -40,8 +40,17 @@ from diffmesh.training.loop import Task, TrainConfig, TrainPass
 logger = logging.getLogger(__name__)
 
 #: Architecture keys of the registry for official configs (see diffmesh.convert.official).
-_OFFICIAL_MODEL = {"dstformer": "motionbert", "mesh": "motionbert-mesh", "diffmesh": "diffmesh", "diffmesh_refine": "diffmesh-refine"}
-_MODEL_KEYS = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints", "hidden_dim", "dropout", "clip_len")
+_OFFICIAL_MODEL = {
+    "dstformer": "motionbert",
+    "mesh": "motionbert-mesh",
+    "diffmesh": "diffmesh",
+    "diffmesh_refine": "diffmesh-refine",
+    "action_class": "motionbert-action-ntu60",
+}
+_MODEL_KEYS = (
+    "dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints",
+    "hidden_dim", "dropout", "clip_len", "action_classes", "dropout_ratio",
+)  # fmt: skip
 
 
 @dataclass
@@ -149,11 +158,26 @@ def _build_official(cfg: dict[str, Any], device: str) -> Run:
     if arch not in _OFFICIAL_MODEL:
         raise ValueError(
             f"official {arch!r} configs are read for checkpoints (diffmesh inspect) but training them is not wired yet; "
-            "supported: pre-training/3-D pose and mesh configs"
+            "supported: pre-training/3-D pose, NTU-60 action and mesh configs"
         )
     name = _OFFICIAL_MODEL[arch]
     overrides = {k: cfg[k] for k in _MODEL_KEYS if k in cfg and k in allowed_overrides(name)}
     tcfg = train_config_from(cfg, device)
+    if arch == "action_class":
+        # NTU-60 classification (TRAINING.md §3.1): the official scripts read
+        # data/action/<dataset>.pkl; `data_root` (not an official key) moves that folder.
+        from diffmesh.data.readers.ntu import NTUActionDataset
+
+        path = Path(str(cfg.get("data_root", "data/action"))) / f"{cfg.get('dataset', 'ntu60_hrnet')}.pkl"
+        if not path.is_file():
+            raise FileNotFoundError(f"NTU skeleton file {str(path)!r} does not exist; put {path.name} in data/action or set data_root")
+        split, clip_len = str(cfg.get("data_split", "xsub")), int(cfg.get("clip_len", 243))
+        train = NTUActionDataset(path, f"{split}_train", clip_len=clip_len, random_move=bool(cfg.get("random_move", True)),
+                                 scale_range=tuple(cfg.get("scale_range_train", (1, 3))))
+        val = NTUActionDataset(path, f"{split}_val", clip_len=clip_len, train=False,
+                               scale_range=tuple(cfg.get("scale_range_test", (2, 2))))
+        model = diffmesh.create_model(name, **overrides)
+        return Run(model, _task_for("action", cfg, val), [TrainPass("ntu", train, tcfg.batch_size)], tcfg, val, cfg)
     if arch == "dstformer":
         from diffmesh.data.readers.mb3d import MB3DClipDataset
 
