@@ -133,3 +133,34 @@ def test_official_action_config_trains_on_ntu_skeletons(tmp_path: Path) -> None:
     result = Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg).fit()
     assert len(result.losses) == 2
     assert 0 <= run.task.evaluate(run.model.eval())["top1"] <= 100
+
+
+def test_official_pretrain_config_runs_the_2d_curriculum(tmp_path: Path) -> None:
+    """MB_pretrain.yaml with its paths: PoseTrack and InstaVariety passes (2-D loss, noise,
+    masking) from `pretrain_3d_curriculum`, then the AMASS + H36M-SH 3-D pass."""
+    from tests._official_data import write_h36m_pose_pkl, write_instavariety, write_mb3d_clips, write_posetrack_json
+
+    from diffmesh.training.tasks import Pose3DTask
+
+    data = tmp_path / "data"
+    mb3d = data / "motion3d" / "MB3D_f243s81"
+    write_h36m_pose_pkl(data / "motion3d" / "h36m_sh_conf_cam_source_final.pkl")
+    write_mb3d_clips(mb3d, "H36M-SH", "train", n_clips=2, n_frames=81)
+    write_mb3d_clips(mb3d, "H36M-SH", "test", n_clips=1, n_frames=81)
+    write_mb3d_clips(mb3d, "AMASS", "train", n_clips=2, n_frames=81, with_input=False)
+    write_posetrack_json(data / "motion2d" / "posetrack18_annotations" / "train")
+    write_instavariety(data / "motion2d" / "InstaVariety")
+    cfg = yaml.safe_load(official_config("MB_pretrain").read_text())
+    cfg.update(data_root=str(mb3d), dim_feat=16, dim_rep=16, depth=1, num_heads=2, batch_size=2,
+               clip_len=81, pretrain_3d_curriculum=1, epochs=2, log_every_steps=1)
+    run = build_run(cfg)
+    assert [p.name for p in run.passes] == ["posetrack", "instavariety", "3d"]
+    assert [p.active(0) for p in run.passes] == [False, False, True]
+    assert isinstance(run.task, Pose3DTask) and run.task.noise and run.task.mask_ratio == 0.05
+    trainer = Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg)
+    result = trainer.fit()
+    assert len(result.losses) == trainer.steps_in_epoch(0) + trainer.steps_in_epoch(1)
+    assert trainer.steps_in_epoch(1) > trainer.steps_in_epoch(0)  # the 2-D passes joined in epoch 1
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert "train/loss_2d" in lines and "train/loss_3d_pos" in lines

@@ -199,7 +199,13 @@ def _build_official(cfg: dict[str, Any], device: str) -> Run:
             logger.warning("%s not found: validating on the MB3D test clips without the H36M protocol", table)
         model = diffmesh.create_model(name, **overrides)
         task = _task_for("pose3d", cfg, val, h36m_reader=reader)
-        return Run(model, task, [TrainPass("3d", train, tcfg.batch_size)], tcfg, val, cfg)
+        passes = [TrainPass("3d", train, tcfg.batch_size)]
+        if cfg.get("train_2d", False):
+            passes = _pretrain_2d_passes(root, cfg, tcfg.batch_size) + passes
+            task.noise = bool(cfg.get("noise", False))  # type: ignore[attr-defined]
+            task.mask_ratio = float(cfg.get("mask_ratio", 0.0))  # type: ignore[attr-defined]
+            task.mask_T_ratio = float(cfg.get("mask_T_ratio", 0.0))  # type: ignore[attr-defined]
+        return Run(model, task, passes, tcfg, val, cfg)
 
     from diffmesh.body import load
     from diffmesh.data.readers.mesh import MeshDataset, MeshReader
@@ -223,6 +229,26 @@ def _build_official(cfg: dict[str, Any], device: str) -> Run:
     if not passes:
         raise ValueError("the mesh config names no training file (dt_file_h36m / dt_file_coco / dt_file_pw3d)")
     return Run(model, _task_for("mesh", cfg, val), passes, tcfg, val, cfg)
+
+
+def _pretrain_2d_passes(root: Path, cfg: dict[str, Any], batch_size: int) -> list[TrainPass]:
+    """PoseTrack then InstaVariety passes from epoch ``pretrain_3d_curriculum`` (TRAINING.md §1).
+
+    The official scripts read ``data/motion2d/...`` next to ``data/motion3d``."""
+    from diffmesh.data.readers.instavariety import InstaVarietyDataset2D
+    from diffmesh.data.readers.posetrack import PoseTrackDataset2D
+    from diffmesh.training.tasks import KIND_2D_OTHER, KIND_2D_POSETRACK, Tagged
+
+    motion2d = root.parent.parent / "motion2d"
+    posetrack, insta = motion2d / "posetrack18_annotations" / "train", motion2d / "InstaVariety"
+    for folder in (posetrack, insta):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"pre-training 2-D data {str(folder)!r} does not exist (train_2d: True); see docs/data.md")
+    start = int(cfg.get("pretrain_3d_curriculum", 0))
+    return [
+        TrainPass("posetrack", Tagged(PoseTrackDataset2D(posetrack), KIND_2D_POSETRACK), batch_size, from_epoch=start),
+        TrainPass("instavariety", Tagged(InstaVarietyDataset2D(insta), KIND_2D_OTHER), batch_size, from_epoch=start),
+    ]
 
 
 def _existing(cfg: dict[str, Any], key: str) -> Path:

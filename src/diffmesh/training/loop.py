@@ -177,16 +177,17 @@ class TrainPass:
     a COCO and a 3DPW pass per epoch, each with its own batch size; D-T8).
 
     ``until_epoch``: the pass runs in epochs ``< until_epoch`` only (``warmup_h36m`` /
-    ``warmup_coco``); ``None`` = every epoch.
+    ``warmup_coco``); ``None`` = every epoch. ``from_epoch``: it runs from that epoch on.
     """
 
     name: str
     dataset: Dataset
     batch_size: int
     until_epoch: int | None = None
+    from_epoch: int = 0  # pre-training's 2-D passes start at `pretrain_3d_curriculum`
 
     def active(self, epoch: int) -> bool:
-        return self.until_epoch is None or epoch < self.until_epoch
+        return epoch >= self.from_epoch and (self.until_epoch is None or epoch < self.until_epoch)
 
 
 @dataclass

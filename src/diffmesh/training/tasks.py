@@ -17,7 +17,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from diffmesh.data.transforms import flip_data, flip_thetas
-from diffmesh.losses import MeshLossWeights, PoseLossWeights, mesh_loss, pose3d_loss
+from diffmesh.data.augment import add_detection_noise, mask_joints_and_frames
+from diffmesh.losses import MeshLossWeights, PoseLossWeights, loss_2d_weighted, mesh_loss, pose3d_loss
 from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel, flip_average, mpjpe, p_mpjpe
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,28 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 def _loader(data: Dataset, batch_size: int) -> Iterable[Any]:
     return DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
+
+
+#: ``kind`` of a pose batch (see :class:`Tagged`): 3-D clips, PoseTrack 2-D, InstaVariety 2-D.
+KIND_3D, KIND_2D_POSETRACK, KIND_2D_OTHER = 0, 1, 2
+
+
+class Tagged(Dataset):
+    """A dataset whose samples get a ``kind`` entry, so one pose task can treat 2-D and 3-D
+    passes differently (the official pre-training loop knows them by loader)."""
+
+    def __init__(self, dataset: Dataset, kind: int) -> None:
+        self.dataset, self.kind = dataset, kind
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {**self.dataset[index], "kind": self.kind}
 
 
 class Pose3DTask:
@@ -60,12 +83,34 @@ class Pose3DTask:
         self.flip = flip
         self.selection_metric = "mpjpe" if val_data is not None else None
         self.last_h36m_metrics: Any = None
+        #: Pre-training augmentation (TRAINING.md §1; DATA.md §5.3-5.4): detection noise on
+        #: 3-D and PoseTrack batches, then joint/frame masking on every batch. Draws come
+        #: from the global torch RNG (saved in checkpoints, so resumes stay exact).
+        self.noise = False
+        self.mask_ratio = 0.0
+        self.mask_T_ratio = 0.0
+
+    def _augment(self, x: torch.Tensor, noise: bool) -> torch.Tensor:
+        if noise:
+            x = add_detection_noise(x)
+        return mask_joints_and_frames(x, mask_ratio=self.mask_ratio, mask_T_ratio=self.mask_T_ratio)
 
     def _target(self, label: torch.Tensor) -> torch.Tensor:
         return label - label[:, :, 0:1] if self.rootrel else label
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        terms = pose3d_loss(model(batch["input"]), self._target(batch["label"]), self.weights)
+        kind = batch.get("kind")
+        if kind is not None and int(kind[0]) != KIND_3D:
+            # 2-D clips (PoseTrack has ground truth, InstaVariety pseudo-labels): the
+            # confidence-weighted 2-D error against the clean clip, confidence taken before
+            # noise/masking; root-relative like the 3-D targets.
+            label = batch["label"]
+            x = self._augment(batch["input"], noise=self.noise and int(kind[0]) == KIND_2D_POSETRACK)
+            target = self._target(label)
+            loss = loss_2d_weighted(model(x), target, label[..., 2:3])
+            return loss, {"loss_2d": float(loss.detach())}
+        x = self._augment(batch["input"], noise=self.noise)
+        terms = pose3d_loss(model(x), self._target(batch["label"]), self.weights)
         return terms.total, {k: float(v.detach()) for k, v in terms.as_dict().items() if k != "total"}
 
     @torch.no_grad()
