@@ -164,3 +164,25 @@ def test_official_pretrain_config_runs_the_2d_curriculum(tmp_path: Path) -> None
     assert all(torch.isfinite(torch.tensor(result.losses)))
     lines = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert "train/loss_2d" in lines and "train/loss_3d_pos" in lines
+
+
+def test_official_oneshot_config_trains_with_supcon(tmp_path: Path) -> None:
+    from tests._official_data import write_ntu_pkl
+
+    from diffmesh.training.tasks import ClassPairs, OneShotTask
+
+    write_ntu_pkl(tmp_path / "ntu120_hrnet.pkl", n_samples=16, num_classes=5)
+    write_ntu_pkl(tmp_path / "ntu120_hrnet_oneshot.pkl", n_samples=10, num_classes=5, oneshot=True)
+    cfg = yaml.safe_load(official_config("action_ntu120_oneshot").read_text())
+    cfg.update(data_root=str(tmp_path), dim_feat=16, dim_rep=16, depth=1, num_heads=2, hidden_dim=32,
+               clip_len=27, maxlen=27, batch_size=8, max_steps=2)
+    run = build_run(cfg)
+    assert isinstance(run.task, OneShotTask)
+    pairs = run.passes[0].dataset
+    # Class 0 is a one-shot class: its 4 samples leave the auxiliary set, the rest re-index to 0..3.
+    assert isinstance(pairs, ClassPairs) and len(pairs) == 12 and set(pairs.labels.tolist()) == {0, 1, 2, 3}
+    x, label = pairs[0]
+    assert x.shape == (2, 2, 27, 17, 3)
+    result = Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg).fit()
+    assert len(result.losses) == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+    assert 0 <= run.task.evaluate(run.model.eval())["oneshot_acc"] <= 100

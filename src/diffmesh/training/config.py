@@ -46,6 +46,7 @@ _OFFICIAL_MODEL = {
     "diffmesh": "diffmesh",
     "diffmesh_refine": "diffmesh-refine",
     "action_class": "motionbert-action-ntu60",
+    "action_embed": "motionbert-action-ntu120-oneshot",
 }
 _MODEL_KEYS = (
     "dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints",
@@ -158,7 +159,7 @@ def _build_official(cfg: dict[str, Any], device: str) -> Run:
     if arch not in _OFFICIAL_MODEL:
         raise ValueError(
             f"official {arch!r} configs are read for checkpoints (diffmesh inspect) but training them is not wired yet; "
-            "supported: pre-training/3-D pose, NTU-60 action and mesh configs"
+            "supported: pre-training/3-D pose, action and mesh configs"
         )
     name = _OFFICIAL_MODEL[arch]
     overrides = {k: cfg[k] for k in _MODEL_KEYS if k in cfg and k in allowed_overrides(name)}
@@ -178,6 +179,28 @@ def _build_official(cfg: dict[str, Any], device: str) -> Run:
                                scale_range=tuple(cfg.get("scale_range_test", (2, 2))))
         model = diffmesh.create_model(name, **overrides)
         return Run(model, _task_for("action", cfg, val), [TrainPass("ntu", train, tcfg.batch_size)], tcfg, val, cfg)
+    if arch == "action_embed":
+        # NTU-120 one-shot (TRAINING.md §3.2): train on the 100 auxiliary classes of
+        # ntu120_hrnet.pkl; validate with the 20 anchors and test samples of the one-shot file.
+        from diffmesh.data.readers.ntu import NTUActionDataset
+        from diffmesh.training.tasks import ClassPairs, OneShotTask
+
+        folder = Path(str(cfg.get("data_root", "data/action")))
+        aux_path, oneshot_path = folder / "ntu120_hrnet.pkl", folder / "ntu120_hrnet_oneshot.pkl"
+        for path in (aux_path, oneshot_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"NTU-120 file {str(path)!r} does not exist; put it in data/action or set data_root")
+        clip_len = int(cfg.get("clip_len", 100))
+        aux = NTUActionDataset(aux_path, None, clip_len=clip_len, oneshot_aux=True, random_move=bool(cfg.get("random_move", True)),
+                               scale_range=tuple(cfg.get("scale_range_train", (1, 3))))
+        test_scale = tuple(cfg.get("scale_range_test", (2, 2)))
+        anchors = NTUActionDataset(oneshot_path, "oneshot_train", clip_len=clip_len, train=False, scale_range=test_scale)
+        test = NTUActionDataset(oneshot_path, "oneshot_val", clip_len=clip_len, train=False, scale_range=test_scale)
+        model = diffmesh.create_model(name, **overrides)
+        task = OneShotTask(anchors, test, temperature=float(cfg.get("temp", 0.1)))
+        # A batch of B pairs holds 2B samples: B = batch_size / 2 keeps the official 32 samples.
+        pairs = ClassPairs(aux, aux.labels, seed=tcfg.seed)
+        return Run(model, task, [TrainPass("ntu120-aux", pairs, max(1, tcfg.batch_size // 2))], tcfg, test, cfg)
     if arch == "dstformer":
         from diffmesh.data.readers.mb3d import MB3DClipDataset
 

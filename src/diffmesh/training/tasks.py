@@ -248,3 +248,81 @@ class ActionTask:
             correct += int((_unwrap(model)(x).argmax(dim=-1) == label).sum())
             total += len(label)
         return {"top1": 100.0 * correct / max(total, 1)}
+
+
+class ClassPairs(Dataset):
+    """Items are two samples of one class: ``(x [2, ...], label)``.
+
+    The official one-shot training draws batches with ``MPerClassSampler(m=2)`` so that every
+    anchor of the supervised contrastive loss has a positive; pairing each sample with another
+    of its class (drawn from ``(seed, epoch, index)``) gives the same guarantee with the loop's
+    ordinary sampler. A class with a single sample is paired with itself.
+    """
+
+    def __init__(self, dataset: Dataset, labels: Any, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.labels = np.asarray(labels)
+        self.by_class = {int(c): np.flatnonzero(self.labels == c) for c in np.unique(self.labels)}
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        label = int(self.labels[index])
+        others = self.by_class[label][self.by_class[label] != index]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        partner = int(rng.choice(others)) if len(others) else index
+        first, _ = self.dataset[index]
+        second, _ = self.dataset[partner]
+        return np.stack([first, second]), label
+
+
+class OneShotTask:
+    """One-shot action recognition (TRAINING.md §3.2): supervised contrastive loss (τ = 0.1)
+    on unit embeddings; validation: each test sample takes the label of the most similar of the
+    one-shot anchors; accuracy in %."""
+
+    lower_is_better = False
+
+    def __init__(
+        self,
+        anchors: Dataset | None = None,
+        test: Dataset | None = None,
+        temperature: float = 0.1,
+        val_batch_size: int = 32,
+    ) -> None:
+        self.anchors, self.test = anchors, test
+        self.temperature = temperature
+        self.val_batch_size = val_batch_size
+        self.selection_metric = "oneshot_acc" if anchors is not None and test is not None else None
+
+    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        from diffmesh.losses import supcon_loss
+
+        pairs, label = batch  # [B, 2, M, T, J, C], [B]
+        emb = model(pairs.flatten(0, 1))  # [2B, D], unit vectors
+        loss = supcon_loss(emb[:, None], label.repeat_interleave(2), self.temperature)
+        return loss, {"supcon": float(loss.detach())}
+
+    @torch.no_grad()
+    def _embed(self, model: nn.Module, data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        embs, labels = [], []
+        for x, label in _loader(data, self.val_batch_size):
+            embs.append(_unwrap(model)(x))
+            labels.append(label)
+        return torch.cat(embs), torch.cat(labels)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        if self.anchors is None or self.test is None:
+            return {}
+        anchor_emb, anchor_label = self._embed(model, self.anchors)
+        test_emb, test_label = self._embed(model, self.test)
+        nearest = (test_emb @ anchor_emb.T).argmax(dim=1)  # cosine similarity of unit vectors
+        return {"oneshot_acc": 100.0 * float((anchor_label[nearest] == test_label).float().mean())}
