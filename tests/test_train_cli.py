@@ -186,3 +186,21 @@ def test_official_oneshot_config_trains_with_supcon(tmp_path: Path) -> None:
     result = Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg).fit()
     assert len(result.losses) == 2 and all(torch.isfinite(torch.tensor(result.losses)))
     assert 0 <= run.task.evaluate(run.model.eval())["oneshot_acc"] <= 100
+
+
+def test_official_refine_config_trains_on_hybrik_files(tmp_path: Path) -> None:
+    """DM_ft_pw3d_refine_hybrik.yaml: the *_w_hybrik_pred* files feed the initial pose/betas."""
+    root = tmp_path / "data" / "mesh"
+    write_mesh_folder(root, make_smpl_arrays(6890, seed=0))
+    cfg = yaml.safe_load(official_config("DM_ft_pw3d_refine_hybrik").read_text())
+    write_mesh_det_pkl(root / cfg["dt_file_pw3d"], "pw3d", with_hybrik=True)
+    write_mesh_det_pkl(root / cfg["dt_file_coco"], "coco", with_hybrik=True)
+    write_mesh_det_pkl(root / cfg["dt_file_h36m"], "h36m", with_hybrik=True,
+                       train_videos=(("s_01_act_02_subact_01_ca_01", 40),), test_videos=(("s_09_act_02_subact_01_ca_02", 32),))
+    cfg.update(data_root=str(root), dim_feat=32, dim_rep=32, depth=1, num_heads=4, hidden_dim=16,
+               batch_size=4, batch_size_img=8, max_steps=3)
+    run = build_run(cfg)
+    assert "init_pose" in run.passes[0].dataset[0]
+    result = Trainer(run.model, run.task, run.passes, run.train_config, tmp_path / "run", run_config=cfg).fit()
+    assert len(result.losses) == 3 and all(torch.isfinite(torch.tensor(result.losses)))
+    assert run.task.evaluate(run.model.eval())["mpjpe"] > 0
