@@ -16,12 +16,17 @@ def golden_dir() -> Path:
     return Path(env) if env else _REPO_ROOT.parent / "shared" / "reference" / "golden"
 
 
-def golden_path(name: str) -> Path:
-    """Path of golden file ``name``; skips the test when absent (fails if ``DIFFMESH_REQUIRE_GOLDEN=1``)."""
-    path = golden_dir() / name
+def require_reference(path: Path, what: str) -> Path:
+    """``path`` if it exists; else skip the test, or fail it when ``DIFFMESH_REQUIRE_GOLDEN=1``
+    (as ``.ci/run`` sets: CI must never skip the parity tests)."""
     if not path.is_file():
-        message = f"golden file {name} not found in {path.parent} (set DIFFMESH_GOLDEN_DIR)"
+        message = f"{what} not found at {path} (the reference files live in ../shared/reference)"
         if os.environ.get("DIFFMESH_REQUIRE_GOLDEN") == "1":
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def golden_path(name: str) -> Path:
+    """Path of golden file ``name`` (``$DIFFMESH_GOLDEN_DIR`` or ../shared/reference/golden)."""
+    return require_reference(golden_dir() / name, f"golden file {name} (set DIFFMESH_GOLDEN_DIR)")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import torch
 
 from diffmesh.conventions import SMPL_PARENTS
+from tests._golden import require_reference
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
@@ -28,15 +28,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
 
 
 def reference_file(relative: str) -> Path:
-    path = REFERENCE_DIR / relative
-    if not path.is_file():
-        import os
-
-        message = f"reference file {relative} not found in {REFERENCE_DIR}"
-        if os.environ.get("DIFFMESH_REQUIRE_GOLDEN") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_reference(REFERENCE_DIR / relative, f"reference file {relative}")
 
 
 def layout(variant: str) -> list[tuple[str, list[int]]]:
