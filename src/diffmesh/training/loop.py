@@ -127,7 +127,9 @@ class EpochSampler(Sampler[int]):
         return len(self.rank_indices())
 
     def num_batches(self) -> int:
-        return len(self.global_batches())
+        """Batches per epoch, without drawing the permutation (see :meth:`global_batches`)."""
+        full, rest = divmod(self.size, self.batch_size)
+        return full + (1 if rest and not self.info.enabled else 0)
 
 
 def parameter_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
