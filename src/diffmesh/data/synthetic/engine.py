@@ -29,7 +29,8 @@ One clip is made in these steps (all deterministic from ``(seed, split, index)``
 Speed: clips are generated in batches (one body-model call for all frames of all clips of
 a batch, through ``Dataset.__getitems__`` when a ``DataLoader`` asks for a batch); the
 world pass and pose-only clips use a reduced body model that carries only the vertices the
-H36M regressor and the floor contact need (exact, see :func:`_reduced_body_model`).
+H36M regressor and the floor contact need (exact, see :func:`diffmesh.body.subset.vertex_subset`); with ``mesh_vertex_stride > 1``
+mesh clips carry a sample of the vertices for training losses (the same subset model).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import torch
 from torch.utils.data import Dataset
 
 from diffmesh.body import BodyModel, load
+from diffmesh.body.subset import sampled_vertex_mask, vertex_subset
 from diffmesh.conventions import NUM_BETAS
 from diffmesh.data.augment import (
     OFFICIAL_NOISE,
@@ -173,40 +175,6 @@ class SyntheticClip:
         return PoseClip(input=self.input, label=self.label)
 
 
-def _reduced_body_model(body: BodyModel, keep: torch.Tensor, name: str) -> BodyModel:
-    """A body model with only the vertices ``keep`` (plus the joints), exact for those.
-
-    The 24 rest joints are appended as extra "vertices" (template = ``J_regressor ·
-    v_template``, shape directions regressed the same way, no pose blend shapes, skinned
-    rigidly to their own joint) and the new joint regressor picks exactly those, so the
-    posed joints are the full model's (to float rounding). ``J_regressor_h36m`` is
-    restricted to the kept vertices: exact when ``keep`` covers its support.
-
-    Args:
-        body: the full model (must have ``J_regressor_h36m``).
-        keep: ``[V]`` bool, the vertices to keep; they come first, in order.
-        name: the reduced model's name.
-    """
-    V, J = body.num_vertices, body.num_joints
-    v = body.v_template
-    ids = keep.nonzero()[:, 0]
-    n = ids.numel()
-    Jr = body.J_regressor
-    v_template = torch.cat([v[ids], Jr @ v])
-    shapedirs = torch.cat([body.shapedirs[ids], torch.einsum("jv,vks->jks", Jr, body.shapedirs)])
-    P = body.posedirs.shape[0]
-    posedirs = body.posedirs.reshape(P, V, 3)[:, ids]  # [P, 3V] -> [P, V, 3] -> [P, n, 3]
-    posedirs = torch.cat([posedirs, posedirs.new_zeros(P, J, 3)], dim=1).reshape(P, 3 * (n + J))
-    J_regressor = torch.cat([Jr.new_zeros(J, n), torch.eye(J)], dim=1)
-    lbs_weights = torch.cat([body.lbs_weights[ids], torch.eye(J)])
-    h36m = torch.cat([body.J_regressor_h36m[:, ids], Jr.new_zeros(body.J_regressor_h36m.shape[0], J)], dim=1)
-    reduced = BodyModel(
-        v_template, shapedirs, posedirs, J_regressor, body.parents, lbs_weights,
-        torch.zeros(0, 3, dtype=torch.int64), J_regressor_h36m=h36m, name=name,
-    )  # fmt: skip
-    return reduced
-
-
 def _check_h36m(body: BodyModel) -> torch.Tensor:
     if body.J_regressor_h36m is None:
         raise ValueError(
@@ -262,6 +230,11 @@ class SyntheticMotionEngine:
         beta_std, beta_clip: shape sampling, ``betas ~ N(0, beta_std²)`` clipped.
         camera: camera sampling ranges.
         image_size: fixed ``(width, height)``, or ``None`` to sample one per clip.
+        mesh_vertex_stride: ``1`` gives the full mesh in ``verts``; ``k > 1`` gives every
+            ``k``-th vertex plus the H36M regressor's support plus the 24 joints (``0``: the
+            support and the joints only — the official mesh losses use no vertices), i.e. the
+            vertices of :attr:`mesh_model` (for training, whose mesh head must then decode
+            with the same :attr:`mesh_model`; see :func:`diffmesh.body.subset.vertex_subset`).
     """
 
     def __init__(
@@ -281,6 +254,7 @@ class SyntheticMotionEngine:
         beta_clip: float = 2.5,
         camera: CameraRanges = CameraRanges(),
         image_size: tuple[int, int] | None = None,
+        mesh_vertex_stride: int = 1,
     ) -> None:
         if not isinstance(clip_len, int) or clip_len < 1:
             raise ValueError(f"clip_len must be a positive int, got {clip_len!r}")
@@ -302,10 +276,16 @@ class SyntheticMotionEngine:
         # World pass: floor contact and framing need the soles and a coarse cover of the body.
         floor = v[:, 1] < v[:, 1].min() + _SOLE_BAND_M
         floor[::_FLOOR_STRIDE] = True
-        self._floor_model = _reduced_body_model(self.body, floor, f"{self.body.name}-floor")
+        self._floor_model = vertex_subset(self.body, floor, f"{self.body.name}-floor")
         self._num_floor = int(floor.sum())
         # Pose-only clips: the support of the H36M regressor gives exact H36M joints.
-        self._pose_model = _reduced_body_model(self.body, h36m.abs().sum(0) > 0, f"{self.body.name}-h36m")
+        self._pose_model = vertex_subset(self.body, h36m.abs().sum(0) > 0, f"{self.body.name}-h36m")
+        #: The body model whose vertices mesh clips carry (the full model unless
+        #: ``mesh_vertex_stride > 1``).
+        self.mesh_model = self.body
+        if mesh_vertex_stride != 1:
+            keep = sampled_vertex_mask(self.body, mesh_vertex_stride)
+            self.mesh_model = vertex_subset(self.body, keep, f"{self.body.name}-every{mesh_vertex_stride}")
         self.clip_len, self.fps, self.seed = clip_len, float(fps), int(seed)
         self.noise, self.noise_model = noise, noise_model
         self.mask_ratio, self.mask_T_ratio = mask_ratio, mask_T_ratio
@@ -375,7 +355,7 @@ class SyntheticMotionEngine:
         rotmats = np.concatenate([root_cam[:, :, None], local[:, :, 1:]], axis=2)  # [B, T, 24, 3, 3]
         pose_aa = rotmat_to_axis_angle(torch.as_tensor(rotmats.reshape(B * T, -1, 3, 3), dtype=torch.float32))
         pose_aa = pose_aa.reshape(B * T, -1)  # [B*T, 72]
-        model = self.body if with_verts else self._pose_model
+        model = self.mesh_model if with_verts else self._pose_model
         out = model(betas_frames, pose_aa[:, 3:], pose_aa[:, :3])
         joints_h36m_mm = out.joints_h36m * 1000.0  # type: ignore[operator]
         pelvis_mm = joints_h36m_mm[:, _PELVIS : _PELVIS + 1]  # [B*T, 1, 3]
