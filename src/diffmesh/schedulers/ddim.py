@@ -35,6 +35,14 @@ class DDIMScheduler:
         padded = torch.cat([torch.zeros(1), self.betas])
         self._alpha_bar = (1.0 - padded).cumprod(dim=0)  # index t + 1
         self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1)
+        # Per-step coefficients (√(1 − ᾱ(t)), √ᾱ(t), √ᾱ(t−1), √(1 − ᾱ(t−1))) computed once
+        # in float32 and kept as Python floats holding those float32 values exactly: the
+        # update's arithmetic is unchanged, without ~8 scalar-tensor ops per step.
+        sqrt_ab, sqrt_1m = self._alpha_bar.sqrt(), (1 - self._alpha_bar).sqrt()
+        self._coefs = [
+            (float(sqrt_1m[t + 1]), float(sqrt_ab[t + 1]), float(sqrt_ab[t]), float(sqrt_1m[t]))
+            for t in range(num_train_timesteps)
+        ]
 
     def alpha_bar(self, t: int) -> torch.Tensor:
         """ᾱ(t) as a float32 scalar tensor; ``t = -1`` gives exactly 1."""
@@ -67,7 +75,8 @@ class DDIMScheduler:
             returns       x_{t−1} = √ᾱ(t−1) x̂₀ + √(1 − ᾱ(t−1)) ε̂
         At t = 0 the result equals x̂₀ exactly (ᾱ(−1) = 1).
         """
-        alpha_t = self.alpha_bar(timestep).to(sample.device, sample.dtype)
-        alpha_prev = self.alpha_bar(timestep - 1).to(sample.device, sample.dtype)
-        x0 = (sample - model_output * (1 - alpha_t).sqrt()) / alpha_t.sqrt()
-        return alpha_prev.sqrt() * x0 + (1 - alpha_prev).sqrt() * model_output
+        if not 0 <= timestep < self.num_train_timesteps:
+            raise ValueError(f"timestep {timestep} is outside the schedule [0, {self.num_train_timesteps - 1}]")
+        noise_t, signal_t, signal_prev, noise_prev = self._coefs[timestep]
+        x0 = (sample - model_output * noise_t) / signal_t
+        return signal_prev * x0 + noise_prev * model_output
