@@ -181,6 +181,11 @@ class ReverseProcess(nn.Module):
 
     def __init__(self, clip_len: int, add_step: int = ADD_STEP, num_joints: int = NUM_H36M_JOINTS) -> None:
         super().__init__()
+        if not isinstance(clip_len, int) or clip_len < 2:
+            raise ValueError(
+                f"the DiffMesh reverse process needs clip_len >= 2 (it predicts each next frame), got {clip_len!r}; "
+                "single frames go through a clip model's T = 1 path (pass [B, 1, 17, 3] to a clip_len-16 model)"
+            )
         self.clip_len = clip_len
         self.add_step = add_step
         self.num_steps = clip_len + add_step
