@@ -37,7 +37,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from diffmesh.training.distributed import shutdown
 
     cfg = _read_config(args.config)
-    for key in ("epochs", "max_steps", "batch_size"):
+    for key in ("epochs", "max_steps", "batch_size", "seed"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     if args.threads:
@@ -104,6 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     p.add_argument("--batch-size", type=int, default=None, help="override the config's (global) batch size")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
+    p.add_argument("--seed", type=int, default=None, help="override the config's training seed (initialisation, order, augmentation)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: default)")
     p.set_defaults(func=_cmd_train)
 

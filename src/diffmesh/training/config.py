@@ -91,7 +91,14 @@ def is_official(cfg: dict[str, Any]) -> bool:
 
 
 def build_run(cfg: dict[str, Any], device: str = "cpu") -> Run:
-    """Model, task, data passes and loop settings for a config dict."""
+    """Model, task, data passes and loop settings for a config dict.
+
+    The model is initialised from the config's ``seed`` (default 0), so a run is
+    reproducible from its config alone and different seeds give different initialisations.
+    """
+    import torch
+
+    torch.manual_seed(int(cfg.get("seed", 0)))
     return _build_official(cfg, device) if is_official(cfg) else _build_ours(cfg, device)
 
 
@@ -116,20 +123,57 @@ def _build_ours(cfg: dict[str, Any], device: str) -> Run:
 
     output = "mesh" if spec.task == "mesh" else "pose"
     clip_len = int(data.get("clip_len", 16 if output == "mesh" else 243))
-    engine_keys = ("families", "exclude_families", "noise", "mask_ratio", "mask_T_ratio", "beta_std", "fps")
+    engine_keys = ("families", "exclude_families", "noise", "mask_ratio", "mask_T_ratio", "beta_std", "fps", "mesh_vertex_stride")
     engine_args = {k: data[k] for k in engine_keys if k in data}
     engine = SyntheticMotionEngine(body if body is not None else cfg.get("body_model", "open"), clip_len=clip_len,
                                    seed=int(data.get("seed", 0)), **engine_args)
-    train = SyntheticMotionDataset(int(data.get("train_clips", 1000)), "train", output, engine=engine)
+    train: Dataset = SyntheticMotionDataset(int(data.get("train_clips", 1000)), "train", output, engine=engine)
+    if data.get("bank"):
+        # Pre-generated clips shared by runs (diffmesh.data.synthetic.bank), built on first use.
+        from diffmesh.data.synthetic.bank import SyntheticClipBank, build_bank
+
+        train = SyntheticClipBank(build_bank(train, str(data["bank"])), train)  # type: ignore[arg-type]
+    if body is not None and engine.mesh_model is not engine.body:
+        # Train against the vertex sample the clips carry (exact for those vertices and
+        # for the joints); the full model is put back for inference (mesh_model is not
+        # part of the state dict).
+        model.body_model = engine.mesh_model
     val_engine = engine
     if data.get("val_families") or data.get("val_exclude_families"):
         val_args = {**engine_args, "families": data.get("val_families"), "exclude_families": data.get("val_exclude_families", ())}
         val_engine = SyntheticMotionEngine(engine.body, clip_len=clip_len, seed=int(data.get("seed", 0)), **val_args)
     val_clips = int(data.get("val_clips", 0))
     val = SyntheticMotionDataset(val_clips, "val", output, engine=val_engine) if val_clips else None
+    if cfg.get("init_backbone"):
+        load_backbone(model, str(cfg["init_backbone"]))
     task = _task_for(spec.task, cfg, val)
     tcfg = train_config_from(cfg, device)
     return Run(model, task, [TrainPass("synthetic", train, tcfg.batch_size)], tcfg, val, cfg)
+
+
+def load_backbone(model: nn.Module, checkpoint: str) -> None:
+    """Initialise ``model``'s DSTformer encoder from a diffmesh training checkpoint of any
+    model that has one (a pre-training run, or another mesh/action model)."""
+    from diffmesh.training.checkpoint import load_checkpoint
+
+    state = load_checkpoint(checkpoint)["model"]
+    target = model.backbone if hasattr(model, "backbone") else model
+    prefix = "backbone." if any(k.startswith("backbone.") for k in state) else ""
+    encoder = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    own = target.state_dict()
+    # A pre-training checkpoint also holds the 3-D pose head (head.*), which mesh models
+    # replace; anything else missing or misshapen is an error.
+    encoder = {k: v for k, v in encoder.items() if k in own or not k.startswith("head.")}
+    missing = sorted(set(own) - set(encoder))
+    unexpected = sorted(set(encoder) - set(own))
+    wrong = sorted(k for k in set(own) & set(encoder) if own[k].shape != encoder[k].shape)
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"init_backbone {checkpoint!r} does not fit this encoder: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"shape mismatch {wrong[:5]}; pre-train with the same model_overrides (dim_feat, depth, ...)"
+        )
+    target.load_state_dict(encoder)
+    logger.info("encoder initialised from %s (%d tensors)", checkpoint, len(encoder))
 
 
 def _task_for(task: str, cfg: dict[str, Any], val: Dataset | None, h36m_reader: Any = None) -> Task:
@@ -138,12 +182,18 @@ def _task_for(task: str, cfg: dict[str, Any], val: Dataset | None, h36m_reader: 
     # Official configs evaluate with flip test-time augmentation (`flip: True`); ours opt in.
     flip = bool(cfg.get("flip", False)) if is_official(cfg) else bool(cfg.get("eval_flip", False))
     if task == "mesh":
-        return MeshTask(MeshLossWeights.from_config(cfg), str(cfg.get("loss_type", "L1")), val, flip=flip)
+        return MeshTask(MeshLossWeights.from_config(cfg), str(cfg.get("loss_type", "L1")), val, flip=flip,
+                        per_frame=bool(cfg.get("per_frame", False)))  # fmt: skip
     if task == "pose3d":
         weights = PoseLossWeights(
             scale=float(cfg.get("lambda_scale", 0.5)), velocity=float(cfg.get("lambda_3d_velocity", 20.0))
         )
-        return Pose3DTask(weights, bool(cfg.get("rootrel", True)), val, h36m_reader=h36m_reader, flip=flip)
+        pose = Pose3DTask(weights, bool(cfg.get("rootrel", True)), val, h36m_reader=h36m_reader, flip=flip)
+        if not is_official(cfg):  # pre-training augmentation of our configs (official: see train_2d)
+            pose.noise = bool(cfg.get("noise", False))
+            pose.mask_ratio = float(cfg.get("mask_ratio", 0.0))
+            pose.mask_T_ratio = float(cfg.get("mask_T_ratio", 0.0))
+        return pose
     return ActionTask(val)
 
 

@@ -6,6 +6,7 @@ go through the same code.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -158,24 +159,30 @@ class MeshTask:
         val_data: Dataset | None = None,
         val_batch_size: int = 16,
         flip: bool = False,
+        per_frame: bool = False,
     ) -> None:
         self.weights = weights
         self.loss_type = loss_type
         self.val_data = val_data
         self.val_batch_size = val_batch_size
         self.flip = flip
+        #: Run a single-frame model (``clip_len = 1``) on every frame of the clips on its
+        #: own (the per-frame baseline); losses and metrics are those of the whole clips.
+        self.per_frame = per_frame
         if val_data is None:
             self.selection_metric = None
 
     @staticmethod
-    def _forward(model: nn.Module, batch: dict[str, Any]) -> Any:
+    def _forward(model: nn.Module, batch: dict[str, Any], per_frame: bool = False) -> Any:
+        if per_frame:
+            return _forward_per_frame(model, batch)
         kwargs = {}
         if "init_pose" in batch:
             kwargs = {"init_pose": batch["init_pose"], "init_shape": batch["init_shape"]}
         return model(batch["input"], **kwargs)
 
     def loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        out = self._forward(model, batch)
+        out = self._forward(model, batch, self.per_frame)
         terms = mesh_loss(out, batch["target"], self.weights, self.loss_type)  # type: ignore[arg-type]
         return terms.total, {k: float(v.detach()) for k, v in terms.as_dict().items() if k != "total"}
 
@@ -183,16 +190,31 @@ class MeshTask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if self.val_data is None:
             return {}
-        return evaluate_mesh_model(_unwrap(model), self.val_data, self.val_batch_size, flip=self.flip)
+        return evaluate_mesh_model(_unwrap(model), self.val_data, self.val_batch_size, flip=self.flip, per_frame=self.per_frame)
 
 
-def _flip_tta(model: nn.Module, batch: dict[str, Any], out: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _forward_per_frame(model: nn.Module, batch: dict[str, Any]) -> Any:
+    """``model`` on each frame of ``batch["input"]`` ``[B, T, 17, 3]`` as a 1-frame clip;
+    outputs folded back to ``[B, T, ...]`` (``loss_diff`` stays per frame)."""
+    if "init_pose" in batch:
+        raise ValueError("per-frame evaluation is not defined for the refine head (init_pose inputs)")
+    x = batch["input"]
+    b, t = x.shape[:2]
+    out = model(x.reshape(b * t, 1, *x.shape[2:]))
+    folded = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+    for name, value in folded.items():
+        if value is not None and name != "loss_diff":
+            folded[name] = value.reshape(b, t, *value.shape[2:])
+    return type(out)(**folded)
+
+
+def _flip_tta(model: nn.Module, batch: dict[str, Any], out: Any, per_frame: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """EVALUATION.md §2 step 2: run on the mirrored input, mirror the pose back (betas kept),
     regenerate the mesh with the body model, average vertices and joints with ``out``."""
     flipped = {**batch, "input": flip_data(batch["input"])}
     if "init_pose" in batch:  # refine: mirrored initial pose, unchanged betas
         flipped["init_pose"] = flip_thetas(batch["init_pose"])
-    out_f = MeshTask._forward(model, flipped)
+    out_f = MeshTask._forward(model, flipped, per_frame)
     b, t = out_f.theta.shape[:2]
     pose = flip_thetas(out_f.theta[..., :72]).reshape(b * t, 72)
     body = model.body_model(betas=out_f.theta[..., 72:].reshape(b * t, -1), body_pose=pose[:, 3:], global_orient=pose[:, :3])
@@ -202,25 +224,39 @@ def _flip_tta(model: nn.Module, batch: dict[str, Any], out: Any) -> tuple[torch.
 
 
 @torch.no_grad()
-def evaluate_mesh_model(model: nn.Module, data: Dataset, batch_size: int = 16, flip: bool = False) -> dict[str, float]:
+def evaluate_mesh_model(
+    model: nn.Module, data: Dataset, batch_size: int = 16, flip: bool = False, per_frame: bool = False
+) -> dict[str, float]:
     """Official mesh metrics of ``model`` over ``data`` (EVALUATION.md §2), in mm; ``flip``
-    adds the official flip test-time augmentation."""
-    preds_v, preds_j, gts_v, gts_j = [], [], [], []
-    clip_len = None
+    adds the official flip test-time augmentation; ``per_frame`` runs a 1-frame model on
+    every frame of the clips.
+
+    Batches are scored as they come (every metric is a plain mean over frames, or over
+    clips for the acceleration error, so the frame-weighted batch means are exactly the
+    official whole-set means) and memory stays that of one batch.
+    """
+    sums: dict[str, float] = {}
+    frames = clips = 0
+    accel_sum = 0.0
     for batch in _loader(data, batch_size):
-        out = MeshTask._forward(model, batch)
-        verts, kp_3d = _flip_tta(model, batch, out) if flip else (out.verts, out.kp_3d)
-        clip_len = kp_3d.shape[1]
-        preds_v.append(verts.reshape(-1, *verts.shape[-2:]).double().numpy())
-        preds_j.append(kp_3d.reshape(-1, 17, 3).double().numpy())
-        gts_v.append(batch["target"]["verts"].reshape(-1, *verts.shape[-2:]).double().numpy())
-        gts_j.append(batch["target"]["kp_3d"].reshape(-1, 17, 3).double().numpy())
-    if not preds_j:
+        out = MeshTask._forward(model, batch, per_frame)
+        verts, kp_3d = _flip_tta(model, batch, out, per_frame) if flip else (out.verts, out.kp_3d)
+        b, t = kp_3d.shape[:2]
+        gt_v, gt_j = batch["target"]["verts"], batch["target"]["kp_3d"]
+        kp, kp_gt = kp_3d.reshape(-1, 17, 3).double().numpy(), gt_j.reshape(-1, 17, 3).double().numpy()
+        m = evaluate_mesh(verts.reshape(-1, *verts.shape[-2:]).double().numpy(),
+                          gt_v.reshape(-1, *verts.shape[-2:]).double().numpy(), kp, kp_gt).as_dict()  # fmt: skip
+        for key, value in m.items():
+            sums[key] = sums.get(key, 0.0) + value * b * t
+        frames += b * t
+        if t >= 3:
+            accel_sum += evaluate_mesh_accel(kp, kp_gt, clip_len=t) * b
+            clips += b
+    if not frames:
         raise ValueError("the validation dataset is empty")
-    kp, kp_gt = np.concatenate(preds_j), np.concatenate(gts_j)
-    metrics = evaluate_mesh(np.concatenate(preds_v), np.concatenate(gts_v), kp, kp_gt).as_dict()
-    if clip_len is not None and clip_len >= 3:
-        metrics["accel_error"] = float(evaluate_mesh_accel(kp, kp_gt, clip_len=clip_len))
+    metrics = {key: value / frames for key, value in sums.items()}
+    if clips:
+        metrics["accel_error"] = accel_sum / clips
     return metrics
 
 
