@@ -5,6 +5,9 @@ The official weights cannot be redistributed or downloaded at run time; a varian
 ``weights`` is ``None`` is built with random initialisation. Use
 :func:`diffmesh.models.load_official` with a downloaded official checkpoint for
 research-grade weights.
+
+Variants with packaged ``weights`` (the synthetic-trained default weights, see
+``docs/model_card.md``) load them, checksum verified, unless ``pretrained=False``.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ class ModelSpec:
         description: one line for ``diffmesh list``.
         weights_source: where trained weights come from.
         licence: licence of the weights.
-        weights: packaged weights file (``None``: random initialisation).
+        weights: packaged weights file in ``diffmesh/weights/`` (``None``: random initialisation).
         sha256: checksum of ``weights``.
+        training_data: what packaged weights were trained on.
+        reported: metrics (official READMEs for official variants; measured here for packaged weights).
+        body_model: the body model packaged weights were trained with (the only one they fit).
     """
 
     name: str
@@ -51,6 +57,8 @@ class ModelSpec:
     weights: str | None = None
     sha256: str | None = None
     reported: Mapping[str, str] = field(default_factory=dict)
+    training_data: str = ""
+    body_model: str | None = None
 
     @property
     def task(self) -> str:
@@ -150,8 +158,35 @@ _REGISTRY: dict[str, ModelSpec] = {
             weights_source=_OFFICIAL_DM,
             licence="official code licence; weights per the official release",
         ),
+        _spec(
+            name="diffmesh-synthetic",
+            architecture="diffmesh",
+            config={**_MB_FULL, "dim_feat": 128, "dim_rep": 256, "depth": 2, "num_heads": 8, "maxlen": 16,
+                    "clip_len": 16, "diffusion_grad": True},  # fmt: skip
+            official_config="configs/default_weights/final.yaml (this project)",
+            description="default weights: small DiffMesh (diffusion_grad) trained on synthetic motion only",
+            weights_source="trained by this project on synthetic motion (tools/default_weights.py; docs/model_card.md)",
+            licence="Apache-2.0 (trained here from generated data only)",
+            weights="diffmesh_synthetic.pt",
+            sha256="f9a00f99c91020bb6be2327b632a4b58e3487a23863f0ccc4d1ffad3321c7015",
+            training_data=(
+                "synthetic motion only: diffmesh.data.synthetic engine, open body model, 8 procedural motion families "
+                "(jump held out), random cameras, official detector-noise tables; encoder pre-trained on 12,000 "
+                "2-D -> 3-D clips, then mesh training on 16,000 clips of 16 frames"
+            ),
+            body_model="open",
+            reported={
+                "held-out synthetic test, 256 clips (synthetic-trained)": "MPJPE 60.7 mm, PA-MPJPE 40.9 mm, MPVE 79.4 mm, accel error 4.77 mm/frame^2",
+                "families seen in training, 192 clips": "MPJPE 55.8 mm, PA-MPJPE 35.8 mm, MPVE 71.1 mm, accel error 2.78",
+                "held-out family 'jump', 64 clips": "MPJPE 75.2 mm, PA-MPJPE 56.1 mm, MPVE 104.4 mm, accel error 10.73",
+            },
+        ),
     )
 }
+
+
+#: The mesh model the video pipeline uses when no checkpoint is given (packaged weights).
+DEFAULT_MESH_MODEL = "diffmesh-synthetic"
 
 
 def list_models() -> list[str]:
@@ -172,14 +207,18 @@ def allowed_overrides(name: str) -> set[str]:
     return set(BACKBONE_KEYS) | set(HEAD_KEYS[get_spec(name).architecture])
 
 
-def create_model(name: str, *, body_model: nn.Module | str | None = "open", **overrides: Any) -> nn.Module:
-    """Build a registered variant, randomly initialised, in eval mode.
+def create_model(
+    name: str, *, body_model: nn.Module | str | None = "open", pretrained: bool = True, **overrides: Any
+) -> nn.Module:
+    """Build a registered variant in eval mode: randomly initialised, or with its packaged weights.
 
     Args:
         name: a name from :func:`list_models`.
         body_model: mesh variants only — a :class:`~diffmesh.body.BodyModel`, ``"open"``
             (the shipped licence-free model), or a path to an official SMPL file or
             ``data/mesh`` folder. Ignored by other variants.
+        pretrained: load the variant's packaged weights when it has some (checksum
+            verified); ``False`` gives a random initialisation.
         **overrides: hyper-parameters replacing the official ones (e.g. ``depth=2``,
             ``dim_feat=64`` for a tiny model; ``diffusion_grad=True``;
             ``refine_6d_convention="spin_columns"``).
@@ -189,6 +228,12 @@ def create_model(name: str, *, body_model: nn.Module | str | None = "open", **ov
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"{name!r} does not take {unknown}; accepted overrides: {sorted(allowed)}")
+    with_weights = pretrained and spec.weights is not None
+    if with_weights and overrides:
+        raise ValueError(
+            f"{name!r} comes with packaged weights for its own configuration; overrides {sorted(overrides)} "
+            "would not fit them: pass pretrained=False to build a differently shaped, untrained model"
+        )
     params = {**spec.config, **overrides}
     kwargs: dict[str, Any] = {}
     body = None
@@ -198,6 +243,15 @@ def create_model(name: str, *, body_model: nn.Module | str | None = "open", **ov
         body = load(body_model) if isinstance(body_model, str) else body_model
         if not isinstance(body, BodyModel):
             raise ValueError(f"body_model must be a BodyModel, 'open' or a path, got {type(body_model).__name__}")
+        if with_weights and spec.body_model is not None and body.name != spec.body_model:
+            raise ValueError(
+                f"{name!r} weights were trained with the {spec.body_model!r} body model; body_model {body.name!r} has another "
+                f"shape space. Use body_model={spec.body_model!r} (or pretrained=False)"
+            )
         kwargs = mean_assets(body)
     model = build_model(spec.architecture, params, body, **kwargs)
+    if with_weights:
+        from diffmesh.weights import load_packaged
+
+        load_packaged(model, spec)
     return model.eval()
