@@ -15,7 +15,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     for name in list_models():
         spec = get_spec(name)
-        print(f"{name:34s} {spec.task:7s} {spec.official_config:40s} {spec.description}")
+        source = "packaged weights (synthetic-trained)" if spec.weights else spec.official_config
+        print(f"{name:34s} {spec.task:7s} {source:40s} {spec.description}")
     return 0
 
 

@@ -53,7 +53,7 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--checkpoint", default=None, help="official mesh checkpoint (.bin); default: the package's default model")
     g.add_argument("--config", default=None, help="the checkpoint's official YAML config")
-    g.add_argument("--data-root", default=None, help="official data/mesh folder: SMPL instead of the open body model")
+    g.add_argument("--data-root", default=None, help="official data/mesh folder: SMPL instead of the open body model (with --checkpoint/--config)")
     g.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda)")
     g.add_argument("--flip", action="store_true", help="flip test-time augmentation (2x model cost)")
     g.add_argument("--no-fast", action="store_true", help="float32 everywhere instead of bf16 matmuls on CPU")

@@ -7,10 +7,9 @@ the outputs. Only :func:`run` and the writers touch files; the stages take and r
 Memory: images are streamed (a few frames in flight per queue); what is kept for the whole
 video is per-frame *parameters* (about 2 KB a frame), never images or meshes.
 
-The weights hook: :func:`default_model` returns the package's default mesh model. No trained
-weights are published yet, so it builds ``create_model("diffmesh")`` randomly initialised (seeded,
-so runs are reproducible and cacheable) and marks it untrained; :func:`run` then logs a WARNING.
-When default weights exist, only :func:`default_model` changes.
+The weights hook: :func:`default_model` returns the package's default mesh model, the registered
+:data:`diffmesh.registry.DEFAULT_MESH_MODEL` with its packaged synthetic-trained weights
+(``docs/model_card.md``); :func:`load_model` takes an official checkpoint instead.
 """
 
 from __future__ import annotations
@@ -120,31 +119,38 @@ class ModelBundle:
     identity: str
 
 
-_DEFAULT_WEIGHTS = "diffmesh (random init, seed 0; no trained weights yet)"
-_RNG_LOCK = threading.Lock()  # seeding touches torch's global generator: one default build at a time
+_RNG_LOCK = threading.Lock()  # building a network draws from torch's global generator: one at a time
+
+
+def _default_weights_label() -> str:
+    from diffmesh.registry import DEFAULT_MESH_MODEL, get_spec
+
+    spec = get_spec(DEFAULT_MESH_MODEL)
+    return f"{spec.name} (packaged synthetic-trained weights, sha256 {str(spec.sha256)[:12]}; docs/model_card.md)"
 
 
 def _default_identity(body_model: nn.Module) -> str:
     """Cache identity of :func:`default_model` for ``body_model``: known without building the network."""
-    return f"diffmesh-seed0-{getattr(body_model, 'name', 'body')}"
+    from diffmesh.registry import DEFAULT_MESH_MODEL, get_spec
+
+    return f"{DEFAULT_MESH_MODEL}-{str(get_spec(DEFAULT_MESH_MODEL).sha256)[:16]}-{getattr(body_model, 'name', 'body')}"
 
 
 def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> ModelBundle:
-    """The package's default mesh model: the hook where published default weights will plug in.
-
-    Until trained weights are released this is ``create_model("diffmesh")`` with a fixed seed:
-    randomly initialised (its meshes are near the mean pose), so results show the mechanics only.
-    """
+    """The package's default mesh model: :data:`diffmesh.registry.DEFAULT_MESH_MODEL` with its
+    packaged weights, trained by this project on synthetic motion with the open body model
+    (``docs/model_card.md``; official checkpoints through :func:`load_model` for research-grade
+    accuracy)."""
     import diffmesh
+    from diffmesh.registry import DEFAULT_MESH_MODEL
 
     with _RNG_LOCK:
         devices_state = torch.random.get_rng_state()
         try:
-            torch.manual_seed(0)  # reproducible random weights: results and caches are stable
-            model = diffmesh.create_model("diffmesh", body_model=body_model)
+            model = diffmesh.create_model(DEFAULT_MESH_MODEL, body_model=body_model)
         finally:
             torch.random.set_rng_state(devices_state)
-    return ModelBundle(model.to(device).eval(), _DEFAULT_WEIGHTS, False, _default_identity(model.body_model))
+    return ModelBundle(model.to(device).eval(), _default_weights_label(), True, _default_identity(model.body_model))
 
 
 def load_model(
@@ -155,8 +161,13 @@ def load_model(
 ) -> ModelBundle:
     """An official mesh checkpoint through :func:`diffmesh.models.load_official`, or :func:`default_model`."""
     if checkpoint is None and config is None:
-        body = data_root if data_root is not None else "open"
-        return default_model(device, body)
+        if data_root is not None:
+            raise ValueError(
+                f"--data-root {data_root!r} selects an official SMPL body model, which the packaged default weights "
+                "(trained with the open body model) do not fit; pass an official --checkpoint/--config with it, "
+                "or leave --data-root out"
+            )
+        return default_model(device)
     if checkpoint is None or config is None:
         raise ValueError("--checkpoint and --config go together: pass both (the official .bin and its YAML config)")
     from diffmesh.models import load_official
@@ -625,7 +636,7 @@ def run(
         from diffmesh import body as body_lib
 
         body_model = body_lib.load("open")
-        weights, trained, identity = _DEFAULT_WEIGHTS, False, _default_identity(body_model)
+        weights, trained, identity = _default_weights_label(), True, _default_identity(body_model)
     else:
         body_model = bundle.model.body_model
         weights, trained, identity = bundle.weights, bundle.trained, bundle.identity
@@ -671,6 +682,9 @@ def run(
 
     # Stages 4-6: model and placement --------------------------------------------------------
     t0 = time.perf_counter()
+    if bundle is None:
+        logger.info("default weights: %s; trained on synthetic motion only, for research-grade accuracy "
+                    "pass an official checkpoint (--checkpoint/--config)", weights)
     if not trained:
         logger.warning(
             "UNTRAINED MODEL: %s. The meshes follow the detected person's position but not their pose; "
