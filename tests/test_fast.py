@@ -34,3 +34,17 @@ def test_fast_mesh_model_keeps_keys_and_stays_close(small_body: BodyModel) -> No
     assert set(model.state_dict()) == keys
     assert out.verts.dtype == torch.float32
     assert (out.kp_3d - ref.kp_3d).norm(dim=-1).mean() < 1.0  # mm
+
+
+def test_small_inputs_use_the_float32_weights() -> None:
+    """Reverse-loop linears keep float32 copies for products too small to gain from bf16."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(128, 384)
+    fast = LowPrecisionLinear(linear, torch.bfloat16, min_rows=128)
+    assert set(fast.state_dict()) == {"weight", "bias"}  # keys of nn.Linear, bf16 values
+    small, large = torch.randn(1, 34, 128), torch.randn(8, 34, 128)
+    with torch.no_grad():
+        assert torch.equal(fast(small), linear(small))  # 34 rows < 128: exact float32
+        big = fast(large)
+        assert not torch.equal(big, linear(large))  # 272 rows: bf16 products
+        torch.testing.assert_close(big, linear(large), atol=0.05, rtol=0.02)
