@@ -12,8 +12,9 @@ and evaluation. :func:`to_fast_inference` converts a model in place for deployme
 * activations between layers, the residual stream, LayerNorms, softmax and attention stay
   float32, which keeps the deviation from parity mode small (see docs/benchmarks.md);
 * the DiffMesh reverse process (denoiser and condition generator) multiplies in low
-  precision too; its state update, the SMPL parameter heads, the body model and every
-  rotation conversion stay float32.
+  precision too once its products are large enough to gain (``REVERSE_LOOP_MIN_ROWS``; at
+  batch 1 they stay float32); its state update, the SMPL parameter heads, the body model
+  and every rotation conversion stay float32.
 
 The converted model is for inference only (``torch.inference_mode``).
 """
