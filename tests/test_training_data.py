@@ -65,7 +65,7 @@ def test_clip_bank_serves_the_generated_clips_bit_for_bit(open_body, tmp_path: P
         bank.__getitems__([10])
 
 
-def _synthetic_cfg(tmp_path: Path, **extra: object) -> dict:
+def _synthetic_cfg(**extra: object) -> dict:
     return {
         "model": "diffmesh", "model_overrides": dict(TINY), "body_model": "open",
         "data": {"type": "synthetic", "clip_len": 16, "train_clips": 4, "val_clips": 0, "mesh_vertex_stride": 0},
@@ -77,9 +77,9 @@ def test_seed_initialises_the_model_and_init_backbone_loads_the_encoder(tmp_path
     from diffmesh.training.checkpoint import FORMAT_VERSION
     from diffmesh.training.config import build_run
 
-    a = build_run(_synthetic_cfg(tmp_path, seed=1)).model
-    b = build_run(_synthetic_cfg(tmp_path, seed=1)).model
-    c = build_run(_synthetic_cfg(tmp_path, seed=2)).model
+    a = build_run(_synthetic_cfg(seed=1)).model
+    b = build_run(_synthetic_cfg(seed=1)).model
+    c = build_run(_synthetic_cfg(seed=2)).model
     w = "backbone.joints_embed.weight"
     assert torch.equal(a.state_dict()[w], b.state_dict()[w]) and not torch.equal(a.state_dict()[w], c.state_dict()[w])
     # The vertex-subset body model trains; the full model stays the inference default.
@@ -87,13 +87,13 @@ def test_seed_initialises_the_model_and_init_backbone_loads_the_encoder(tmp_path
 
     encoder = diffmesh.create_model("motionbert", **TINY)
     torch.save({"format_version": FORMAT_VERSION, "model": encoder.state_dict()}, tmp_path / "pre.bin")
-    d = build_run(_synthetic_cfg(tmp_path, seed=1, init_backbone=str(tmp_path / "pre.bin"))).model
+    d = build_run(_synthetic_cfg(seed=1, init_backbone=str(tmp_path / "pre.bin"))).model
     for key, value in encoder.state_dict().items():
         assert torch.equal(d.backbone.state_dict()[key], value), key
     bigger = diffmesh.create_model("motionbert", **{**TINY, "dim_feat": 32})
     torch.save({"format_version": FORMAT_VERSION, "model": bigger.state_dict()}, tmp_path / "big.bin")
     with pytest.raises(ValueError, match="does not fit this encoder"):
-        build_run(_synthetic_cfg(tmp_path, init_backbone=str(tmp_path / "big.bin")))
+        build_run(_synthetic_cfg(init_backbone=str(tmp_path / "big.bin")))
 
 
 def test_diffmesh_clip_len_one_is_a_clear_error() -> None:

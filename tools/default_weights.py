@@ -32,6 +32,7 @@ CONFIGS = ROOT / "configs" / "default_weights"
 RUNS = Path("runs") / "default_weights"
 ARMS = ("motionbert", "diffmesh", "diffmesh_grad", "perframe")
 HELD_OUT = ("jump",)
+EVAL_BATCH = 32
 
 logger = logging.getLogger("default_weights")
 
@@ -88,11 +89,8 @@ def cmd_ablation(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------ evaluation
 
 
-def test_sets(clips: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
-    """The held-out test batches: ``seen`` families (3/4 of the clips) and ``held_out`` (1/4)."""
-    import torch
-    from torch.utils.data import DataLoader
-
+def test_sets(clips: int, seed: int = 0) -> dict[str, list[Any]]:
+    """The held-out test clips, generated once: ``seen`` families (3/4) and ``held_out`` (1/4)."""
     from diffmesh.body import load
     from diffmesh.data.synthetic import FAMILIES, SyntheticMotionDataset, SyntheticMotionEngine
 
@@ -101,9 +99,7 @@ def test_sets(clips: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
     sets = {}
     for name, families, n in (("seen", seen, clips - clips // 4), ("held_out", list(HELD_OUT), clips // 4)):
         engine = SyntheticMotionEngine(body, clip_len=16, seed=seed, families=families)
-        data = SyntheticMotionDataset(n, "test", "mesh", engine=engine)
-        with torch.no_grad():
-            sets[name] = list(DataLoader(data, batch_size=32, shuffle=False))
+        sets[name] = SyntheticMotionDataset(n, "test", "mesh", engine=engine).__getitems__(list(range(n)))
     return sets
 
 
@@ -124,32 +120,30 @@ def load_run(run: Path, fast: bool = False) -> tuple[Any, bool]:
     return model, bool(cfg.get("per_frame", False))
 
 
-def score(model: Any, per_frame: bool, sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+def score(model: Any, per_frame: bool, sets: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
+    """Official mesh metrics per test subset, plus ``all`` (frame-weighted, i.e. over all clips)."""
     import torch
 
     from diffmesh.training.tasks import evaluate_mesh_model
 
-    out: dict[str, dict[str, float]] = {}
-    frames: dict[str, int] = {}
     with torch.no_grad():
-        for name, batches in sets.items():
-            out[name] = evaluate_mesh_model(model, _Batches(batches), per_frame=per_frame)
-            frames[name] = sum(int(b["input"].shape[0]) for b in batches)
-    total = sum(frames.values())
-    out["all"] = {k: sum(out[n][k] * frames[n] for n in sets) / total for k in out["seen"]}
+        out = {name: evaluate_mesh_model(model, clips, EVAL_BATCH, per_frame=per_frame) for name, clips in sets.items()}
+    total = sum(len(clips) for clips in sets.values())
+    out["all"] = {k: sum(out[n][k] * len(sets[n]) for n in sets) / total for k in out["seen"]}
     return out
 
 
-def fast_deviation(model: Any, fast: Any, per_frame: bool, sets: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+def fast_deviation(model: Any, fast: Any, per_frame: bool, sets: dict[str, list[Any]]) -> dict[str, float]:
     """Mean distance (mm) between parity-mode and fast-mode joints and vertices."""
     import torch
+    from torch.utils.data import DataLoader
 
     from diffmesh.training.tasks import MeshTask
 
     dj, dv = [], []
     with torch.no_grad():
-        for batches in sets.values():
-            for batch in batches:
+        for clips in sets.values():
+            for batch in DataLoader(clips, batch_size=EVAL_BATCH):
                 ref, out = MeshTask._forward(model, batch, per_frame), MeshTask._forward(fast, batch, per_frame)
                 dj.append((out.kp_3d - ref.kp_3d).norm(dim=-1).flatten())
                 dv.append((out.verts - ref.verts).norm(dim=-1).mean(-1).flatten())
@@ -157,43 +151,26 @@ def fast_deviation(model: Any, fast: Any, per_frame: bool, sets: dict[str, list[
     return {"joints_mean": float(j.mean()), "joints_max": float(j.max()), "vertices_mean": float(torch.cat(dv).mean())}
 
 
-class _Batches:
-    """Pre-collated batches served to :func:`evaluate_mesh_model` (batch_size must divide)."""
-
-    def __init__(self, batches: list[dict[str, Any]]) -> None:
-        self.batches = batches
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.batches)
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from diffmesh.training import tasks
-
     sets = test_sets(args.clips)
     results: dict[str, Any] = {"test_clips": args.clips, "held_out_families": list(HELD_OUT), "runs": {}}
-    original = tasks._loader
-    tasks._loader = lambda data, batch_size: iter(data)  # type: ignore[assignment]  # serve pre-made batches
-    try:
-        runs = [p for p in Path(args.runs).iterdir() if (p / "done").exists() and p.name != "pretrain"]
-        for run in sorted(runs):
-            cached = run / f"heldout_{args.clips}.json"
-            if cached.exists() and cached.stat().st_mtime > (run / "latest_epoch.bin").stat().st_mtime and run.name not in args.fast:
-                results["runs"][run.name] = json.loads(cached.read_text())  # scored before, same weights
-                continue
-            model, per_frame = load_run(run)
-            start = time.perf_counter()
-            results["runs"][run.name] = score(model, per_frame, sets)
-            cached.write_text(json.dumps(results["runs"][run.name]))
-            logger.info("%s: %s (%.0f s)", run.name, results["runs"][run.name]["all"], time.perf_counter() - start)
-            if args.fast and run.name in args.fast:
-                fast, _ = load_run(run, fast=True)
-                results["runs"][run.name + "+fast"] = score(fast, per_frame, sets)
-                results["runs"][run.name + "+fast"]["deviation_mm"] = fast_deviation(model, fast, per_frame, sets)
-    finally:
-        tasks._loader = original
+    runs = [p for p in Path(args.runs).iterdir() if (p / "done").exists() and p.name != "pretrain"]
+    for run in sorted(runs):
+        cached = run / f"heldout_{args.clips}.json"
+        if cached.exists() and cached.stat().st_mtime > (run / "latest_epoch.bin").stat().st_mtime and run.name not in args.fast:
+            results["runs"][run.name] = json.loads(cached.read_text())  # scored before, same weights
+            continue
+        model, per_frame = load_run(run)
+        start = time.perf_counter()
+        results["runs"][run.name] = score(model, per_frame, sets)
+        cached.write_text(json.dumps(results["runs"][run.name]))
+        logger.info("%s: %s (%.0f s)", run.name, results["runs"][run.name]["all"], time.perf_counter() - start)
+        if args.fast and run.name in args.fast:
+            fast, _ = load_run(run, fast=True)
+            results["runs"][run.name + "+fast"] = score(fast, per_frame, sets)
+            results["runs"][run.name + "+fast"]["deviation_mm"] = fast_deviation(model, fast, per_frame, sets)
     summary: dict[str, Any] = {}
     for arm in ARMS:
         per_seed = [v for k, v in results["runs"].items() if "+" not in k and k.rsplit("_s", 1)[0] == arm]

@@ -166,8 +166,8 @@ class MeshTask:
         self.val_data = val_data
         self.val_batch_size = val_batch_size
         self.flip = flip
-        #: Run a single-frame model (``clip_len = 1``) on every frame of the clips on its
-        #: own (the per-frame baseline); losses and metrics are those of the whole clips.
+        #: Run the model on every frame of the clips on its own, as a 1-frame input (the
+        #: per-frame baseline); losses and metrics are those of the whole clips.
         self.per_frame = per_frame
         if val_data is None:
             self.selection_metric = None
@@ -201,11 +201,8 @@ def _forward_per_frame(model: nn.Module, batch: dict[str, Any]) -> Any:
     x = batch["input"]
     b, t = x.shape[:2]
     out = model(x.reshape(b * t, 1, *x.shape[2:]))
-    folded = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
-    for name, value in folded.items():
-        if value is not None and name != "loss_diff":
-            folded[name] = value.reshape(b, t, *value.shape[2:])
-    return type(out)(**folded)
+    per_frame = {f.name: getattr(out, f.name) for f in dataclasses.fields(out) if f.name != "loss_diff"}
+    return dataclasses.replace(out, **{k: v.reshape(b, t, *v.shape[2:]) for k, v in per_frame.items() if v is not None})
 
 
 def _flip_tta(model: nn.Module, batch: dict[str, Any], out: Any, per_frame: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -283,7 +283,9 @@ class SyntheticMotionEngine:
         #: The body model whose vertices mesh clips carry (the full model unless
         #: ``mesh_vertex_stride > 1``).
         self.mesh_model = self.body
-        if mesh_vertex_stride != 1:
+        if mesh_vertex_stride == 0:  # the H36M support only: the pose-clip model already is that
+            self.mesh_model = self._pose_model
+        elif mesh_vertex_stride != 1:
             keep = sampled_vertex_mask(self.body, mesh_vertex_stride)
             self.mesh_model = vertex_subset(self.body, keep, f"{self.body.name}-every{mesh_vertex_stride}")
         self.clip_len, self.fps, self.seed = clip_len, float(fps), int(seed)
