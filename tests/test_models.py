@@ -9,6 +9,7 @@ import diffmesh
 from diffmesh.body import BodyModel
 from diffmesh.models import MeshOutput, MeshRegressor, pad_clip
 from diffmesh.models.build import resample_template
+from diffmesh.models.diffmesh import ReverseProcess
 from diffmesh.geometry.rotations import axis_angle_to_rotmat, rot6d_to_rotmat, rotmat_to_rot6d_rows
 from tests.conftest import TINY
 
@@ -244,3 +245,26 @@ def test_large_inference_batches_are_chunked_without_changing_results() -> None:
         model.inference_chunk_frames = 18  # 2 clips per chunk
         chunked = model.get_representation(x)
     torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=1e-6)
+
+
+def test_reverse_loop_batches_the_condition_stream_exactly() -> None:
+    """The reverse loop runs the condition stream of all 30 steps in one pass; it must equal
+    the step-by-step loop of the official code (one denoiser call per step)."""
+    torch.manual_seed(0)
+    process = ReverseProcess(clip_len=16).eval()
+    for m in process.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            torch.nn.init.normal_(m.weight, 1.0, 0.3)
+    x_in, z = torch.randn(2, 16, 17 * 128), torch.randn(2, 1, 17 * 128)
+    with torch.no_grad():
+        pred_x, cond_pred, feat_g = process(x_in, z)
+        scheduler = process.make_scheduler()
+        frames, conds = [], []
+        for k, t in enumerate(scheduler.timesteps.tolist()):
+            eps, cond_next = process.diffusion_model(z, feat_g[:, k], torch.full((2,), float(t)))
+            z = scheduler.step(eps, t, z)
+            if k >= process.add_step:
+                frames.append(z)
+                conds.append(cond_next)
+    torch.testing.assert_close(pred_x, torch.cat(frames, dim=1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cond_pred, torch.cat(conds[:-1], dim=1), atol=1e-5, rtol=1e-5)

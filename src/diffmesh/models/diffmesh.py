@@ -60,7 +60,9 @@ class TwoStreamAttention(nn.Module):
     Tokens ``[B, 2L, C]`` are a diffusion stream (first L) and a condition stream (last L).
     Each stream attends to itself; the diffusion stream's projected output is then re-mixed
     by the condition stream's attention map (no second projection). There is no attention
-    from one stream's queries to the other's keys.
+    from one stream's queries to the other's keys, so the condition stream never depends on
+    the diffusion stream: :meth:`condition` and :meth:`diffusion` compute the two halves
+    separately (the reverse loop runs the condition stream of all steps at once).
     """
 
     def __init__(self, dim: int, num_heads: int) -> None:
@@ -72,29 +74,37 @@ class TwoStreamAttention(nn.Module):
         self.proj_diff = nn.Linear(dim, dim)
         self.proj_cond = nn.Linear(dim, dim)
 
-    def _qkv(self, layer: nn.Linear, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _qkv(self, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, length, c = x.shape
         # [B, L, 3, H, c] -> [3, B, H, L, c]
         q, k, v = layer(x).reshape(b, length, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         return q, k, v
 
+    def condition(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Condition stream ``[N, L, C]`` (normed) → (``proj(A_c V_c)`` ``[N, L, C]``, ``A_c [N, H, L, L]``)."""
+        q, k, v = self._qkv(self.qkv_cond, c)
+        attn = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)  # the official order of operations
+        return self.proj_cond(merge_heads(attn @ v)), attn
+
+    def diffusion(self, x: torch.Tensor, attn_c: torch.Tensor) -> torch.Tensor:
+        """Diffusion stream ``[N, L, C]`` (normed) and the condition map ``A_c`` → ``A_c · proj(A_d V_d)``."""
+        q, k, v = self._qkv(self.qkv_diff, x)
+        y = self.proj_diff(merge_heads(F.scaled_dot_product_attention(q, k, v)))
+        return merge_heads(attn_c @ split_heads(y, self.num_heads))  # re-mixed, no projection
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n_diff = x.shape[1] // 2
-        q_d, k_d, v_d = self._qkv(self.qkv_diff, x[:, :n_diff])
-        q_c, k_c, v_c = self._qkv(self.qkv_cond, x[:, n_diff:])
-        # Y_d = proj(A_d V_d), with A_d = softmax(q_d k_dᵀ · scale).
-        y_d = self.proj_diff(merge_heads(F.scaled_dot_product_attention(q_d, k_d, v_d)))
-        # The condition map A_c multiplies both V_c and the split Y_d: one attention call
-        # over the values stacked along channels ([B, H, L, 2c]).
-        mixed = F.scaled_dot_product_attention(q_c, k_c, torch.cat([v_c, split_heads(y_d, self.num_heads)], dim=-1))
-        head_dim = v_c.shape[-1]
-        y_c = self.proj_cond(merge_heads(mixed[..., :head_dim]))
-        y_d = merge_heads(mixed[..., head_dim:])  # re-mixed by the condition map, no projection
-        return torch.cat([y_d, y_c], dim=1)
+        y_c, attn_c = self.condition(x[:, n_diff:])
+        return torch.cat([self.diffusion(x[:, :n_diff], attn_c), y_c], dim=1)
 
 
 class TwoStreamEncoder(nn.Module):
-    """``Transformer_cross``: pre-norm blocks with shared norms/MLP over both streams, final LN."""
+    """``Transformer_cross``: pre-norm blocks with shared norms/MLP over both streams, final LN.
+
+    Norms and MLPs act per token, so the two streams only meet through the condition
+    stream's attention maps: :meth:`condition_pass` returns them with the condition
+    stream's output, and :meth:`diffusion_pass` consumes them.
+    """
 
     def __init__(self, dim: int = DIFF_DIM, depth: int = 4, num_heads: int = 4, mlp_ratio: float = 2.0) -> None:
         super().__init__()
@@ -103,16 +113,36 @@ class TwoStreamEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def condition_pass(self, c: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Condition tokens ``[N, L, C]`` → (output ``[N, L, C]``, one ``A_c [N, H, L, L]`` per block)."""
+        maps = []
         for block in self.blocks:
-            x = block(x)
+            y, attn = block.attn.condition(block.norm1(c))
+            maps.append(attn)
+            c = c + y
+            c = c + block.mlp(block.norm2(c))
+        return self.norm(c), maps
+
+    def diffusion_pass(self, x: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+        """Diffusion tokens ``[N, L, C]`` and the condition maps → output ``[N, L, C]``."""
+        for block, attn_c in zip(self.blocks, maps):
+            x = x + block.attn.diffusion(block.norm1(x), attn_c)
+            x = x + block.mlp(block.norm2(x))
         return self.norm(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 2L, C]`` (diffusion stream, then condition stream) → ``[B, 2L, C]``."""
+        n_diff = x.shape[1] // 2
+        c, maps = self.condition_pass(x[:, n_diff:])
+        return torch.cat([self.diffusion_pass(x[:, :n_diff], maps), c], dim=1)
 
 
 class TwoStreamDenoiser(nn.Module):
     """ε-predictor of one reverse step (the official ``diffusion_model``).
 
     ``(x_t [B,1,J·D], c [B,J·D], t [B]) → (ε̂ [B,1,J·D], c_next [B,1,J·D])``.
+    The condition half does not depend on ``x_t``: :meth:`condition_stream` computes it
+    (for any number of steps at once) and :meth:`denoise` the ε̂ half.
     """
 
     def __init__(self, dim: int = DIFF_DIM, num_joints: int = NUM_H36M_JOINTS) -> None:
@@ -127,19 +157,27 @@ class TwoStreamDenoiser(nn.Module):
         all steps' embeddings in one call)."""
         return self.temb_fc(timestep_embedding(t, self.dim)).unsqueeze(1)
 
+    def condition_stream(self, cond: torch.Tensor, temb: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Conditions ``[N, J·D]`` with their step embeddings ``[N or 1, 1, D]`` →
+        (next-frame conditions ``[N, 1, J·D]``, the attention maps :meth:`denoise` needs)."""
+        n = cond.shape[0]
+        c, maps = self.diffmodel_encoder.condition_pass(cond.reshape(n, self.num_joints, self.dim) + temb)
+        return c.reshape(n, 1, -1), maps
+
+    def denoise(self, x_t: torch.Tensor, temb: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+        """State ``[N, 1, J·D]``, step embedding and the condition maps → ε̂ ``[N, 1, J·D]``."""
+        n = x_t.shape[0]
+        out = self.diffmodel_encoder.diffusion_pass(x_t.reshape(n, self.num_joints, self.dim) + temb, maps)
+        return out.reshape(n, 1, -1)
+
     def forward(
         self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, temb: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``temb`` (``[B or 1, 1, D]``) may be passed precomputed from :meth:`time_embedding`."""
-        b = x_t.shape[0]
         if temb is None:
             temb = self.time_embedding(t)  # [B, 1, D]
-        x_tokens = x_t.reshape(b, self.num_joints, self.dim) + temb  # [B, J, D]
-        c_tokens = cond.reshape(b, self.num_joints, self.dim) + temb
-        out = self.diffmodel_encoder(torch.cat([x_tokens, c_tokens], dim=1))  # [B, 2J, D]
-        eps = out[:, : self.num_joints].reshape(b, 1, -1)
-        cond_next = out[:, self.num_joints :].reshape(b, 1, -1)
-        return eps, cond_next
+        cond_next, maps = self.condition_stream(cond, temb)
+        return self.denoise(x_t, temb, maps), cond_next
 
 
 class ConditionGenerator(nn.Module):
@@ -207,19 +245,24 @@ class ReverseProcess(nn.Module):
 
         scheduler = self.make_scheduler()
         timesteps = scheduler.timesteps.to(device=x_in.device, dtype=torch.float32)
-        tembs = self.diffusion_model.time_embedding(timesteps)  # [N, 1, D], one row per step
+        n = self.num_steps
+        denoiser = self.diffusion_model
+        tembs = denoiser.time_embedding(timesteps)  # [N, 1, D], one row per step
+        # The condition stream of every step in one batched pass (it never reads the state):
+        # rows step-major, so step k's maps are the contiguous block [k·B, (k+1)·B).
+        step_major = feat_g.transpose(0, 1).reshape(n * b, d)
+        cond_next, maps = denoiser.condition_stream(step_major, tembs.repeat_interleave(b, dim=0))
+        cond_next = cond_next.reshape(n, b, d).transpose(0, 1)  # [B, N, J·D]
+        maps = [m.reshape(n, b, *m.shape[1:]) for m in maps]
         z = z_start
         frames: list[torch.Tensor] = []
-        cond_preds: list[torch.Tensor] = []
         for k, t_step in enumerate(scheduler.timesteps.tolist()):
-            t_batch = timesteps[k].expand(b)
-            eps, cond_next = self.diffusion_model(z, feat_g[:, k], t_batch, temb=tembs[k : k + 1])
+            eps = denoiser.denoise(z, tembs[k], [m[k] for m in maps])
             z = scheduler.step(eps, t_step, z)
             if k >= self.add_step:
                 frames.append(z)
-                cond_preds.append(cond_next)
         pred_x = torch.cat(frames, dim=1)  # [B, T, J·D]
-        cond_pred = torch.cat(cond_preds[:-1], dim=1)  # predictions for frames 1..T−1
+        cond_pred = cond_next[:, self.add_step : n - 1]  # predictions for frames 1..T−1
         return pred_x, cond_pred, feat_g
 
 
