@@ -43,6 +43,7 @@ class SelfAttention(nn.Module):
         if dim % num_heads:
             raise ValueError(f"width {dim} must be divisible by num_heads={num_heads}")
         self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
         # Registration order (proj before qkv) mirrors the official state-dict order.
         self.proj = nn.Linear(dim, dim)
         self.qkv = nn.Linear(dim, dim * 3)
