@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from diffmesh.body import BodyModel, MeshAssets, load, load_smpl_file, load_smpl_folder, read_smpl_arrays
-from diffmesh.body.lbs import lbs
+from diffmesh.body.lbs import SKINNING_CHUNK, lbs
 from diffmesh.conventions import SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.geometry.rotations import axis_angle_to_rotmat, rot6d_to_rotmat
 from tests._smpl_fixtures import make_smpl_arrays, write_chumpy_pkl, write_mesh_folder, write_smpl_npz
@@ -119,6 +119,21 @@ def test_body_model_float32_matches_reference(model: BodyModel, arrays: dict[str
     # float32 buffers vs a float64 reference: rounding of coordinates of ~1 m.
     np.testing.assert_allclose(out.vertices.double().numpy(), ref_verts, atol=1e-6, rtol=0)
     np.testing.assert_allclose(out.joints.double().numpy(), ref_joints, atol=1e-6, rtol=0)
+
+
+def test_large_batches_are_skinned_in_chunks_with_the_same_values(model: BodyModel, arrays: dict[str, Any]) -> None:
+    """Batches above SKINNING_CHUNK are posed chunk by chunk (cache-sized); every body must
+    come out as when posed alone, and as the float64 reference."""
+    n = SKINNING_CHUNK + 5
+    aa_body, aa_root = _random_pose(n, seed=3, scale=0.8)
+    betas = torch.randn(n, 10)
+    out = model(betas, aa_body, aa_root)
+    for i in (0, SKINNING_CHUNK - 1, SKINNING_CHUNK, n - 1):
+        alone = model(betas[i : i + 1], aa_body[i : i + 1], aa_root[i : i + 1])
+        torch.testing.assert_close(out.vertices[i : i + 1], alone.vertices, atol=1e-6, rtol=0)
+        torch.testing.assert_close(out.joints[i : i + 1], alone.joints, atol=1e-6, rtol=0)
+    ref_verts, _ = reference_lbs(arrays, betas.double().numpy(), out.rotmats.double().numpy())
+    np.testing.assert_allclose(out.vertices.double().numpy(), ref_verts, atol=1e-6, rtol=0)
 
 
 # --------------------------------------------------------------------------- layer behaviour

@@ -24,7 +24,15 @@ __all__ = [
     "kinematic_levels",
     "batch_rigid_transform",
     "lbs",
+    "SKINNING_CHUNK",
 ]
+
+#: :func:`lbs` poses batches in chunks of this many bodies: the per-vertex transforms of a
+#: chunk (``32 × V × 12`` floats, 10 MB for SMPL) stay in the last-level cache, where the
+#: whole batch's would stream through memory several times (measured: decoding 512 SMPL
+#: bodies 228 → 129 ms on 2 cores). Chunking only splits independent rows of each product
+#: (bitwise identical results on the CPUs measured).
+SKINNING_CHUNK = 32
 
 
 def blend_shapes(betas: torch.Tensor, shapedirs: torch.Tensor) -> torch.Tensor:
@@ -164,6 +172,30 @@ def lbs(
         verts: ``[N, V, 3]`` posed vertices.
         joints: ``[N, J, 3]`` posed joints.
     """
+    n = pose_rotmats.shape[0]
+    if n > SKINNING_CHUNK:
+        if levels is None:
+            levels = kinematic_levels(parents)
+        parts = [
+            _lbs(b, r, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights, levels)
+            for b, r in zip(betas.split(SKINNING_CHUNK), pose_rotmats.split(SKINNING_CHUNK))
+        ]
+        return torch.cat([v for v, _ in parts]), torch.cat([j for _, j in parts])
+    return _lbs(betas, pose_rotmats, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights, levels)
+
+
+def _lbs(
+    betas: torch.Tensor,
+    pose_rotmats: torch.Tensor,
+    v_template: torch.Tensor,
+    shapedirs: torch.Tensor,
+    posedirs: torch.Tensor | None,
+    J_regressor: torch.Tensor,
+    parents: torch.Tensor,
+    lbs_weights: torch.Tensor,
+    levels: list[torch.Tensor] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`lbs` on one chunk."""
     n = pose_rotmats.shape[0]
     num_joints = J_regressor.shape[0]
 

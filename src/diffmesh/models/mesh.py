@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import nn
 
+from diffmesh.body.lbs import SKINNING_CHUNK
 from diffmesh.conventions import NUM_BETAS, NUM_H36M_JOINTS, NUM_SMPL_JOINTS
 from diffmesh.geometry.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
 from diffmesh.models.diffmesh import POSE_6D_DIM, DiffMeshHead, DiffMeshRefineHead, HeadOutput, _as_row
@@ -100,6 +101,18 @@ def pose6d_to_rotmats(pose6d: torch.Tensor) -> torch.Tensor:
     return rot6d_to_rotmat(pose6d.reshape(-1, NUM_SMPL_JOINTS, 6))
 
 
+def _decode_chunk(
+    pose6d: torch.Tensor, betas: torch.Tensor, body_model: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rotations, vertices (mm), H36M joints (mm) and theta of ``N`` bodies (§3)."""
+    rotmats = pose6d_to_rotmats(pose6d)  # [N, 24, 3, 3]
+    body = body_model(betas=betas, body_pose=rotmats[:, 1:], global_orient=rotmats[:, :1])
+    verts_mm = body.vertices * METRES_TO_MM  # [N, V, 3]
+    kp_3d = torch.einsum("jv,nvc->njc", body_model.J_regressor_h36m, verts_mm)
+    pose_aa = rotmat_to_axis_angle(rotmats).reshape(-1, NUM_SMPL_JOINTS * 3)  # [N, 72]
+    return rotmats, verts_mm, kp_3d, torch.cat([pose_aa, betas], dim=-1)
+
+
 def decode_smpl(head_out: HeadOutput, body_model: nn.Module, batch: int, frames: int) -> MeshOutput:
     """Turn a head's 6-D pose and betas into a :class:`MeshOutput` (§3)."""
     if getattr(body_model, "J_regressor_h36m", None) is None:
@@ -108,16 +121,16 @@ def decode_smpl(head_out: HeadOutput, body_model: nn.Module, batch: int, frames:
             "mesh models need one (J_regressor_h36m_correct.npy in the official data/mesh folder)"
         )
     # The body model works in float32 whatever the caller's autocast says: rotations and
-    # skinning lose millimetres in bf16.
+    # skinning lose millimetres in bf16. Bodies are decoded in chunks small enough for
+    # their vertex arrays to stay in cache (SKINNING_CHUNK; same values as one pass).
     with torch.autocast(device_type=head_out.pose6d.device.type, enabled=False):
         pose6d = head_out.pose6d.float()
         betas = head_out.betas.float()
-        rotmats = pose6d_to_rotmats(pose6d)  # [N, 24, 3, 3]
-        body = body_model(betas=betas, body_pose=rotmats[:, 1:], global_orient=rotmats[:, :1])
-        verts_mm = body.vertices * METRES_TO_MM  # [N, V, 3]
-        kp_3d = torch.einsum("jv,nvc->njc", body_model.J_regressor_h36m, verts_mm)
-        pose_aa = rotmat_to_axis_angle(rotmats).reshape(-1, NUM_SMPL_JOINTS * 3)  # [N, 72]
-        theta = torch.cat([pose_aa, betas], dim=-1)
+        chunks = [
+            _decode_chunk(p, s, body_model)
+            for p, s in zip(pose6d.split(SKINNING_CHUNK), betas.split(SKINNING_CHUNK))
+        ]
+        rotmats, verts_mm, kp_3d, theta = (torch.cat(parts) for parts in zip(*chunks))
     b, t = batch, frames
     return MeshOutput(
         theta=theta.reshape(b, t, -1),
