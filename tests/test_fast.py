@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
 
 import diffmesh
 from diffmesh.body import BodyModel
-from diffmesh.models.fast import LowPrecisionLinear, to_fast_inference
+from diffmesh.models.diffmesh import TwoStreamAttention
+from diffmesh.models.fast import (
+    LowPrecisionLinear,
+    LowPrecisionMatmul,
+    LowPrecisionMlp,
+    LowPrecisionSpatioTemporalAttention,
+    LowPrecisionTwoStreamAttention,
+    to_fast_inference,
+)
+from diffmesh.models.layers import Mlp
 from tests._golden import golden_path
 
 
@@ -14,8 +25,11 @@ def test_fast_encoder_on_golden_inputs() -> None:
     golden = torch.load(golden_path("dstformer_tiny.pt"), weights_only=True)
     model = diffmesh.models.DSTformer(diffmesh.models.DSTformerConfig(**golden["config"])).eval()
     model.load_state_dict(golden["state_dict"])
+    keys = set(model.state_dict())
     to_fast_inference(model)
-    assert isinstance(model.blocks_st[0].attn_s.qkv, LowPrecisionLinear)
+    assert isinstance(model.blocks_st[0].attn_s, LowPrecisionSpatioTemporalAttention)
+    assert isinstance(model.blocks_ts[-1].mlp_t, LowPrecisionMlp)
+    assert set(model.state_dict()) == keys
     with torch.inference_mode():
         for case in golden["cases"]:
             rep = model.get_representation(case["input"])
@@ -26,14 +40,16 @@ def test_fast_encoder_on_golden_inputs() -> None:
 def test_fast_mesh_model_keeps_keys_and_stays_close(small_body: BodyModel) -> None:
     model = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64, depth=2, num_heads=4)
     keys = set(model.state_dict())
-    x = torch.rand(2, 16, 17, 3)
     with torch.inference_mode():
-        ref = model(x)
-        to_fast_inference(model)
-        out = model(x)
-    assert set(model.state_dict()) == keys
-    assert out.verts.dtype == torch.float32
-    assert (out.kp_3d - ref.kp_3d).norm(dim=-1).mean() < 1.0  # mm
+        for batch in (1, 9):  # batch 1: reverse loop in float32; 9 clips = 153 rows: bf16
+            x = torch.rand(batch, 16, 17, 3)
+            fast = to_fast_inference(diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64,
+                                                           dim_rep=64, depth=2, num_heads=4))  # fmt: skip
+            fast.load_state_dict(model.state_dict())
+            ref, out = model(x), fast(x)
+            assert out.verts.dtype == torch.float32
+            assert (out.kp_3d - ref.kp_3d).norm(dim=-1).mean() < 1.0  # mm
+    assert set(fast.state_dict()) == keys
 
 
 def test_small_inputs_use_the_float32_weights() -> None:
@@ -48,3 +64,51 @@ def test_small_inputs_use_the_float32_weights() -> None:
         big = fast(large)
         assert not torch.equal(big, linear(large))  # 272 rows: bf16 products
         torch.testing.assert_close(big, linear(large), atol=0.05, rtol=0.02)
+
+
+def test_low_precision_matmul_equals_plain_bf16_linear() -> None:
+    """The pre-packed oneDNN product (with GELU fused) gives the F.linear bf16 result."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 96)
+    x = torch.randn(3, 17, 64).bfloat16()
+    w, b = linear.weight.detach().bfloat16(), linear.bias.detach().bfloat16()
+    with torch.no_grad():
+        plain = LowPrecisionMatmul(linear, torch.bfloat16)
+        assert torch.equal(plain(x), F.linear(x, w, b))
+        gelu = LowPrecisionMatmul(linear, torch.bfloat16, gelu=True, keep_full=True)
+        torch.testing.assert_close(gelu(x).float(), F.gelu(F.linear(x, w, b).float()), atol=0.02, rtol=0.01)
+        x32 = torch.randn(5, 64)
+        assert torch.equal(gelu.full(x32), F.gelu(linear(x32)))
+        with pytest.raises(RuntimeError, match="keep_full"):
+            plain.full(x32)
+
+
+def test_low_precision_mlp_switches_to_float32_for_small_inputs() -> None:
+    torch.manual_seed(0)
+    mlp = Mlp(32, 64)
+    fast = LowPrecisionMlp(mlp, torch.bfloat16, min_rows=16)
+    assert set(fast.state_dict()) == set(mlp.state_dict())
+    small, large = torch.randn(1, 8, 32), torch.randn(4, 8, 32)
+    with torch.no_grad():
+        out_small = fast(small)
+        assert out_small.dtype == torch.float32 and torch.equal(out_small, mlp(small))
+        out_large = fast(large)
+        assert out_large.dtype == torch.bfloat16
+        torch.testing.assert_close(out_large.float(), mlp(large), atol=0.03, rtol=0.02)
+
+
+@pytest.mark.parametrize("batch", [1, 12], ids=["float32-path", "bf16-path"])
+def test_low_precision_two_stream_attention_matches(batch: int) -> None:
+    """Both halves (and the whole) of the denoiser's attention agree with float32."""
+    torch.manual_seed(0)
+    attn = TwoStreamAttention(128, 4).eval()
+    fast = LowPrecisionTwoStreamAttention(attn, torch.bfloat16, min_rows=128)
+    x = torch.randn(batch, 34, 128)
+    with torch.no_grad():
+        ref = attn(x)
+        out = fast(x)
+        assert out.dtype == torch.float32
+        tol = 1e-5 if batch * 17 < 128 else 0.05
+        torch.testing.assert_close(out, ref, atol=tol, rtol=tol)
+        y_c, maps = attn.condition(x[:, 17:])
+        torch.testing.assert_close(fast.diffusion(x[:, :17], maps).float(), attn.diffusion(x[:, :17], maps), atol=tol, rtol=tol)

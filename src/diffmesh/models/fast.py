@@ -3,20 +3,23 @@
 Parity mode (float32 everywhere) is the default for :func:`~diffmesh.models.load_official`
 and evaluation. :func:`to_fast_inference` converts a model in place for deployment:
 
-* every ``nn.Linear`` inside the encoder's transformer blocks keeps a bfloat16 (CPU) or
-  float16 (CUDA) copy of its weights and multiplies in that precision — these are >97 %
-  of the FLOPs, and CPUs with AVX512-BF16/AMX run bf16 matrix multiplies ~4x faster than
-  float32. The joint embedding, the stream-fusion weights (``ts_attn``), ``pre_logits``
-  and the 3-D head stay float32: they cost nothing and carry the most precision-critical
-  values (measured: skipping them lowers the mesh deviation by ~10 % and is faster);
-* activations between layers, the residual stream, LayerNorms, softmax and attention stay
-  float32, which keeps the deviation from parity mode small (see docs/benchmarks.md);
+* the encoder's transformer sub-blocks (attention and MLP, >97 % of the FLOPs) run in
+  bfloat16 (CPU) or float16 (CUDA) from their input to their output: a sub-block converts
+  its normalised float32 input once, multiplies, attends and applies GELU in low precision
+  (on CPU with pre-packed oneDNN weights and GELU fused into the first MLP product), and
+  its low-precision output is added to the float32 residual stream. CPUs with
+  AVX512-BF16/AMX multiply bf16 ~4x faster than float32, and keeping the sub-block in one
+  precision removes the conversions around each product;
+* the residual stream, every LayerNorm, the joint embedding, the stream-fusion weights
+  (``ts_attn``), ``pre_logits`` and the 3-D head stay float32: they cost little and carry
+  the most precision-critical values;
 * the DiffMesh reverse process (denoiser and condition generator) multiplies in low
   precision too once its products are large enough to gain (``REVERSE_LOOP_MIN_ROWS``; at
   batch 1 they stay float32); its state update, the SMPL parameter heads, the body model
   and every rotation conversion stay float32.
 
-The converted model is for inference only (``torch.inference_mode``).
+The converted model is for inference only (``torch.inference_mode``); its state-dict keys
+are unchanged (values in low precision).
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from diffmesh.models.dstformer import DSTformer
+from diffmesh.models.diffmesh import TwoStreamAttention
+from diffmesh.models.dstformer import DSTBlock, DSTformer, SpatioTemporalAttention
+from diffmesh.models.layers import Mlp, merge_heads, split_heads
 
 logger = logging.getLogger(__name__)
 
 
-#: Reverse-loop products with fewer rows than this stay float32 (batch 1 has 34 rows per
-#: step, batch 8 has 272): measured crossover on the 2-core CPU between batch 1 and batch 8.
+#: Reverse-loop products with fewer rows than this stay float32 (batch 1 has 17 rows per
+#: step, batch 8 has 136): measured crossover on the 2-core CPU between batch 1 and batch 8.
 REVERSE_LOOP_MIN_ROWS = 128
 
 
@@ -58,14 +63,201 @@ class LowPrecisionLinear(nn.Module):
         self.register_buffer("weight_full", linear.weight.detach().clone() if min_rows else None, persistent=False)
         bias_full = linear.bias.detach().clone() if min_rows and linear.bias is not None else None
         self.register_buffer("bias_full", bias_full, persistent=False)
+        self._packed = _pack(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.weight_full is not None and x.numel() < self.min_rows * self.in_features:
             return F.linear(x, self.weight_full, self.bias_full)
-        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).to(x.dtype)
+        return _linear(x.to(self.weight.dtype), self.weight, self.bias, self._packed).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}"
+
+
+def _pack(weight: torch.Tensor) -> torch.Tensor | None:
+    """``weight`` pre-packed in oneDNN's blocked layout for :func:`_linear`, or ``None``
+    where that is unavailable (not CPU bf16, a torch without the oneDNN ops, an old CPU)."""
+    mkldnn = getattr(torch.ops, "mkldnn", None)
+    if (
+        weight.device.type != "cpu"
+        or weight.dtype != torch.bfloat16
+        or not torch.backends.mkldnn.is_available()
+        or not hasattr(mkldnn, "_reorder_linear_weight")
+        or not hasattr(mkldnn, "_linear_pointwise")
+    ):
+        return None
+    try:
+        return torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+    except RuntimeError:
+        return None
+
+
+def _linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, packed: torch.Tensor | None, gelu: bool = False
+) -> torch.Tensor:
+    """``x Wᵀ + b`` (then exact GELU) with ``x`` already in the weight's dtype; through oneDNN's
+    linear primitive on the packed weight when there is one (bitwise equal to ``F.linear``
+    on the same operands, ~10 % faster, GELU fused into the product)."""
+    if packed is not None and x.device.type == "cpu":
+        return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "gelu" if gelu else "none", [], "none" if gelu else "")
+    y = F.linear(x, weight, bias)
+    return F.gelu(y) if gelu else y
+
+
+class LowPrecisionMatmul(nn.Module):
+    """``x Wᵀ + b`` (optionally followed by exact GELU) entirely in ``dtype``: low-precision
+    input, low-precision output, no conversions.
+
+    On CPU the weight is also kept pre-packed in oneDNN's blocked layout and the product runs
+    through oneDNN's linear primitive with GELU fused into it (bitwise equal to
+    ``F.linear`` on the same bf16 operands, ~10 % faster, and GELU costs no extra pass).
+    ``scale`` multiplies the first ``scaled_rows`` output features (attention's query scale,
+    folded into the weights). ``keep_full=True`` also keeps float32 weights for
+    :meth:`full`, the float32 product used for inputs too small to gain from bf16.
+    """
+
+    def __init__(
+        self,
+        linear: nn.Linear,
+        dtype: torch.dtype,
+        gelu: bool = False,
+        scale: float = 1.0,
+        scaled_rows: int = 0,
+        keep_full: bool = False,
+    ) -> None:
+        super().__init__()
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        self.gelu = gelu
+        weight = linear.weight.detach().clone()
+        bias = None if linear.bias is None else linear.bias.detach().clone()
+        if scaled_rows:
+            weight[:scaled_rows] *= scale
+            if bias is not None:
+                bias[:scaled_rows] *= scale
+        # Same attribute names as nn.Linear, so state-dict keys are unchanged.
+        self.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(bias.to(dtype), requires_grad=False)
+        self._packed = _pack(self.weight)  # a plain attribute: not in the state dict
+        # The float32 copy: non-persistent, so state-dict keys stay nn.Linear's.
+        self.register_buffer("weight_full", weight if keep_full else None, persistent=False)
+        self.register_buffer("bias_full", bias if keep_full else None, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _linear(x, self.weight, self.bias, self._packed, self.gelu)
+
+    def full(self, x: torch.Tensor) -> torch.Tensor:
+        """The same product in float32 (needs ``keep_full=True``)."""
+        if self.weight_full is None:
+            raise RuntimeError("this LowPrecisionMatmul keeps no float32 weights (built with keep_full=False)")
+        y = F.linear(x, self.weight_full, self.bias_full)
+        return F.gelu(y) if self.gelu else y
+
+    def extra_repr(self) -> str:
+        extra = ", gelu" if self.gelu else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}{extra}"
+
+
+def _is_small(x: torch.Tensor, min_rows: int) -> bool:
+    """Fewer than ``min_rows`` rows (all dimensions but the last)?"""
+    return x.numel() < min_rows * x.shape[-1]
+
+
+class LowPrecisionMlp(nn.Module):
+    """:class:`~diffmesh.models.layers.Mlp` in low precision: float32 in, low precision out
+    (the caller adds it to its float32 residual stream). Inputs of fewer than ``min_rows``
+    rows run in float32 (and return float32)."""
+
+    def __init__(self, mlp: Mlp, dtype: torch.dtype, min_rows: int = 0) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.min_rows = min_rows
+        self.fc1 = LowPrecisionMatmul(mlp.fc1, dtype, gelu=True, keep_full=min_rows > 0)
+        self.fc2 = LowPrecisionMatmul(mlp.fc2, dtype, keep_full=min_rows > 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _is_small(x, self.min_rows):
+            return self.fc2.full(self.fc1.full(x))
+        return self.fc2(self.fc1(x.to(self.dtype)))
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``softmax(q kᵀ) v`` (scale already folded into ``q``) with two batched products: at
+    these lengths (17 joints, ≤ 243 frames) faster on CPU than the fused SDPA kernel
+    (docs/benchmarks.md)."""
+    return (q @ k.transpose(-2, -1)).softmax(dim=-1) @ v
+
+
+class LowPrecisionSpatioTemporalAttention(nn.Module):
+    """:class:`~diffmesh.models.dstformer.SpatioTemporalAttention` in low precision: float32
+    in, low precision out; the query scale folded into the ``qkv`` weights."""
+
+    def __init__(self, attn: SpatioTemporalAttention, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.mode = attn.mode
+        self.num_heads = attn.num_heads
+        dim = attn.proj.in_features
+        self.proj = LowPrecisionMatmul(attn.proj, dtype)
+        self.qkv = LowPrecisionMatmul(attn.qkv, dtype, scale=(dim // attn.num_heads) ** -0.5, scaled_rows=dim)
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        bf, j, c = x.shape
+        h = self.num_heads
+        qkv = self.qkv(x.to(self.dtype))
+        if self.mode == "spatial":  # [BF, J, 3, H, c] -> [3, BF, H, J, c]
+            q, k, v = qkv.reshape(bf, j, 3, h, c // h).permute(2, 0, 3, 1, 4)
+            out = _attention(q, k, v).transpose(1, 2)  # [BF, J, H, c]
+        else:  # [B, F, J, 3, H, c] -> [3, B, H, J, F, c]: attention among frames, per joint
+            b = bf // num_frames
+            q, k, v = qkv.reshape(b, num_frames, j, 3, h, c // h).permute(3, 0, 4, 2, 1, 5)
+            out = _attention(q, k, v).permute(0, 3, 2, 1, 4)  # [B, F, J, H, c]
+        return self.proj(out.reshape(bf, j, c))
+
+
+class LowPrecisionTwoStreamAttention(nn.Module):
+    """:class:`~diffmesh.models.diffmesh.TwoStreamAttention` in low precision (float32 in, low
+    precision out), float32 for inputs of fewer than ``min_rows`` rows. Same two halves
+    (:meth:`condition`, :meth:`diffusion`); the query scale is folded into the weights."""
+
+    def __init__(self, attn: TwoStreamAttention, dtype: torch.dtype, min_rows: int = 0) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.min_rows = min_rows
+        self.num_heads = attn.num_heads
+        dim = attn.proj_diff.in_features
+        keep = min_rows > 0
+        self.qkv_diff = LowPrecisionMatmul(attn.qkv_diff, dtype, scale=attn.scale, scaled_rows=dim, keep_full=keep)
+        self.qkv_cond = LowPrecisionMatmul(attn.qkv_cond, dtype, scale=attn.scale, scaled_rows=dim, keep_full=keep)
+        self.proj_diff = LowPrecisionMatmul(attn.proj_diff, dtype, keep_full=keep)
+        self.proj_cond = LowPrecisionMatmul(attn.proj_cond, dtype, keep_full=keep)
+
+    def _heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n, length, c3 = qkv.shape
+        q, k, v = qkv.reshape(n, length, 3, self.num_heads, c3 // (3 * self.num_heads)).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
+    def condition(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if _is_small(c, self.min_rows):
+            q, k, v = self._heads(self.qkv_cond.full(c))
+            attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+            return self.proj_cond.full(merge_heads(attn @ v)), attn
+        q, k, v = self._heads(self.qkv_cond(c.to(self.dtype)))
+        attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj_cond(merge_heads(attn @ v)), attn
+
+    def diffusion(self, x: torch.Tensor, attn_c: torch.Tensor) -> torch.Tensor:
+        if _is_small(x, self.min_rows):
+            y = self.proj_diff.full(merge_heads(_attention(*self._heads(self.qkv_diff.full(x)))))
+            return merge_heads(attn_c.to(y.dtype) @ split_heads(y, self.num_heads))
+        y = self.proj_diff(merge_heads(_attention(*self._heads(self.qkv_diff(x.to(self.dtype))))))
+        return merge_heads(attn_c.to(y.dtype) @ split_heads(y, self.num_heads))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n_diff = x.shape[1] // 2
+        y_c, attn_c = self.condition(x[:, n_diff:])
+        y_d = self.diffusion(x[:, :n_diff], attn_c)
+        return torch.cat([y_d.to(x.dtype), y_c.to(x.dtype)], dim=1)
 
 
 def default_fast_dtype(device: torch.device | str = "cpu") -> torch.dtype:
@@ -84,7 +276,8 @@ def find_encoder(model: nn.Module) -> DSTformer:
 
 
 def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
-    """Convert ``model``'s encoder linears to low precision, in place; returns ``model`` in eval mode.
+    """Convert ``model``'s encoder sub-blocks (and DiffMesh reverse loop) to low precision,
+    in place; returns ``model`` in eval mode.
 
     Args:
         model: a :class:`DSTformer`, ``ActionNet`` or ``MeshRegressor``.
@@ -95,18 +288,35 @@ def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.
         dtype = default_fast_dtype(encoder.joints_embed.weight.device)
     if dtype not in (torch.bfloat16, torch.float16):
         raise ValueError(f"dtype {dtype} is not a low-precision type; expected torch.bfloat16 or torch.float16")
-    targets: list[nn.Module] = [*encoder.blocks_st, *encoder.blocks_ts]
+    converted = 0
+    for block in [*encoder.blocks_st, *encoder.blocks_ts]:
+        assert isinstance(block, DSTBlock)
+        for name in ("attn_s", "attn_t"):
+            attn = getattr(block, name)
+            if isinstance(attn, SpatioTemporalAttention):
+                setattr(block, name, LowPrecisionSpatioTemporalAttention(attn, dtype))
+                converted += 2
+        for name in ("mlp_s", "mlp_t"):
+            mlp = getattr(block, name)
+            if isinstance(mlp, Mlp):
+                setattr(block, name, LowPrecisionMlp(mlp, dtype))
+                converted += 2
     process = getattr(getattr(getattr(model, "head", None), "diffmesh_process", None), "entire_process", None)
     if process is not None:
-        targets.append(process)
-    converted = 0
-    for target in targets:
-        # The reverse loop multiplies [B, 34, 128] tokens: at small batches float32 is faster.
-        min_rows = REVERSE_LOOP_MIN_ROWS if target is process else 0
-        found = [(parent, name, child) for parent in target.modules() for name, child in parent.named_children()
+        # The reverse loop's diffusion stream multiplies [B·17, 128] tokens per step: at small
+        # batches float32 is faster. The condition stream runs all steps at once (30x the rows).
+        rows = REVERSE_LOOP_MIN_ROWS
+        for block in process.diffusion_model.diffmodel_encoder.blocks:
+            if isinstance(block.attn, TwoStreamAttention):
+                block.attn = LowPrecisionTwoStreamAttention(block.attn, dtype, rows)
+                converted += 4
+            if isinstance(block.mlp, Mlp):
+                block.mlp = LowPrecisionMlp(block.mlp, dtype, rows)
+                converted += 2
+        found = [(parent, name, child) for parent in process.modules() for name, child in parent.named_children()
                  if isinstance(child, nn.Linear)]  # fmt: skip
         for parent, name, child in found:
-            setattr(parent, name, LowPrecisionLinear(child, dtype, min_rows))
+            setattr(parent, name, LowPrecisionLinear(child, dtype, rows))
             converted += 1
     logger.debug("fast inference: %d linears in %s", converted, dtype)
     return model.eval()
