@@ -37,15 +37,17 @@ def test_fast_encoder_on_golden_inputs() -> None:
             assert (rep - case["representation"]).abs().mean() < 5e-3
 
 
-def test_fast_mesh_model_keeps_keys_and_stays_close(small_body: BodyModel) -> None:
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16-packed", "fp16-unpacked"])
+def test_fast_mesh_model_keeps_keys_and_stays_close(small_body: BodyModel, dtype: torch.dtype) -> None:
+    """float16 (the CUDA choice) runs the plain F.linear path, so CPU covers that code too."""
     model = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64, depth=2, num_heads=4)
     keys = set(model.state_dict())
     with torch.inference_mode():
-        for batch in (1, 9):  # batch 1: reverse loop in float32; 9 clips = 153 rows: bf16
+        for batch in (1, 9):  # batch 1: reverse loop in float32; 9 clips = 153 rows: low precision
             x = torch.rand(batch, 16, 17, 3)
-            fast = to_fast_inference(diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64,
-                                                           dim_rep=64, depth=2, num_heads=4))  # fmt: skip
+            fast = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64, depth=2, num_heads=4)
             fast.load_state_dict(model.state_dict())
+            to_fast_inference(fast, dtype)
             ref, out = model(x), fast(x)
             assert out.verts.dtype == torch.float32
             assert (out.kp_3d - ref.kp_3d).norm(dim=-1).mean() < 1.0  # mm

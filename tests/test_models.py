@@ -8,6 +8,7 @@ import torch
 import diffmesh
 from diffmesh.body import BodyModel
 from diffmesh.models import MeshOutput, MeshRegressor, pad_clip
+from diffmesh.models import dstformer
 from diffmesh.models.build import resample_template
 from diffmesh.models.diffmesh import ReverseProcess
 from diffmesh.geometry.rotations import axis_angle_to_rotmat, rot6d_to_rotmat, rotmat_to_rot6d_rows
@@ -165,6 +166,20 @@ def test_bad_encoder_input_is_explained(shape: tuple[int, ...], message: str) ->
     model = diffmesh.create_model("motionbert", **TINY)
     with pytest.raises(ValueError, match=message):
         model(torch.rand(shape))
+
+
+def test_temporal_attention_paths_agree() -> None:
+    """Long clips take the fused SDPA path, short ones the explicit products: same values."""
+    torch.manual_seed(0)
+    attn = dstformer.SpatioTemporalAttention(32, 4, "temporal").eval()
+    frames = dstformer.TEMPORAL_SDPA_MIN_FRAMES + 1
+    x = torch.randn(2 * frames, 17, 32)
+    with torch.no_grad():
+        fused = attn(x, frames)
+        q, k, v = attn.qkv(x).reshape(2, frames, 17, 3, 4, 8).permute(3, 0, 4, 2, 1, 5)
+        explicit = ((q @ k.transpose(-2, -1) * attn.scale).softmax(-1) @ v).permute(0, 3, 2, 1, 4)
+        explicit = attn.proj(explicit.reshape(2 * frames, 17, 32))
+    torch.testing.assert_close(fused, explicit, atol=1e-6, rtol=1e-5)
 
 
 def test_full_encoder_rejects_more_than_243_frames() -> None:
