@@ -10,7 +10,9 @@ process's peak resident memory during that configuration.
 Modes: ``parity`` (float32, the default for official checkpoints and evaluation) and
 ``fast`` (:func:`diffmesh.models.fast.to_fast_inference`). Mesh models use a generated
 SMPL-format body model with SMPL's sizes (6890 vertices, 207 pose blend shapes), so the
-cost equals the official SMPL layer's. Weights are random: speed does not depend on them.
+cost equals the official SMPL layer's; variants with packaged weights (``diffmesh-synthetic``)
+use the body model they were trained with. Weights are random where none are packaged:
+speed does not depend on them.
 """
 
 from __future__ import annotations
@@ -103,7 +105,9 @@ def main() -> None:
     for name in args.models:
         spec = diffmesh.get_spec(name)
         for mode in args.modes:
-            model = diffmesh.create_model(name, body_model=body).to(args.device)
+            # Packaged weights fit only their own body model (the open one for diffmesh-synthetic).
+            own_body = spec.weights is not None and spec.body_model is not None
+            model = (diffmesh.create_model(name) if own_body else diffmesh.create_model(name, body_model=body)).to(args.device)
             if mode == "fast":
                 to_fast_inference(model)
             for frames in args.frames:

@@ -114,3 +114,17 @@ def test_low_precision_two_stream_attention_matches(batch: int) -> None:
         torch.testing.assert_close(out, ref, atol=tol, rtol=tol)
         y_c, maps = attn.condition(x[:, 17:])
         torch.testing.assert_close(fast.diffusion(x[:, :17], maps).float(), attn.diffusion(x[:, :17], maps), atol=tol, rtol=tol)
+
+
+def test_fast_model_can_be_copied_and_pickled(small_body: BodyModel) -> None:
+    """The pre-packed oneDNN weights are opaque tensors: copies and pickles re-pack them."""
+    import copy
+    import pickle
+
+    model = to_fast_inference(diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64,
+                                                    depth=1, num_heads=4))  # fmt: skip
+    x = torch.rand(9, 16, 17, 3)
+    with torch.inference_mode():
+        ref = model(x).verts
+        for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            assert torch.equal(clone(x).verts, ref)

@@ -13,10 +13,12 @@ and evaluation. :func:`to_fast_inference` converts a model in place for deployme
 * the residual stream, every LayerNorm, the joint embedding, the stream-fusion weights
   (``ts_attn``), ``pre_logits`` and the 3-D head stay float32: they cost little and carry
   the most precision-critical values;
-* the DiffMesh reverse process (denoiser and condition generator) multiplies in low
-  precision too once its products are large enough to gain (``REVERSE_LOOP_MIN_ROWS``; at
-  batch 1 they stay float32); its state update, the SMPL parameter heads, the body model
-  and every rotation conversion stay float32.
+* the DiffMesh reverse process runs its denoiser's attention and MLP sub-blocks the same
+  way, and its other linears (condition generator, time embedding) with bf16 products,
+  wherever the products are large enough to gain (``REVERSE_LOOP_MIN_ROWS``): the condition
+  stream of all 30 steps at once always is; the sequential diffusion stream (17 rows per
+  clip and step) from batch 8 on, float32 below. The state update, the SMPL parameter
+  heads, the body model and every rotation conversion stay float32.
 
 The converted model is for inference only (``torch.inference_mode``); its state-dict keys
 are unchanged (values in low precision).
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from diffmesh.models.diffmesh import TwoStreamAttention
-from diffmesh.models.dstformer import DSTBlock, DSTformer, SpatioTemporalAttention
+from diffmesh.models.dstformer import DSTformer, SpatioTemporalAttention
 from diffmesh.models.layers import Mlp, merge_heads, split_heads
 
 logger = logging.getLogger(__name__)
@@ -40,38 +42,6 @@ logger = logging.getLogger(__name__)
 #: Reverse-loop products with fewer rows than this stay float32 (batch 1 has 17 rows per
 #: step, batch 8 has 136): measured crossover on the 2-core CPU between batch 1 and batch 8.
 REVERSE_LOOP_MIN_ROWS = 128
-
-
-class LowPrecisionLinear(nn.Module):
-    """``nn.Linear`` computing ``x Wᵀ + b`` with ``W, b`` stored in ``dtype``; float32 in and out.
-
-    With ``min_rows > 0`` it also keeps the float32 weights and uses them for inputs of fewer
-    than ``min_rows`` rows (all dimensions but the last): small products gain nothing from
-    bf16 and pay the two conversions (measured on the DiffMesh reverse loop at batch 1:
-    ~12 % faster in float32).
-    """
-
-    def __init__(self, linear: nn.Linear, dtype: torch.dtype, min_rows: int = 0) -> None:
-        super().__init__()
-        self.in_features = linear.in_features
-        self.out_features = linear.out_features
-        self.min_rows = min_rows
-        # Same attribute names as nn.Linear, so state-dict keys are unchanged.
-        self.weight = nn.Parameter(linear.weight.detach().to(dtype), requires_grad=False)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().to(dtype), requires_grad=False)
-        # The float32 copy for small inputs: non-persistent, so state-dict keys stay nn.Linear's.
-        self.register_buffer("weight_full", linear.weight.detach().clone() if min_rows else None, persistent=False)
-        bias_full = linear.bias.detach().clone() if min_rows and linear.bias is not None else None
-        self.register_buffer("bias_full", bias_full, persistent=False)
-        self._packed = _pack(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.weight_full is not None and x.numel() < self.min_rows * self.in_features:
-            return F.linear(x, self.weight_full, self.bias_full)
-        return _linear(x.to(self.weight.dtype), self.weight, self.bias, self._packed).to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}"
 
 
 def _pack(weight: torch.Tensor) -> torch.Tensor | None:
@@ -104,7 +74,56 @@ def _linear(
     return F.gelu(y) if gelu else y
 
 
-class LowPrecisionMatmul(nn.Module):
+class _PackedWeights(nn.Module):
+    """Keeps ``_packed`` (the oneDNN copy of ``weight``: an opaque tensor that cannot be
+    copied or pickled) out of deep copies and pickles, and re-packs on the way back in."""
+
+    weight: nn.Parameter
+    _packed: torch.Tensor | None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_packed"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._packed = _pack(self.weight)
+
+
+class LowPrecisionLinear(_PackedWeights):
+    """``nn.Linear`` computing ``x Wᵀ + b`` with ``W, b`` stored in ``dtype``; float32 in and out.
+
+    With ``min_rows > 0`` it also keeps the float32 weights and uses them for inputs of fewer
+    than ``min_rows`` rows (all dimensions but the last): small products gain nothing from
+    bf16 and pay the two conversions (measured on the DiffMesh reverse loop at batch 1:
+    ~12 % faster in float32).
+    """
+
+    def __init__(self, linear: nn.Linear, dtype: torch.dtype, min_rows: int = 0) -> None:
+        super().__init__()
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        self.min_rows = min_rows
+        # Same attribute names as nn.Linear, so state-dict keys are unchanged.
+        self.weight = nn.Parameter(linear.weight.detach().to(dtype), requires_grad=False)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().to(dtype), requires_grad=False)
+        # The float32 copy for small inputs: non-persistent, so state-dict keys stay nn.Linear's.
+        self.register_buffer("weight_full", linear.weight.detach().clone() if min_rows else None, persistent=False)
+        bias_full = linear.bias.detach().clone() if min_rows and linear.bias is not None else None
+        self.register_buffer("bias_full", bias_full, persistent=False)
+        self._packed = _pack(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight_full is not None and x.numel() < self.min_rows * self.in_features:
+            return F.linear(x, self.weight_full, self.bias_full)
+        return _linear(x.to(self.weight.dtype), self.weight, self.bias, self._packed).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}"
+
+
+class LowPrecisionMatmul(_PackedWeights):
     """``x Wᵀ + b`` (optionally followed by exact GELU) entirely in ``dtype``: low-precision
     input, low-precision output, no conversions.
 
@@ -290,7 +309,6 @@ def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.
         raise ValueError(f"dtype {dtype} is not a low-precision type; expected torch.bfloat16 or torch.float16")
     converted = 0
     for block in [*encoder.blocks_st, *encoder.blocks_ts]:
-        assert isinstance(block, DSTBlock)
         for name in ("attn_s", "attn_t"):
             attn = getattr(block, name)
             if isinstance(attn, SpatioTemporalAttention):
