@@ -35,6 +35,7 @@ from torch import nn
 from diffmesh.models.diffmesh import TwoStreamAttention
 from diffmesh.models.dstformer import DSTformer, SpatioTemporalAttention
 from diffmesh.models.layers import Mlp, merge_heads, split_heads
+from diffmesh.models.onednn import pack_weight, packed_linear
 
 logger = logging.getLogger(__name__)
 
@@ -42,36 +43,6 @@ logger = logging.getLogger(__name__)
 #: Reverse-loop products with fewer rows than this stay float32 (batch 1 has 17 rows per
 #: step, batch 8 has 136): measured crossover on the 2-core CPU between batch 1 and batch 8.
 REVERSE_LOOP_MIN_ROWS = 128
-
-
-def _pack(weight: torch.Tensor) -> torch.Tensor | None:
-    """``weight`` pre-packed in oneDNN's blocked layout for :func:`_linear`, or ``None``
-    where that is unavailable (not CPU bf16, a torch without the oneDNN ops, an old CPU)."""
-    mkldnn = getattr(torch.ops, "mkldnn", None)
-    if (
-        weight.device.type != "cpu"
-        or weight.dtype != torch.bfloat16
-        or not torch.backends.mkldnn.is_available()
-        or not hasattr(mkldnn, "_reorder_linear_weight")
-        or not hasattr(mkldnn, "_linear_pointwise")
-    ):
-        return None
-    try:
-        return torch.ops.mkldnn._reorder_linear_weight(weight.detach())
-    except RuntimeError:
-        return None
-
-
-def _linear(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, packed: torch.Tensor | None, gelu: bool = False
-) -> torch.Tensor:
-    """``x Wᵀ + b`` (then exact GELU) with ``x`` already in the weight's dtype; through oneDNN's
-    linear primitive on the packed weight when there is one (bitwise equal to ``F.linear``
-    on the same operands, ~10 % faster, GELU fused into the product)."""
-    if packed is not None and x.device.type == "cpu":
-        return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "gelu" if gelu else "none", [], "none" if gelu else "")
-    y = F.linear(x, weight, bias)
-    return F.gelu(y) if gelu else y
 
 
 class _PackedWeights(nn.Module):
@@ -88,7 +59,7 @@ class _PackedWeights(nn.Module):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        self._packed = _pack(self.weight)
+        self._packed = pack_weight(self.weight)
 
 
 class LowPrecisionLinear(_PackedWeights):
@@ -112,12 +83,12 @@ class LowPrecisionLinear(_PackedWeights):
         self.register_buffer("weight_full", linear.weight.detach().clone() if min_rows else None, persistent=False)
         bias_full = linear.bias.detach().clone() if min_rows and linear.bias is not None else None
         self.register_buffer("bias_full", bias_full, persistent=False)
-        self._packed = _pack(self.weight)
+        self._packed = pack_weight(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.weight_full is not None and x.numel() < self.min_rows * self.in_features:
             return F.linear(x, self.weight_full, self.bias_full)
-        return _linear(x.to(self.weight.dtype), self.weight, self.bias, self._packed).to(x.dtype)
+        return packed_linear(x.to(self.weight.dtype), self.weight, self.bias, self._packed).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}"
@@ -157,13 +128,13 @@ class LowPrecisionMatmul(_PackedWeights):
         # Same attribute names as nn.Linear, so state-dict keys are unchanged.
         self.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.to(dtype), requires_grad=False)
-        self._packed = _pack(self.weight)  # a plain attribute: not in the state dict
+        self._packed = pack_weight(self.weight)  # a plain attribute: not in the state dict
         # The float32 copy: non-persistent, so state-dict keys stay nn.Linear's.
         self.register_buffer("weight_full", weight if keep_full else None, persistent=False)
         self.register_buffer("bias_full", bias if keep_full else None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(x, self.weight, self.bias, self._packed, self.gelu)
+        return packed_linear(x, self.weight, self.bias, self._packed, self.gelu)
 
     def full(self, x: torch.Tensor) -> torch.Tensor:
         """The same product in float32 (needs ``keep_full=True``)."""
