@@ -136,6 +136,21 @@ def test_large_batches_are_skinned_in_chunks_with_the_same_values(model: BodyMod
     np.testing.assert_allclose(out.vertices.double().numpy(), ref_verts, atol=1e-6, rtol=0)
 
 
+def test_inference_pose_blend_product_matches_and_copies(model: BodyModel) -> None:
+    """Without autograd the pose blend-shape product runs through oneDNN on a packed copy of
+    posedirs: same vertices as the autograd path, and the model still copies and pickles."""
+    import copy
+
+    aa_body, aa_root = _random_pose(5, seed=4, scale=0.8)
+    betas = torch.randn(5, 10)
+    ref = model(betas, aa_body, aa_root).vertices
+    with torch.no_grad():
+        out = model(betas, aa_body, aa_root).vertices
+        torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+        for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            torch.testing.assert_close(clone(betas, aa_body, aa_root).vertices, out, atol=0, rtol=0)
+
+
 # --------------------------------------------------------------------------- layer behaviour
 
 

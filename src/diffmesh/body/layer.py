@@ -19,6 +19,7 @@ from torch import nn
 from diffmesh.body.lbs import kinematic_levels, lbs, vertices_to_joints
 from diffmesh.conventions import NUM_H36M_JOINTS, NUM_SMPL_JOINTS
 from diffmesh.geometry.rotations import axis_angle_to_rotmat
+from diffmesh.onednn import pack_weight
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,21 @@ class BodyModel(nn.Module):
             self.register_buffer(f"_level_{depth}", level, persistent=False)
             self._num_levels += 1
 
+    _posedirs_pack: tuple[tuple, torch.Tensor | None] | None = None
+
+    def _packed_posedirs(self) -> torch.Tensor | None:
+        """``posedirs.T`` packed for oneDNN (built on first inference use, ~17 MB for SMPL,
+        rebuilt if the buffer moves); ``None`` where there is no packed path."""
+        key = (self.posedirs.data_ptr(), self.posedirs.device, self.posedirs.dtype)
+        if self._posedirs_pack is None or self._posedirs_pack[0] != key:
+            self._posedirs_pack = (key, pack_weight(self.posedirs.T.contiguous()))
+        return self._posedirs_pack[1]
+
+    def __getstate__(self) -> dict:  # the opaque packed copy is neither copied nor pickled
+        state = self.__dict__.copy()
+        state.pop("_posedirs_pack", None)
+        return state
+
     @property
     def num_vertices(self) -> int:
         return self.v_template.shape[0]
@@ -302,9 +318,11 @@ class BodyModel(nn.Module):
         betas = betas[:, :num_used]
 
         levels = [getattr(self, f"_level_{depth}") for depth in range(self._num_levels)]
+        posedirs = self.posedirs if self.has_pose_blend_shapes else None
         vertices, joints = lbs(
-            betas, rotmats, self.v_template, shapedirs, self.posedirs if self.has_pose_blend_shapes else None,
+            betas, rotmats, self.v_template, shapedirs, posedirs,
             self.J_regressor, self.parents, self.lbs_weights, levels,
+            posedirs_packed=None if posedirs is None or torch.is_grad_enabled() else self._packed_posedirs(),
         )  # fmt: skip
         if transl is not None:
             if transl.shape != (n, 3):

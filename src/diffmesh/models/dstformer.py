@@ -6,7 +6,7 @@ a temporal-then-spatial block on the same tokens and fuses them with learned per
 weights. Parameter names follow the official code exactly so that official state dicts
 load strictly once the ``module.`` prefix is removed.
 
-The block linears and ``pre_logits`` are :class:`~diffmesh.models.onednn.PackedLinear`:
+The block linears and ``pre_logits`` are :class:`~diffmesh.onednn.PackedLinear`:
 plain ``nn.Linear`` in training, oneDNN's float32 kernel on a packed weight for CPU
 inference (2.2x MKL's SGEMM on our AMD machines, float32 accuracy).
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from diffmesh.conventions import MAX_FRAMES, NUM_H36M_JOINTS
 from diffmesh.models.layers import Mlp, SelfAttention
-from diffmesh.models.onednn import PackedLinear
+from diffmesh.onednn import PackedLinear
 
 #: LayerNorm epsilon injected by the official backbone factory (the class default 1e-5
 #: would change outputs by ~1e-4; DEVIATIONS D-M1).

@@ -35,7 +35,7 @@ from torch import nn
 from diffmesh.models.diffmesh import TwoStreamAttention
 from diffmesh.models.dstformer import DSTformer, SpatioTemporalAttention
 from diffmesh.models.layers import Mlp, merge_heads, split_heads
-from diffmesh.models.onednn import pack_weight, packed_linear
+from diffmesh.onednn import pack_weight, packed_linear
 
 logger = logging.getLogger(__name__)
 
