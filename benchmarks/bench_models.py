@@ -21,7 +21,9 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -67,8 +69,9 @@ def make_inputs(spec: diffmesh.registry.ModelSpec, batch: int, frames: int, devi
     return x, kwargs
 
 
-def time_model(model: torch.nn.Module, x: torch.Tensor, kwargs: dict, min_seconds: float, warmup: bool) -> float:
-    """Seconds per call: an optional warm-up call, then calls until ``min_seconds`` have passed."""
+def time_model(model: Callable[..., Any], x: torch.Tensor, kwargs: dict, min_seconds: float, warmup: bool) -> float:
+    """Seconds per ``model(x, **kwargs)`` call (any callable), under inference mode: an optional
+    warm-up call, then calls until ``min_seconds`` have passed."""
     sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     with torch.inference_mode():
         if warmup:

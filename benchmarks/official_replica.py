@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -205,17 +204,6 @@ def official_forward(model: torch.nn.Module, x: torch.Tensor, extra_regressor: t
     return {"theta": theta.reshape(b, t, -1), "verts": verts.reshape(b, t, -1, 3), "kp_3d": kp_3d.reshape(b, t, -1, 3)}
 
 
-def seconds_per_call(fn, min_seconds: float) -> float:
-    fn()
-    runs, start = 0, time.perf_counter()
-    while True:
-        fn()
-        runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / runs
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", nargs="*", type=int, default=[1, 8, 32])
@@ -226,7 +214,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    from benchmarks.bench_models import smpl_sized_body
+    from benchmarks.bench_models import smpl_sized_body, time_model
 
     model = diffmesh.create_model("diffmesh", body_model=smpl_sized_body()).eval()
     torch.nn.init.xavier_uniform_(model.head.head_pose.weight, gain=1.0)  # poses far from the mean
@@ -250,10 +238,10 @@ def main() -> None:
         for batch in args.batches:
             x = torch.rand(batch, 16, 17, 3)
             runs: dict[str, list[float]] = {"replica": [], "parity": [], "fast": []}
+            contenders = {"replica": lambda clip: official_forward(model, clip, extra_regressor), "parity": model, "fast": fast}
             for _ in range(args.rounds):
-                runs["replica"].append(seconds_per_call(lambda: official_forward(model, x, extra_regressor), args.min_seconds))
-                runs["parity"].append(seconds_per_call(lambda: model(x), args.min_seconds))
-                runs["fast"].append(seconds_per_call(lambda: fast(x), args.min_seconds))
+                for name, fn in contenders.items():
+                    runs[name].append(time_model(fn, x, {}, args.min_seconds, warmup=True))
             fps = {k: batch * 16 / sorted(v)[len(v) // 2] for k, v in runs.items()}
             print(f"| {batch} | {fps['replica']:.1f} | {fps['parity']:.1f} | {fps['fast']:.1f} | "
                   f"{fps['parity'] / fps['replica']:.2f}x | {fps['fast'] / fps['replica']:.2f}x |", flush=True)

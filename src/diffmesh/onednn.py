@@ -8,6 +8,7 @@ docs/benchmarks.md). These helpers expose that path:
 
 * :func:`pack_weight` / :func:`packed_linear`: the primitive, float32 or bfloat16, with
   exact GELU optionally fused into the product;
+* :class:`WeightPack`: a lazily built, self-refreshing packed copy of one weight;
 * :class:`PackedLinear`: an ``nn.Linear`` (same parameters and state-dict keys) that uses
   the packed path for CPU float32 inference — when autograd is off — and plain
   ``F.linear`` otherwise (training, CUDA, other dtypes). It packs lazily and re-packs when
@@ -41,7 +42,7 @@ def pack_weight(weight: torch.Tensor) -> torch.Tensor | None:
     if weight.device.type != "cpu" or weight.dtype not in (torch.float32, torch.bfloat16) or not onednn_available():
         return None
     try:
-        return torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+        return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous())
     except RuntimeError:  # an ISA oneDNN cannot handle
         return None
 
@@ -59,30 +60,51 @@ def packed_linear(
     return F.gelu(y) if gelu else y
 
 
+class WeightPack:
+    """The packed copy of one weight, built lazily for :func:`packed_linear`.
+
+    :meth:`get` packs on first use and again whenever the weight is replaced or modified in
+    place (its storage or version counter moves), so evaluation after an optimizer step or
+    ``load_state_dict`` sees current values. The packed tensor is opaque (it cannot be copied
+    or pickled): copies and pickles of a holder get an empty pack that re-packs on use.
+    """
+
+    def __init__(self) -> None:
+        self.packed: torch.Tensor | None = None
+        self._key: tuple | None = None
+
+    def get(self, weight: torch.Tensor) -> torch.Tensor | None:
+        """The packed ``weight`` (``None`` where there is no packed path)."""
+        # Inference tensors (a model built under torch.inference_mode) keep no version counter.
+        key = (weight.data_ptr(), -1 if weight.is_inference() else weight._version, weight.device, weight.dtype)
+        if key != self._key:
+            self.packed, self._key = pack_weight(weight), key
+        return self.packed
+
+    def __reduce__(self) -> tuple:
+        return (WeightPack, ())
+
+
 class PackedLinear(nn.Linear):
     """``nn.Linear`` whose CPU float32 inference runs through oneDNN on a cached packed weight.
 
     Same parameters, initialisation and state-dict keys as ``nn.Linear``. With autograd on
     (training), on CUDA or in another dtype it is exactly ``nn.Linear``. The packed copy
-    (one more float32 copy of the weight) is built on the first inference call and rebuilt
-    whenever the weight is replaced or modified in place.
+    (one more float32 copy of the weight, a :class:`WeightPack`) is built on the first
+    inference call and rebuilt whenever the weight is replaced or modified in place.
     """
 
-    _packed: torch.Tensor | None = None
-    _packed_key: tuple | None = None
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._pack = WeightPack()
+
+    @property
+    def _packed(self) -> torch.Tensor | None:
+        """The current packed copy (``None`` until the first inference call)."""
+        return self._pack.packed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
         if torch.is_grad_enabled() or x.dtype != torch.float32 or w.dtype != torch.float32 or x.device.type != "cpu":
             return F.linear(x, w, self.bias)
-        # Inference tensors (a model built under torch.inference_mode) keep no version counter.
-        key = (w.data_ptr(), -1 if w.is_inference() else w._version, w.device)
-        if key != self._packed_key:
-            self._packed, self._packed_key = pack_weight(w), key
-        return packed_linear(x, w, self.bias, self._packed)
-
-    def __getstate__(self) -> dict:  # the opaque packed copy is neither copied nor pickled
-        state = self.__dict__.copy()
-        state.pop("_packed", None)
-        state.pop("_packed_key", None)
-        return state
+        return packed_linear(x, w, self.bias, self._pack.get(w))

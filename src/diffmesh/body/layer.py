@@ -19,7 +19,7 @@ from torch import nn
 from diffmesh.body.lbs import kinematic_levels, lbs, vertices_to_joints
 from diffmesh.conventions import NUM_H36M_JOINTS, NUM_SMPL_JOINTS
 from diffmesh.geometry.rotations import axis_angle_to_rotmat
-from diffmesh.onednn import pack_weight
+from diffmesh.onednn import WeightPack
 
 logger = logging.getLogger(__name__)
 
@@ -192,21 +192,8 @@ class BodyModel(nn.Module):
         for depth, level in enumerate(kinematic_levels(parents_t)):
             self.register_buffer(f"_level_{depth}", level, persistent=False)
             self._num_levels += 1
-
-    _posedirs_pack: tuple[tuple, torch.Tensor | None] | None = None
-
-    def _packed_posedirs(self) -> torch.Tensor | None:
-        """``posedirs.T`` packed for oneDNN (built on first inference use, ~17 MB for SMPL,
-        rebuilt if the buffer moves); ``None`` where there is no packed path."""
-        key = (self.posedirs.data_ptr(), self.posedirs.device, self.posedirs.dtype)
-        if self._posedirs_pack is None or self._posedirs_pack[0] != key:
-            self._posedirs_pack = (key, pack_weight(self.posedirs.T.contiguous()))
-        return self._posedirs_pack[1]
-
-    def __getstate__(self) -> dict:  # the opaque packed copy is neither copied nor pickled
-        state = self.__dict__.copy()
-        state.pop("_posedirs_pack", None)
-        return state
+        #: ``posedirs.T`` packed for oneDNN, built on the first inference call (~17 MB for SMPL).
+        self._posedirs_pack = WeightPack()
 
     @property
     def num_vertices(self) -> int:
@@ -322,7 +309,7 @@ class BodyModel(nn.Module):
         vertices, joints = lbs(
             betas, rotmats, self.v_template, shapedirs, posedirs,
             self.J_regressor, self.parents, self.lbs_weights, levels,
-            posedirs_packed=None if posedirs is None or torch.is_grad_enabled() else self._packed_posedirs(),
+            posedirs_packed=None if posedirs is None or torch.is_grad_enabled() else self._posedirs_pack.get(posedirs.T),
         )  # fmt: skip
         if transl is not None:
             if transl.shape != (n, 3):

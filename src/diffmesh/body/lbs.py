@@ -183,28 +183,11 @@ def lbs(
         if levels is None:
             levels = kinematic_levels(parents)
         parts = [
-            _lbs(b, r, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights, levels, posedirs_packed)
+            lbs(b, r, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights, levels, posedirs_packed)
             for b, r in zip(betas.split(SKINNING_CHUNK), pose_rotmats.split(SKINNING_CHUNK))
         ]
         return torch.cat([v for v, _ in parts]), torch.cat([j for _, j in parts])
-    return _lbs(betas, pose_rotmats, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights, levels,
-                posedirs_packed)  # fmt: skip
 
-
-def _lbs(
-    betas: torch.Tensor,
-    pose_rotmats: torch.Tensor,
-    v_template: torch.Tensor,
-    shapedirs: torch.Tensor,
-    posedirs: torch.Tensor | None,
-    J_regressor: torch.Tensor,
-    parents: torch.Tensor,
-    lbs_weights: torch.Tensor,
-    levels: list[torch.Tensor] | None,
-    posedirs_packed: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lbs` on one chunk."""
-    n = pose_rotmats.shape[0]
     num_joints = J_regressor.shape[0]
 
     v_shaped = v_template + blend_shapes(betas, shapedirs)  # [N, V, 3]

@@ -35,7 +35,7 @@ from torch import nn
 from diffmesh.models.diffmesh import TwoStreamAttention
 from diffmesh.models.dstformer import DSTformer, SpatioTemporalAttention
 from diffmesh.models.layers import Mlp, merge_heads, split_heads
-from diffmesh.onednn import pack_weight, packed_linear
+from diffmesh.onednn import WeightPack, packed_linear
 
 logger = logging.getLogger(__name__)
 
@@ -45,56 +45,12 @@ logger = logging.getLogger(__name__)
 REVERSE_LOOP_MIN_ROWS = 128
 
 
-class _PackedWeights(nn.Module):
-    """Keeps ``_packed`` (the oneDNN copy of ``weight``: an opaque tensor that cannot be
-    copied or pickled) out of deep copies and pickles, and re-packs on the way back in."""
-
-    weight: nn.Parameter
-    _packed: torch.Tensor | None
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_packed"] = None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        self._packed = pack_weight(self.weight)
+def _is_small(x: torch.Tensor, min_rows: int) -> bool:
+    """Fewer than ``min_rows`` rows (all dimensions but the last)?"""
+    return x.numel() < min_rows * x.shape[-1]
 
 
-class LowPrecisionLinear(_PackedWeights):
-    """``nn.Linear`` computing ``x Wᵀ + b`` with ``W, b`` stored in ``dtype``; float32 in and out.
-
-    With ``min_rows > 0`` it also keeps the float32 weights and uses them for inputs of fewer
-    than ``min_rows`` rows (all dimensions but the last): small products gain nothing from
-    bf16 and pay the two conversions (measured on the DiffMesh reverse loop at batch 1:
-    ~12 % faster in float32).
-    """
-
-    def __init__(self, linear: nn.Linear, dtype: torch.dtype, min_rows: int = 0) -> None:
-        super().__init__()
-        self.in_features = linear.in_features
-        self.out_features = linear.out_features
-        self.min_rows = min_rows
-        # Same attribute names as nn.Linear, so state-dict keys are unchanged.
-        self.weight = nn.Parameter(linear.weight.detach().to(dtype), requires_grad=False)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().to(dtype), requires_grad=False)
-        # The float32 copy for small inputs: non-persistent, so state-dict keys stay nn.Linear's.
-        self.register_buffer("weight_full", linear.weight.detach().clone() if min_rows else None, persistent=False)
-        bias_full = linear.bias.detach().clone() if min_rows and linear.bias is not None else None
-        self.register_buffer("bias_full", bias_full, persistent=False)
-        self._packed = pack_weight(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.weight_full is not None and x.numel() < self.min_rows * self.in_features:
-            return F.linear(x, self.weight_full, self.bias_full)
-        return packed_linear(x.to(self.weight.dtype), self.weight, self.bias, self._packed).to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}"
-
-
-class LowPrecisionMatmul(_PackedWeights):
+class LowPrecisionMatmul(nn.Module):
     """``x Wᵀ + b`` (optionally followed by exact GELU) entirely in ``dtype``: low-precision
     input, low-precision output, no conversions.
 
@@ -128,13 +84,13 @@ class LowPrecisionMatmul(_PackedWeights):
         # Same attribute names as nn.Linear, so state-dict keys are unchanged.
         self.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.to(dtype), requires_grad=False)
-        self._packed = pack_weight(self.weight)  # a plain attribute: not in the state dict
+        self._pack = WeightPack()  # the oneDNN copy: not in the state dict, built on first use
         # The float32 copy: non-persistent, so state-dict keys stay nn.Linear's.
         self.register_buffer("weight_full", weight if keep_full else None, persistent=False)
         self.register_buffer("bias_full", bias if keep_full else None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return packed_linear(x, self.weight, self.bias, self._packed, self.gelu)
+        return packed_linear(x, self.weight, self.bias, self._pack.get(self.weight), self.gelu)
 
     def full(self, x: torch.Tensor) -> torch.Tensor:
         """The same product in float32 (needs ``keep_full=True``)."""
@@ -148,9 +104,23 @@ class LowPrecisionMatmul(_PackedWeights):
         return f"in_features={self.in_features}, out_features={self.out_features}, dtype={self.weight.dtype}{extra}"
 
 
-def _is_small(x: torch.Tensor, min_rows: int) -> bool:
-    """Fewer than ``min_rows`` rows (all dimensions but the last)?"""
-    return x.numel() < min_rows * x.shape[-1]
+class LowPrecisionLinear(LowPrecisionMatmul):
+    """``nn.Linear`` computing ``x Wᵀ + b`` with ``W, b`` stored in ``dtype``; float32 in and out.
+
+    With ``min_rows > 0`` it also keeps the float32 weights and uses them for inputs of fewer
+    than ``min_rows`` rows (all dimensions but the last): small products gain nothing from
+    bf16 and pay the two conversions (measured on the DiffMesh reverse loop at batch 1:
+    ~12 % faster in float32).
+    """
+
+    def __init__(self, linear: nn.Linear, dtype: torch.dtype, min_rows: int = 0) -> None:
+        super().__init__(linear, dtype, keep_full=min_rows > 0)
+        self.min_rows = min_rows
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight_full is not None and _is_small(x, self.min_rows):
+            return self.full(x)
+        return super().forward(x.to(self.weight.dtype)).to(x.dtype)
 
 
 class LowPrecisionMlp(nn.Module):
@@ -227,20 +197,21 @@ class LowPrecisionTwoStreamAttention(nn.Module):
         q, k, v = qkv.reshape(n, length, 3, self.num_heads, c3 // (3 * self.num_heads)).permute(2, 0, 3, 1, 4)
         return q, k, v
 
+    def _path(self, x: torch.Tensor, qkv: LowPrecisionMatmul, proj: LowPrecisionMatmul) -> tuple:
+        """``x`` and the two products for its size: float32 below ``min_rows`` rows, else low precision."""
+        if _is_small(x, self.min_rows):
+            return x, qkv.full, proj.full
+        return x.to(self.dtype), qkv, proj
+
     def condition(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if _is_small(c, self.min_rows):
-            q, k, v = self._heads(self.qkv_cond.full(c))
-            attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
-            return self.proj_cond.full(merge_heads(attn @ v)), attn
-        q, k, v = self._heads(self.qkv_cond(c.to(self.dtype)))
+        c, qkv, proj = self._path(c, self.qkv_cond, self.proj_cond)
+        q, k, v = self._heads(qkv(c))
         attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
-        return self.proj_cond(merge_heads(attn @ v)), attn
+        return proj(merge_heads(attn @ v)), attn
 
     def diffusion(self, x: torch.Tensor, attn_c: torch.Tensor) -> torch.Tensor:
-        if _is_small(x, self.min_rows):
-            y = self.proj_diff.full(merge_heads(_attention(*self._heads(self.qkv_diff.full(x)))))
-            return merge_heads(attn_c.to(y.dtype) @ split_heads(y, self.num_heads))
-        y = self.proj_diff(merge_heads(_attention(*self._heads(self.qkv_diff(x.to(self.dtype))))))
+        x, qkv, proj = self._path(x, self.qkv_diff, self.proj_diff)
+        y = proj(merge_heads(_attention(*self._heads(qkv(x)))))
         return merge_heads(attn_c.to(y.dtype) @ split_heads(y, self.num_heads))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
