@@ -12,13 +12,7 @@ skeleton and conventions and writes ``src/diffmesh/data/mocap/deepmimic.npz`` (r
     python tools/retarget_mocap.py /work/scratch/pybullet/x/pybullet_data/data/motions \
         --png-dir /work/scratch/mocap_png
 
-The source (pybullet's ``humanoid.urdf``, loaded with ``globalScaling=0.25``, and
-``humanoid_pose_interpolator.py``): Y up, the character faces +X, +Z is its right. A frame is
-44 numbers: duration, root position (3), root rotation (w x y z), then chest, neck, right hip,
-right knee, right ankle, right shoulder, right elbow, left hip, left knee, left ankle, left
-shoulder, left elbow: a quaternion (w x y z, local to the parent) per spherical joint and one
-angle about the local Z axis per knee/elbow. In the rest pose (all identities) the character
-stands straight with the arms hanging at its sides.
+The source skeleton and clip format are described in ``tools/deepmimic_source.py``.
 
 Retargeting (``docs/synthetic_data.md``, "Real motion capture"):
 
@@ -30,13 +24,16 @@ Retargeting (``docs/synthetic_data.md``, "Real motion capture"):
    direction: arms down, legs straight), so bone directions agree up to the skeletons' shapes;
    the chest rotation is spread evenly over spine1-3, the neck rotation over neck and head;
    collars, toes, wrists and hands keep their rest (identity local rotation);
-4. the root moves as the DeepMimic root scaled by ``s`` = body-model pelvis height / DeepMimic
-   root height in the rest pose (1.03), then each clip is shifted vertically once so that the
-   body model's lowest vertex is at the height of the source's lowest collision geometry where
-   they are closest to the floor.
+4. near the floor (DeepMimic wrist below 16 cm) the hands are laid flat, palm down: the
+   DeepMimic hand is a 4 cm ball at the wrist, the body model's reaches 18 cm further;
+5. the root moves as the DeepMimic root scaled by ``s`` = body-model pelvis height / DeepMimic
+   root height in the rest pose (1.026); then, frame by frame, the body is shifted vertically
+   so that its lowest vertex is at the height of the source's lowest collision shape, clipped
+   at the floor (the source sinks up to 9 cm into it): contacts land on y = 0.
 
 It then checks the result (bone directions of the source forward kinematics against the body
-model's posed joints; foot heights) and, with ``--png-dir``, draws contact sheets.
+model's posed joints; foot heights), logs the numbers (``--report`` writes them as JSON) and,
+with ``--png-dir``, draws a contact sheet per clip: the mesh with the source skeleton in red.
 """
 
 from __future__ import annotations
@@ -56,9 +53,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from deepmimic_source import (  # noqa: E402
+    DM_INDEX, DM_OFFSETS, DM_POINTS, DM_REST_ROOT_HEIGHT, DM_SHAPES, SourceClip,
+    dm_forward_kinematics, dm_lowest_point, read_clip, rest_clip,
+)  # fmt: skip
 from diffmesh.body import BodyModel, load  # noqa: E402
 from diffmesh.conventions import SMPL_JOINTS, SMPL_PARENTS  # noqa: E402
-from diffmesh.geometry.rotations import axis_angle_to_rotmat, quaternion_to_rotmat, rotmat_to_axis_angle  # noqa: E402
+from diffmesh.data.mocap._rotations import axis_angle_to_rotmat, rotmat_to_axis_angle  # noqa: E402
 
 logger = logging.getLogger("retarget_mocap")
 
@@ -76,76 +77,16 @@ CATEGORIES = {
     "spinkick": "martial_arts",
 }  # fmt: skip
 
-# ------------------------------------------------------------------ the DeepMimic skeleton
-
-DM_JOINTS = (
-    "root", "chest", "neck", "right_hip", "right_knee", "right_ankle", "right_shoulder",
-    "right_elbow", "left_hip", "left_knee", "left_ankle", "left_shoulder", "left_elbow",
-)  # fmt: skip
-DM_PARENTS = (-1, 0, 1, 0, 3, 4, 1, 6, 0, 8, 9, 1, 11)
-#: First column of each joint in a frame row (a quaternion w x y z, or one revolute angle).
-DM_COLUMN = dict(zip(DM_JOINTS, (4, 8, 12, 16, 20, 21, 25, 29, 30, 34, 35, 39, 43)))
-DM_REVOLUTE = ("right_knee", "right_elbow", "left_knee", "left_elbow")  # about the local Z axis
-_URDF_SCALE = 0.25  # humanoid_stable_pd.py loads humanoid.urdf with globalScaling=0.25
-#: Joint origins of humanoid.urdf (offset from the parent joint, parent frame), metres.
-DM_OFFSETS = _URDF_SCALE * np.array([
-    [0, 0, 0], [0, 0.944604, 0], [0, 0.895576, 0],
-    [0, 0, 0.339548], [0, -1.686184, 0], [0, -1.63948, 0], [-0.0962, 0.974, 0.73244], [0, -1.099152, 0],
-    [0, 0, -0.339548], [0, -1.686184, 0], [0, -1.63948, 0], [-0.0962, 0.974, -0.73244], [0, -1.099152, 0],
-])  # fmt: skip
-#: Extra points (joint, offset in its frame): wrists (fixed joints), head centre, foot front.
-DM_POINTS = {
-    "right_wrist": ("right_elbow", _URDF_SCALE * np.array([0, -1.035788, 0])),
-    "left_wrist": ("left_elbow", _URDF_SCALE * np.array([0, -1.035788, 0])),
-    "head": ("neck", _URDF_SCALE * np.array([0, 0.7, 0])),
-    # Front edge of the sole: box centre (0.18, -0.09, 0), size (0.708, 0.22, 0.36).
-    "right_toe": ("right_ankle", _URDF_SCALE * np.array([0.18 + 0.354, -0.09 - 0.11, 0])),
-    "left_toe": ("left_ankle", _URDF_SCALE * np.array([0.18 + 0.354, -0.09 - 0.11, 0])),
-}
-#: Collision shapes of humanoid.urdf for the floor height: (joint, kind, centre, size), metres.
-#: sphere: size = radius; capsule (along the link's Y): (half length, radius); box: half extents.
-_CAPSULES = {"hip": (0.84, 0.6, 0.22), "knee": (0.8, 0.62, 0.2), "shoulder": (0.56, 0.36, 0.18), "elbow": (0.48, 0.27, 0.16)}
-DM_SHAPES = [("root", "sphere", (0, 0.28, 0), 0.36), ("chest", "sphere", (0, 0.48, 0), 0.44),
-             ("neck", "sphere", (0, 0.7, 0), 0.41)]  # fmt: skip
-for _side in ("right", "left"):
-    for _j, (_down, _half, _r) in _CAPSULES.items():
-        DM_SHAPES.append((f"{_side}_{_j}", "capsule", (0, -_down, 0), (_half, _r)))
-    DM_SHAPES.append((f"{_side}_ankle", "box", (0.18, -0.09, 0), (0.354, 0.11, 0.18)))
-    DM_SHAPES.append((f"{_side}_elbow", "sphere", (0, -1.035788, 0), 0.16))  # the hand
-DM_SHAPES = [(j, k, _URDF_SCALE * np.asarray(c, float), _URDF_SCALE * np.asarray(s, float)) for j, k, c, s in DM_SHAPES]
-#: DeepMimic root height above the soles in the rest pose (hip + knee + ankle-to-sole).
-DM_REST_ROOT_HEIGHT = -(DM_OFFSETS[4, 1] + DM_OFFSETS[5, 1]) + _URDF_SCALE * (0.09 + 0.11)
-
 #: DeepMimic axes -> body-model axes (rows): x_body = -z_dm, y_body = y_dm, z_body = x_dm.
 C_DM_TO_BODY = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 _J = {name: i for i, name in enumerate(SMPL_JOINTS)}
-_D = {name: i for i, name in enumerate(DM_JOINTS)}
-
-
-@dataclass
-class SourceClip:
-    """A DeepMimic clip resampled to ``FPS``: root position ``[T, 3]``, local rotations ``[T, 13, 3, 3]``."""
-
-    name: str
-    loop: bool
-    root_pos: np.ndarray
-    local: np.ndarray
-
+_D = DM_INDEX
 
 # ------------------------------------------------------------------ rotations (float64 numpy)
 
-
-def _t(x: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x, dtype=np.float64))
-
-
-def aa_to_rotmat(aa: np.ndarray) -> np.ndarray:
-    return axis_angle_to_rotmat(_t(aa)).numpy()
-
-
-def rotmat_to_aa(R: np.ndarray) -> np.ndarray:
-    return rotmat_to_axis_angle(_t(R)).numpy()
+aa_to_rotmat = axis_angle_to_rotmat
+rotmat_to_aa = rotmat_to_axis_angle
 
 
 def rot_power(R: np.ndarray, alpha: float) -> np.ndarray:
@@ -159,91 +100,6 @@ def shortest_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     axis = np.cross(a, b)
     angle = np.arctan2(np.linalg.norm(axis), a @ b)
     return aa_to_rotmat(axis / max(np.linalg.norm(axis), 1e-12) * angle)
-
-
-def rot_z(angle: np.ndarray) -> np.ndarray:
-    c, s, o, i = np.cos(angle), np.sin(angle), np.zeros_like(angle), np.ones_like(angle)
-    return np.stack([c, -s, o, s, c, o, o, o, i], axis=-1).reshape(*np.shape(angle), 3, 3)
-
-
-def slerp_quaternions(q0: np.ndarray, q1: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Spherical interpolation of unit quaternions ``[..., 4]`` with fractions ``f [...]``."""
-    q0 = q0 / np.linalg.norm(q0, axis=-1, keepdims=True)
-    q1 = q1 / np.linalg.norm(q1, axis=-1, keepdims=True)
-    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
-    q1 = np.where(dot < 0, -q1, q1)  # shorter arc
-    dot = np.abs(dot).clip(max=1.0)
-    theta = np.arccos(dot)
-    f = f[..., None]
-    small = theta < 1e-6
-    sin = np.where(small, 1.0, np.sin(theta))
-    w0 = np.where(small, 1 - f, np.sin((1 - f) * theta) / sin)
-    w1 = np.where(small, f, np.sin(f * theta) / sin)
-    q = w0 * q0 + w1 * q1
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
-
-
-# ------------------------------------------------------------------ reading and resampling
-
-
-def read_clip(path: Path, fps: float = FPS) -> SourceClip:
-    """Read a ``humanoid3d_*.txt`` clip and resample it to ``fps`` (times from the frame durations)."""
-    data = json.loads(path.read_text())
-    frames = np.asarray(data["Frames"], dtype=np.float64)  # [N, 44]
-    if frames.ndim != 2 or frames.shape[1] != 44:
-        raise ValueError(f"{path}: expected Frames rows of 44 numbers (DeepMimic humanoid), got {frames.shape}")
-    times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])  # the last frame's duration is unused
-    if np.any(np.diff(times) <= 0):
-        raise ValueError(f"{path}: frame durations must be positive (except the last)")
-    # Durations are rounded (0.03333 s): tolerate a few hundredths of a frame at the end.
-    t_new = np.arange(int(np.floor(times[-1] * fps + 0.05)) + 1) / fps
-    i0 = np.clip(np.searchsorted(times, t_new, side="right") - 1, 0, len(times) - 2)
-    f = np.clip((t_new - times[i0]) / (times[i0 + 1] - times[i0]), 0.0, 1.0)
-    a, b = frames[i0], frames[i0 + 1]
-    root_pos = a[:, 1:4] + f[:, None] * (b[:, 1:4] - a[:, 1:4])
-    local = np.empty((len(t_new), len(DM_JOINTS), 3, 3))
-    for name, col in DM_COLUMN.items():
-        j = _D[name]
-        if name in DM_REVOLUTE:
-            local[:, j] = rot_z(a[:, col] + f * (b[:, col] - a[:, col]))
-        else:
-            q = slerp_quaternions(a[:, col : col + 4], b[:, col : col + 4], f)  # (w, x, y, z)
-            local[:, j] = quaternion_to_rotmat(_t(q)).numpy()
-    name = path.stem.removeprefix("humanoid3d_")
-    return SourceClip(name=name, loop=data.get("Loop") == "wrap", root_pos=root_pos, local=local)
-
-
-def dm_forward_kinematics(clip: SourceClip) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """World rotations ``[T, 13, 3, 3]`` and points (13 joints + :data:`DM_POINTS`), DeepMimic axes."""
-    T = clip.local.shape[0]
-    G = np.empty_like(clip.local)
-    P = np.empty((T, len(DM_JOINTS), 3))
-    for j, p in enumerate(DM_PARENTS):
-        if p < 0:
-            G[:, j], P[:, j] = clip.local[:, j], clip.root_pos
-        else:
-            G[:, j] = G[:, p] @ clip.local[:, j]
-            P[:, j] = P[:, p] + G[:, p] @ DM_OFFSETS[j]
-    points = {name: P[:, j] for j, name in enumerate(DM_JOINTS)}
-    for name, (joint, offset) in DM_POINTS.items():
-        points[name] = P[:, _D[joint]] + G[:, _D[joint]] @ offset
-    return G, points
-
-
-def dm_lowest_point(G: np.ndarray, points: dict[str, np.ndarray], shapes: list | None = None) -> np.ndarray:
-    """Per frame, the lowest height ``[T]`` of the DeepMimic collision shapes (all, or ``shapes``)."""
-    low = []
-    for joint, kind, centre, size in DM_SHAPES if shapes is None else shapes:
-        R, p = G[:, _D[joint]], points[joint]
-        if kind == "sphere":
-            low.append((p + R @ centre)[:, 1] - size)
-        elif kind == "capsule":
-            ends = [p + R @ (centre + np.array([0.0, h, 0.0])) for h in (-size[0], size[0])]
-            low.append(np.minimum(ends[0][:, 1], ends[1][:, 1]) - size[1])
-        else:
-            corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * size + centre
-            low.append(np.einsum("tij,cj->tci", R, corners)[..., 1].min(axis=1) + p[:, 1])
-    return np.min(low, axis=0)
 
 
 # ------------------------------------------------------------------ retargeting
@@ -292,7 +148,8 @@ class Retargeter:
         rest = (body.J_regressor @ body.v_template).double().numpy()
         offsets = {}
         # Bone (SMPL joint -> child) whose rest direction must match the DeepMimic segment's.
-        bones = {"hip": ("knee", "knee"), "knee": ("ankle", "ankle"), "shoulder": ("elbow", "elbow"), "elbow": ("wrist", None)}
+        bones = {"hip": ("knee", "knee"), "knee": ("ankle", "ankle"), "shoulder": ("elbow", "elbow"),
+                 "elbow": ("wrist", None)}  # fmt: skip
         for side in ("left", "right"):
             for joint, (smpl_child, dm_child) in bones.items():
                 d_smpl = rest[_J[f"{side}_{smpl_child}"]] - rest[_J[f"{side}_{joint}"]]
@@ -300,7 +157,9 @@ class Retargeter:
                 offsets[f"{side}_{joint}"] = shortest_rotation(d_smpl, C_DM_TO_BODY @ dm_offset)
         return cls(body=body, rest_joints=rest, offsets=offsets)
 
-    def world_rotations(self, G_dm: np.ndarray, local_dm: np.ndarray, wrist_height: dict[str, np.ndarray]) -> np.ndarray:
+    def world_rotations(
+        self, G_dm: np.ndarray, local_dm: np.ndarray, wrist_height: dict[str, np.ndarray]
+    ) -> np.ndarray:
         """World rotations ``[T, 24, 3, 3]`` of the SMPL joints (body-model axes).
 
         ``wrist_height``: per side, the DeepMimic wrist height ``[T]`` above the floor (scaled);
@@ -350,7 +209,7 @@ class Retargeter:
 
     def calibrate_scale(self) -> float:
         """Set ``scale`` = body-model pelvis height over its soles / DeepMimic root height, rest poses."""
-        rest = SourceClip("rest", False, np.array([[0.0, 1.0, 0.0]]), np.tile(np.eye(3), (1, len(DM_JOINTS), 1, 1)))
+        rest = rest_clip(1.0)
         self.scale = 1.0
         pose, transl = self.pose(rest)
         verts, joints = self.posed(pose, transl)
@@ -407,6 +266,25 @@ def segment_angles(dm_points: dict[str, np.ndarray], joints: np.ndarray) -> dict
             cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
             angles.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
         out[name] = np.stack(angles, axis=-1)
+    return out
+
+
+#: Body parts whose world orientation must equal the source's: body-model joint -> DeepMimic joint.
+ORIENTATIONS = {
+    "pelvis": "root", "spine3": "chest", "head": "neck", "left_ankle": "left_ankle", "right_ankle": "right_ankle",
+}  # fmt: skip
+
+
+def orientation_angles(G_dm: np.ndarray, pose_aa: np.ndarray) -> dict[str, np.ndarray]:
+    """Angle (degrees) between each body part's world rotation and its source's, ``{part: [T]}``."""
+    local = aa_to_rotmat(pose_aa)
+    world = np.empty_like(local)
+    for j, p in enumerate(SMPL_PARENTS):
+        world[:, j] = local[:, j] if p < 0 else world[:, p] @ local[:, j]
+    out = {}
+    for smpl, dm in ORIENTATIONS.items():
+        diff = np.swapaxes(world[:, _J[smpl]], -1, -2) @ C_DM_TO_BODY @ G_dm[:, _D[dm]] @ C_DM_TO_BODY.T
+        out[f"orientation_{smpl}"] = np.degrees(np.linalg.norm(rotmat_to_aa(diff), axis=-1))[:, None]
     return out
 
 
@@ -479,7 +357,7 @@ def render_sheet(
 
 def _rest_segment_angles(rt: Retargeter) -> dict[str, float]:
     """Segment angles (degrees) between the two skeletons' rest poses: their shapes' share of the numbers."""
-    rest = SourceClip("rest", False, np.array([[0.0, DM_REST_ROOT_HEIGHT, 0.0]]), np.tile(np.eye(3), (1, len(DM_JOINTS), 1, 1)))
+    rest = rest_clip(DM_REST_ROOT_HEIGHT)
     pose_aa, transl = rt.pose(rest)
     _, joints = rt.posed(pose_aa, transl)
     _, points = dm_forward_kinematics(rest)
@@ -487,7 +365,8 @@ def _rest_segment_angles(rt: Retargeter) -> dict[str, float]:
 
 
 def _write_sheet(
-    path: Path, verts: np.ndarray, faces: np.ndarray, dm_points: dict[str, np.ndarray], pose_aa: np.ndarray, shift: np.ndarray
+    path: Path, verts: np.ndarray, faces: np.ndarray, dm_points: dict[str, np.ndarray], pose_aa: np.ndarray,
+    shift: np.ndarray,
 ) -> None:
     """Contact sheet of 5 frames: source points (scaled, DeepMimic axes) moved to the body model's world."""
     from diffmesh.render import write_png
@@ -537,14 +416,16 @@ def main(argv: list[str] | None = None) -> int:
         "fps": np.array(FPS, np.float32), "rest_joints": rt.rest_joints.astype(np.float32),
         "contact_points": v_rest[keep].astype(np.float32), "contact_joints": owner[keep].astype(np.int16),
     }  # fmt: skip
-    angles: dict[str, list[np.ndarray]] = {k: [] for k in SEGMENTS}
+    angles: dict[str, list[np.ndarray]] = {k: [] for k in [*SEGMENTS, *(f"orientation_{j}" for j in ORIENTATIONS)]}
     report: dict = {"scale": rt.scale, "rest_pose_segments_deg": _rest_segment_angles(rt), "clips": {}}
     feet_dm, feet_body = [], []
     for name in CLIP_NAMES:
         path = args.motions / f"humanoid3d_{name}.txt"
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found; pass pybullet_data/data/motions of pybullet=={PYBULLET_VERSION}")
-        clip = read_clip(path)
+            raise FileNotFoundError(
+                f"{path} not found; pass the pybullet_data/data/motions folder of pybullet=={PYBULLET_VERSION}"
+            )
+        clip = read_clip(path, FPS)
         pose_aa, transl, shift = retarget_clip(rt, clip)
         pose_aa, transl = pose_aa.astype(np.float32), transl.astype(np.float32)
         arrays[f"{name}/pose_axis_angle"], arrays[f"{name}/transl"] = pose_aa, transl
@@ -555,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         verts, joints = rt.posed(pose_aa, transl)
         G, dm_points = dm_forward_kinematics(clip)
         dm_points = {k: rt.scale * v for k, v in dm_points.items()}
-        seg = segment_angles(dm_points, joints)
+        seg = segment_angles(dm_points, joints) | orientation_angles(G, pose_aa)
         for k, v in seg.items():
             angles[k].append(v.ravel())
         dm_feet, body_feet = foot_heights(rt, clip, verts)
@@ -564,11 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         report["clips"][name] = {
             "frames": int(len(transl)), "loop": clip.loop, "floor_shift_m": [float(shift.min()), float(shift.max())],
             "lowest_vertex_m": float(verts[..., 1].min()),
-            "mean_limb_angle_deg": float(np.mean([seg[k].mean() for k in ("thigh", "shin", "upper_arm", "forearm")])),
+            "max_limb_angle_deg": float(np.max([seg[k].max() for k in ("thigh", "shin", "upper_arm", "forearm")])),
         }
-        logger.info("%-15s %4d frames  floor shift %+.3f..%+.3f m  limb angle %.2f deg  torso %.1f head %.1f foot %.1f",
-                    name, len(transl), shift.min(), shift.max(), report["clips"][name]["mean_limb_angle_deg"],
-                    seg["torso"].mean(), seg["head"].mean(), seg["foot"].mean())  # fmt: skip
+        logger.info("%-15s %4d frames  floor shift %+.3f..%+.3f m  limbs max %.4f deg, mean torso %.1f head %.1f",
+                    name, len(transl), shift.min(), shift.max(), report["clips"][name]["max_limb_angle_deg"],
+                    seg["torso"].mean(), seg["head"].mean())  # fmt: skip
         if args.png_dir is not None:
             _write_sheet(args.png_dir / f"{name}.png", verts, body.faces.numpy(), dm_points, pose_aa, shift)
     report["segments_deg"] = {
@@ -586,8 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         "body_height_min": float(feet_body_all.min()),
     }  # fmt: skip
     for k, v in report["segments_deg"].items():
-        logger.info("segment %-14s mean %5.2f  p95 %5.2f  max %6.2f deg  (rest pose %5.2f)", k, v["mean"], v["p95"],
-                    v["max"], report["rest_pose_segments_deg"][k])  # fmt: skip
+        logger.info("%-24s mean %7.4f  p95 %7.4f  max %7.4f deg  (rest pose %.2f)", k, v["mean"], v["p95"],
+                    v["max"], report["rest_pose_segments_deg"].get(k, 0.0))  # fmt: skip
     logger.info("feet: %s", json.dumps(report["feet_m"]))
     _write_npz_atomic(args.out, arrays)
     logger.info("wrote %s (%.0f kB)", args.out, args.out.stat().st_size / 1024)
