@@ -299,7 +299,7 @@ def _window(
     R = _rotmats(clip.pose_axis_angle)
     transl = clip.transl.astype(np.float64)
     span = (num_frames - 1) * step
-    if clip.loop:
+    if clip.loop and clip.num_frames > 1:
         cycle_R, cycle_t = R, transl  # the latest whole cycle; the next one starts at its last frame
         while R.shape[0] - 1 < span:
             new_R, new_t = _next_cycle(cycle_R, cycle_t)

@@ -11,7 +11,8 @@ the 15 DeepMimic humanoid clips of pybullet 3.2.7 retargeted to the SMPL-24 body
 - per clip ``<name>/pose_axis_angle`` float32 ``[T, 24, 3]`` (SMPL local joint rotations,
   row 0 the global orientation in a Y-up world: metres, floor y = 0, +X the body's left at
   heading 0), ``<name>/transl`` float32 ``[T, 3]`` (the body model's ``transl``: with the open
-  model at betas = 0 the body stands on the floor), ``<name>/loop`` (the clip is one cycle of a
+  model at betas = 0 the body stands on the floor; the root joint is at ``transl + rest_joints[0]``,
+  and ``rest_joints[0]`` is the origin up to 1e-7), ``<name>/loop`` (the clip is one cycle of a
   repeating motion), ``<name>/category`` and ``<name>/source`` (strings).
 """
 
