@@ -11,13 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffmesh.conventions import H36M_JOINTS
-from diffmesh.pipelines.keypoints import (
-    BLAZEPOSE_JOINTS,
-    HEAD_TOP_EXTRAPOLATION,
-    blazepose_to_h36m,
-    read_alphapose_json,
-)
+from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, HEAD_TOP_EXTRAPOLATION, blazepose_to_h36m
+from diffmesh.pipelines.keypoints import read_alphapose_json
 
 J = {n: i for i, n in enumerate(H36M_JOINTS)}
 B = {n: i for i, n in enumerate(BLAZEPOSE_JOINTS)}
