@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import time
 from importlib import resources
@@ -41,6 +42,8 @@ class StageProgress:
 
     def __init__(self, terminal: bool | None = None) -> None:
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        # measured now: while the detector runs, fd 2 is a pipe (diffmesh.pipelines.native_logs)
+        self.columns = shutil.get_terminal_size().columns
         self.bars: dict[str, Any] = {}
         self.started: dict[str, float] = {}
         self.logged: dict[str, float] = {}
@@ -56,7 +59,7 @@ class StageProgress:
 
         bar = self.bars.get(stage)
         if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=f"{stage:6s}", unit="frame", file=sys.stderr, dynamic_ncols=True)
+            bar = self.bars[stage] = tqdm(total=total, desc=f"{stage:6s}", unit="frame", file=sys.stderr, ncols=self.columns)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
