@@ -96,7 +96,8 @@ def main() -> None:
             w.write(f)
     rows.append(("encode (libx264 veryfast, 1 thread as in run)", n / (time.perf_counter() - t0)))
     del frames
-    from diffmesh.pipelines.infer import MeshSequence, render_overlay
+    from diffmesh.pipelines.overlay import render_overlay
+    from diffmesh.pipelines.prediction import MeshSequence
 
     info = probe_video(video)
     rot = np.broadcast_to(np.eye(3, dtype=np.float32), (n, 24, 3, 3)).copy()

@@ -4,6 +4,10 @@ code 2, with nothing left in the output folder that looks like a complete run.""
 from __future__ import annotations
 
 import json
+import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +57,51 @@ def test_zero_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     _fails(["infer", str(tmp_path / "z.avi"), "-o", str(tmp_path / "o")], capsys, "zero video frames", tmp_path / "o")
 
 
-def test_no_person(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m diffmesh.cli ARGS`` in a fresh process (stderr as a user sees it, native writes included)."""
+    import diffmesh
+
+    src = str(Path(diffmesh.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "diffmesh.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_no_person_is_one_line_on_stderr(tmp_path: Path) -> None:
+    """mediapipe's native TensorFlow Lite / absl lines stay off stderr unless -v (then as DEBUG records)."""
     make_walk_video(tmp_path / "bg.mp4", 6, np.zeros(6, bool))
-    _fails(["infer", str(tmp_path / "bg.mp4"), "-o", str(tmp_path / "o")], capsys, "no person was found", tmp_path / "o")
+    r = _cli("infer", str(tmp_path / "bg.mp4"), "-o", str(tmp_path / "o"))
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diffmesh: error: no person was found in any of the 6 frames"), lines
+    assert not (tmp_path / "o" / "summary.json").exists() and not (tmp_path / "o" / "result.npz").exists()
+    r = _cli("-v", "infer", str(tmp_path / "bg.mp4"), "-o", str(tmp_path / "o"), "--no-cache")
+    assert "DEBUG diffmesh.pipelines.keypoints: native: " in r.stderr and "no person was found" in r.stderr
+
+
+def test_progress_is_logged_only_for_slow_stages_when_not_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    from diffmesh.cli.infer import StageProgress
+
+    progress = StageProgress(terminal=False)
+    with caplog.at_level(logging.INFO, logger="diffmesh.cli"):
+        for i in range(1, 11):
+            progress("detect", i, 10)
+        assert not caplog.records  # a quick stage logs nothing
+        progress.LOG_EVERY_S = 0.0
+        for i in range(1, 4):
+            progress("model", i, 3)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("[model] 1/3 frames, ") and "frames/s" in messages[0] and "s left" in messages[0]
+    assert messages[-1].startswith("[model] 3/3 frames in ")
+
+
+def test_progress_bar_with_rate_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from diffmesh.cli.infer import StageProgress
+
+    progress = StageProgress(terminal=True)
+    for i in range(1, 6):
+        progress("render", i, 5)
+    err = capsys.readouterr().err
+    assert "render" in err and "5/5" in err and "frame/s" in err and "100%" in err
 
 
 def test_keypoints_json_not_matching(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,13 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffmesh.conventions import H36M_JOINTS
-from diffmesh.pipelines.keypoints import (
-    BLAZEPOSE_JOINTS,
-    HEAD_TOP_EXTRAPOLATION,
-    blazepose_to_h36m,
-    read_alphapose_json,
-)
+from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, HEAD_TOP_EXTRAPOLATION, blazepose_to_h36m
+from diffmesh.pipelines.keypoints import read_alphapose_json
 
 J = {n: i for i, n in enumerate(H36M_JOINTS)}
 B = {n: i for i, n in enumerate(BLAZEPOSE_JOINTS)}
@@ -43,6 +38,29 @@ def test_blazepose_mapping_documented_rows() -> None:
     np.testing.assert_allclose(out[:, J["head_top"], 2], np.minimum(eyes[:, 2], thorax[:, 2]))
     with pytest.raises(ValueError, match="33"):
         blazepose_to_h36m(np.zeros((17, 3)))
+
+
+def test_native_log_lines_go_to_logging(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """What mediapipe's C++ code writes to fd 2 becomes log records; everything else passes through."""
+    import logging
+
+    from diffmesh.pipelines.native_logs import native_logs_to_logging
+
+    with caplog.at_level(logging.DEBUG, logger="diffmesh.pipelines.native_logs"), native_logs_to_logging():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"W0000 00:00:1796221701.325049    6212 inference_feedback_manager.cc:114] Feedback manager\n")
+        os.write(2, b"\rbar  50%")  # a progress bar's partial line: passed through at once
+        os.write(2, b"\nplain line\n")
+        os.write(2, b"E0000 00:00:1796221701.5    6212 calculator.cc:7] broken\n")
+    assert capfd.readouterr().err == "\rbar  50%\nplain line\n"
+    records = {r.getMessage(): r.levelno for r in caplog.records}
+    assert records == {
+        "native: INFO: Created TensorFlow Lite XNNPACK delegate for CPU.": logging.DEBUG,
+        "native: W0000 00:00:1796221701.325049    6212 inference_feedback_manager.cc:114] Feedback manager": logging.DEBUG,
+        "native: E0000 00:00:1796221701.5    6212 calculator.cc:7] broken": logging.WARNING,
+    }
+    os.write(2, b"W0000 00:00:1.0    1 x.cc:1] after the block\n")  # fd 2 is restored
+    assert "after the block" in capfd.readouterr().err
 
 
 def _halpe_entry(frame: int, x0: float, idx: int = 1, score: float = 0.9) -> dict:

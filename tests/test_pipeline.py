@@ -161,13 +161,66 @@ def make_walk_video(path: Path, frames: int = 30, visible: np.ndarray | None = N
     return gt
 
 
-def tiny_bundle():
-    """A small random DiffMesh on the open body model (fast; same mechanics as the default)."""
+def tiny_network(body_model: torch.nn.Module | str = "open") -> torch.nn.Module:
     import diffmesh
-    from diffmesh.pipelines import ModelBundle
 
     torch.manual_seed(0)
-    return ModelBundle(diffmesh.create_model("diffmesh", body_model="open", **TINY), "tiny test model", False, "tiny-seed0")
+    return diffmesh.create_model("diffmesh", body_model=body_model, **TINY)
+
+
+def tiny_bundle():
+    """A small random DiffMesh on the open body model (fast; same mechanics as the default)."""
+    from diffmesh.pipelines import ModelBundle
+
+    return ModelBundle(tiny_network(), "tiny test model", False, "tiny-seed0")
+
+
+def test_fast_mode_never_changes_the_callers_model() -> None:
+    """Fast mode runs an accelerated copy: a later float32 run with the same bundle is float32
+    (bitwise equal to a model that never saw fast mode), and the caller's modules are untouched."""
+    from diffmesh.pipelines import InferSettings, prepare_model
+
+    bundle = tiny_bundle()
+    kinds = [type(m) for m in bundle.model.modules()]
+    fast = prepare_model(bundle, InferSettings(fast=True))
+    assert fast is not bundle.model and [type(m) for m in bundle.model.modules()] == kinds
+    assert any(type(m).__name__.startswith("LowPrecision") for m in fast.modules())
+    assert fast.body_model is bundle.model.body_model  # the body model is shared, not copied
+    x = torch.randn(2, 16, 17, 3)
+    with torch.inference_mode():
+        fast(x)  # using the accelerated copy must not touch the original either
+        plain = prepare_model(bundle, InferSettings(fast=False))(x)
+        fresh = tiny_network()(x)
+    assert torch.equal(plain.rotmats, fresh.rotmats) and torch.equal(plain.betas, fresh.betas)
+
+
+def test_thread_default_leaves_half_the_cores_free() -> None:
+    import os
+
+    from diffmesh.pipelines import InferSettings
+    from diffmesh.pipelines.threads import default_threads, torch_threads
+
+    assert default_threads() == max(1, min(4, len(os.sched_getaffinity(0)) // 2))
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        InferSettings(threads=-1)
+    old = torch.get_num_threads()
+    with torch_threads(old + 1):
+        assert torch.get_num_threads() == old + 1
+    assert torch.get_num_threads() == old
+
+
+def test_model_choice_is_made_once_and_built_lazily() -> None:
+    from diffmesh.pipelines import ModelBundle, load_model
+
+    with pytest.raises(ValueError, match="--checkpoint and --config go together"):
+        load_model(checkpoint="a.bin")
+    with pytest.raises(ValueError, match="--data-root"):
+        load_model(data_root="data/mesh")
+    default = load_model()
+    assert default.trained and default.name == "diffmesh-synthetic" and "synthetic-trained" in default.weights
+    assert default.body_model.name == "open"
+    with pytest.raises(ValueError, match="needs body_model= and name="):
+        ModelBundle(tiny_network, "w", False, "id")
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +236,15 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
 
     video, gt = walk
     out = tmp_path / "out"
-    s = run(video, out, InferSettings(), tiny_bundle(), animation=False)
+    from diffmesh.body import load
+    from diffmesh.pipelines import ModelBundle
+
+    builds: list[int] = []
+    body = load("open")
+    bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",
+                         body_model=body, name="tiny")  # fmt: skip
+    s = run(video, out, InferSettings(), bundle, animation=False)
+    assert builds == [1] and str(np.load(out / "result.npz")["model"]) == "tiny"
     n = 30
     assert s.frames_processed == n and s.frames_detected >= 0.9 * n  # the detector finds the person
     r = np.load(out / "result.npz")
@@ -206,9 +267,11 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_without_person"] == 0 and "detect" not in summary["cached_stages"]
 
-    # Re-run with other render options: both stages come from the cache.
-    s2 = run(video, out, InferSettings(), tiny_bundle(), side_view=True, animation=False)
-    assert s2.cached_stages == ["keypoints", "mesh"]
+    # Re-run with other render options: both stages come from the cache, the network is not built.
+    bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",
+                         body_model=body, name="tiny")  # fmt: skip
+    s2 = run(video, out, InferSettings(), bundle, side_view=True, animation=False)
+    assert s2.cached_stages == ["keypoints", "mesh"] and builds == [1]
     assert probe_video(out / "overlay.mp4").width == 2 * W
     # A model setting changes only the model stage's key.
     s3 = run(video, out, InferSettings(flip=True), tiny_bundle(), overlay=False, animation=False)

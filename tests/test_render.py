@@ -390,3 +390,21 @@ def test_png_round_trip(tmp_path):
     np.testing.assert_array_equal(read_png(tmp_path / "x.png"), img)
     with pytest.raises(ValueError, match="uint8"):
         write_png(tmp_path / "y.png", img.astype(np.float32))
+
+
+def test_png_is_standard_and_rgb(tmp_path):
+    """write_png's files decode with another library to the same RGB pixels (not BGR), and read_png
+    reads PNGs other writers made; a missing or broken file is a clear error."""
+    Image = pytest.importorskip("PIL.Image")
+    img = _gradient()
+    write_png(tmp_path / "x.png", img)
+    with Image.open(tmp_path / "x.png") as im:
+        assert im.mode == "RGB" and np.array_equal(np.asarray(im), img)
+    Image.fromarray(img[::-1].copy()).save(tmp_path / "pil.png")
+    np.testing.assert_array_equal(read_png(tmp_path / "pil.png"), img[::-1])
+    assert not list(tmp_path.glob(".*.part"))  # written atomically
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_png(tmp_path / "missing.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="not a readable PNG"):
+        read_png(tmp_path / "bad.png")

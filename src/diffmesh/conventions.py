@@ -201,3 +201,58 @@ SMPL_FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
     for i, name in enumerate(SMPL_JOINTS)
     if name.startswith("left_")
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# BlazePose-33 (mediapipe, the video pipeline's detector) and its conversion to H36M-17
+#
+# Following the COCO/Halpe rows of DATA.md §1.3 where BlazePose has the same landmark:
+#
+# ============  ==============================================================================
+# H36M          BlazePose-33 source
+# ============  ==============================================================================
+# pelvis        avg(23 left_hip, 24 right_hip)                (Halpe "Hip" is this midpoint)
+# r/l hip       24 / 23;  r/l knee 26 / 25;  r/l ankle 28 / 27
+# spine         avg(pelvis, thorax)                           (as the COCO row)
+# thorax        avg(11 left_shoulder, 12 right_shoulder)      (as the COCO row)
+# nose          0 nose
+# head_top      eye_mid + HEAD_TOP_EXTRAPOLATION · (eye_mid − thorax); BlazePose has no head top
+# l/r shoulder  11 / 12;  l/r elbow 13 / 14;  l/r wrist 15 / 16
+# ============  ==============================================================================
+#
+# Confidences of averaged joints are averaged (the official "avg applies to every channel"
+# rule); the head top takes the minimum of its sources' confidences. BlazePose's per-landmark
+# ``visibility`` is the confidence.
+
+#: mediapipe BlazePose landmark order (33).
+BLAZEPOSE_JOINTS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+#: The head top lies this fraction of the thorax→eyes vector beyond the eyes (H36M-17 head
+#: top vs. thorax and eyes of the shipped open body model: (0.773-0.68)/(0.68-0.54) ≈ 0.65).
+HEAD_TOP_EXTRAPOLATION = 0.65
+
+
+def blazepose_to_h36m(kp33: np.ndarray) -> np.ndarray:
+    """BlazePose-33 ``[..., 33, C]`` (x, y[, z], confidence last) → H36M-17 ``[..., 17, 3]``
+    (x, y, confidence), float32; the rows are in the table above."""
+    kp33 = np.asarray(kp33, dtype=np.float32)
+    if kp33.ndim < 2 or kp33.shape[-2] != len(BLAZEPOSE_JOINTS) or kp33.shape[-1] < 3:
+        raise ValueError(f"BlazePose keypoints must be [..., 33, 3 or 4] (x, y[, z], confidence), got {list(kp33.shape)}")
+    src = np.concatenate([kp33[..., :2], kp33[..., -1:]], axis=-1)  # [..., 33, 3]: z dropped
+    out = _copy_limbs(src, BLAZEPOSE_JOINTS)  # [..., 17, 3]
+    b, j = BLAZEPOSE_JOINTS.index, H36M_JOINTS.index
+    out[..., j("pelvis"), :] = 0.5 * (src[..., b("left_hip"), :] + src[..., b("right_hip"), :])
+    out[..., j("thorax"), :] = 0.5 * (src[..., b("left_shoulder"), :] + src[..., b("right_shoulder"), :])
+    out[..., j("spine"), :] = 0.5 * (out[..., j("pelvis"), :] + out[..., j("thorax"), :])
+    eyes = 0.5 * (src[..., b("left_eye"), :] + src[..., b("right_eye"), :])
+    thorax = out[..., j("thorax"), :]
+    out[..., j("head_top"), :2] = eyes[..., :2] + HEAD_TOP_EXTRAPOLATION * (eyes[..., :2] - thorax[..., :2])
+    out[..., j("head_top"), 2] = np.minimum(eyes[..., 2], thorax[..., 2])
+    return out

@@ -1,17 +1,20 @@
 """``diffmesh infer VIDEO -o OUT`` and ``diffmesh demo``: argument parsing and progress only.
 
 The work is done by :func:`diffmesh.pipelines.infer.run`; this module turns arguments into its
-settings and reports progress per stage on stderr.
+settings and model choice (:func:`diffmesh.pipelines.load_model`) and reports progress per
+stage on stderr (:class:`StageProgress`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("diffmesh.cli")
 
@@ -26,25 +29,59 @@ def sample_clip_path() -> Path:
     return p
 
 
-class _StageProgress:
-    """Prints ``[stage] done/total`` per stage: in place on a terminal, every 25 % otherwise."""
+class StageProgress:
+    """Progress of each stage (``detect``, ``model``, ``render``) on stderr.
 
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last: dict[str, int] = {}
-        self.t0: dict[str, float] = {}
+    On a terminal: a live tqdm bar per stage with rate and ETA. Otherwise (a log file, CI): a
+    plain log line every :attr:`LOG_EVERY_S` seconds while a stage runs, and one when a stage that
+    logged ends; quick stages log nothing.
+    """
+
+    #: Seconds between log lines when stderr is not a terminal.
+    LOG_EVERY_S = 10.0
+
+    def __init__(self, terminal: bool | None = None) -> None:
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        # measured now: while the detector runs, fd 2 is a pipe (diffmesh.pipelines.native_logs)
+        self.columns = shutil.get_terminal_size().columns
+        self.bars: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+        self.logged: dict[str, float] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        self.t0.setdefault(stage, time.perf_counter())
-        quarter = 4 * done // max(total, 1)
-        if self.tty:
-            rate = done / max(time.perf_counter() - self.t0[stage], 1e-6)
-            end = "\n" if done >= total else ""
-            sys.stderr.write(f"\r[{stage:6s}] {done}/{total} frames ({rate:.0f} frames/s){end}")
-            sys.stderr.flush()
-        elif self.last.get(stage) != quarter:
-            self.last[stage] = quarter
-            logger.info("[%s] %d/%d frames", stage, done, total)
+        if self.terminal:
+            self._bar(stage, done, total)
+        else:
+            self._log(stage, done, total)
+
+    def _bar(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=f"{stage:6s}", unit="frame", file=sys.stderr, ncols=self.columns)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            del self.bars[stage]
+
+    def _log(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        t0 = self.started.setdefault(stage, now)
+        if done >= total:
+            self.started.pop(stage)
+            if self.logged.pop(stage, None) is not None:
+                logger.info("[%s] %d/%d frames in %.1f s", stage, done, total, now - t0)
+        elif now - self.logged.get(stage, t0) >= self.LOG_EVERY_S:
+            self.logged[stage] = now
+            rate = done / max(now - t0, 1e-9)
+            logger.info("[%s] %d/%d frames, %.1f frames/s, %.0f s left", stage, done, total, rate, (total - done) / max(rate, 1e-9))
+
+    def close(self) -> None:
+        """Close bars of stages that did not finish (a failed run)."""
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
 
 
 def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
@@ -76,25 +113,14 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
         "--threads",
         type=int,
         default=0,
-        help="torch CPU threads for the model (0: torch default, one per core); 1 is faster when other "
-        "processes keep the cores busy (results are the same)",
+        help="torch CPU threads (0: half the cores, at most 4; stays fast when other programs keep the cores "
+        "busy). More threads are faster only on a quiet machine; results are the same",
     )
 
 
 def _run(args: argparse.Namespace, video: str, out: str) -> int:
-    import os
+    from diffmesh.pipelines import InferSettings, load_model, run
 
-    import torch
-
-    # mediapipe's C++ logs harmless INFO/WARNING lines (XNNPACK, feedback manager) to stderr;
-    # the command line keeps stderr for our progress and errors. Set here, at the edge, not in the library.
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-    from diffmesh.pipelines.infer import InferSettings, load_model, run
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     settings = InferSettings(
         start=args.start,
         end=args.end,
@@ -106,21 +132,26 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         focal_px=args.focal,
         fast=not args.no_fast,
         device=args.device,
+        threads=args.threads,
     )
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device)
-    summary = run(
-        video,
-        out,
-        settings,
-        bundle,
-        side_view=args.side_view,
-        overlay=not args.no_overlay,
-        animation=not args.no_animation,
-        obj=args.obj,
-        render_backend=args.render_backend,
-        use_cache=not args.no_cache,
-        progress=_StageProgress(),
-    )
+    progress = StageProgress()
+    try:
+        summary = run(
+            video,
+            out,
+            settings,
+            bundle,
+            side_view=args.side_view,
+            overlay=not args.no_overlay,
+            animation=not args.no_animation,
+            obj=args.obj,
+            render_backend=args.render_backend,
+            use_cache=not args.no_cache,
+            progress=progress,
+        )
+    finally:
+        progress.close()
     fps = summary.frames_processed / max(summary.stage_seconds.get("total", 0.0), 1e-9)
     print(
         f"{summary.frames_processed} frames ({summary.frames_without_person} without a person) in "

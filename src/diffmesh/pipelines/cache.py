@@ -13,11 +13,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from diffmesh.io.exports import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +71,7 @@ class StageCache:
     def save(self, stage: str, key: str, arrays: dict[str, np.ndarray]) -> Path:
         """Write atomically; old results of the same stage are removed (one per stage)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        p = self.path(stage, key)
-        fd, tmp = tempfile.mkstemp(prefix=f".{stage}-", suffix=".npz.tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, _key=np.array(key), **arrays)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        p = atomic_write(self.path(stage, key), lambda f: np.savez(f, _key=np.array(key), **arrays))
         for old in self.folder.glob(f"{stage}-*.npz"):
             if old != p:
                 old.unlink(missing_ok=True)

@@ -4,24 +4,9 @@ Both produce H36M-17 keypoints in **pixels** with a confidence channel, aligned 
 indices (:class:`FrameKeypoints`). Missing frames are explicit (``detected = False``,
 keypoints zero) rather than silently shortening the sequence as the official demo does.
 
-BlazePose-33 → H36M-17 (:func:`blazepose_to_h36m`), following the official COCO/Halpe rows
-of DATA.md §1.3 where BlazePose has the same landmark:
-
-==========  ==============================================================================
-H36M        BlazePose-33 source
-==========  ==============================================================================
-pelvis      avg(23 left_hip, 24 right_hip)                (Halpe "Hip" is this midpoint)
-r/l hip     24 / 23;  r/l knee 26 / 25;  r/l ankle 28 / 27
-spine       avg(pelvis, thorax)                           (as the COCO row)
-thorax      avg(11 left_shoulder, 12 right_shoulder)      (as the COCO row)
-nose        0 nose
-head_top    eye_mid + HEAD_TOP_EXTRAPOLATION · (eye_mid − thorax); BlazePose has no head top
-l/r shoulder 11 / 12;  l/r elbow 13 / 14;  l/r wrist 15 / 16
-==========  ==============================================================================
-
-Confidences of averaged joints are averaged (the official "avg applies to every channel"
-rule); the head top takes the minimum of its sources' confidences. BlazePose's per-landmark
-``visibility`` is the confidence.
+BlazePose-33 → H36M-17 is :func:`diffmesh.conventions.blazepose_to_h36m` (its table is there).
+:func:`find_keypoints` is the pipeline's keypoint stage: the detector over the decoded frames
+(:func:`detect_video`) or an AlphaPose file (:func:`keypoints_from_file`).
 
 mediapipe is imported lazily (``pip install --no-deps mediapipe==0.10.21`` plus its lean
 runtime dependencies; see docs/inference.md). Only ``model_complexity=1`` is used: its weights
@@ -33,69 +18,30 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from diffmesh.conventions import H36M_JOINTS
+from diffmesh.conventions import H36M_JOINTS, blazepose_to_h36m, coco_to_h36m, halpe_to_h36m
+from diffmesh.io.video import VideoInfo, iter_frames
+from diffmesh.pipelines.native_logs import native_logs_to_logging
+from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
+from diffmesh.pipelines.threads import prefetch
+from diffmesh.pipelines.tracking import follow_person
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BLAZEPOSE_JOINTS",
-    "HEAD_TOP_EXTRAPOLATION",
     "FrameKeypoints",
     "PoseDetector",
-    "blazepose_to_h36m",
+    "detect_video",
+    "find_keypoints",
+    "keypoints_from_file",
     "read_alphapose_json",
 ]
-
-#: mediapipe BlazePose landmark order (33).
-BLAZEPOSE_JOINTS: tuple[str, ...] = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
-    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
-    "right_heel", "left_foot_index", "right_foot_index",
-)  # fmt: skip
-
-#: The head top lies this fraction of the thorax→eyes vector beyond the eyes (H36M-17 head
-#: top vs. thorax and eyes of the shipped open body model: (0.773-0.68)/(0.68-0.54) ≈ 0.65).
-HEAD_TOP_EXTRAPOLATION = 0.65
-
-_B = {name: i for i, name in enumerate(BLAZEPOSE_JOINTS)}
-# H36M joints copied from one BlazePose landmark.
-_DIRECT: dict[str, str] = {
-    "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle",
-    "left_hip": "left_hip", "left_knee": "left_knee", "left_ankle": "left_ankle",
-    "nose": "nose", "left_shoulder": "left_shoulder", "left_elbow": "left_elbow",
-    "left_wrist": "left_wrist", "right_shoulder": "right_shoulder", "right_elbow": "right_elbow",
-    "right_wrist": "right_wrist",
-}  # fmt: skip
-
-
-def blazepose_to_h36m(kp33: np.ndarray) -> np.ndarray:
-    """BlazePose-33 ``[..., 33, C]`` (x, y[, z], confidence last) → H36M-17 ``[..., 17, 3]`` (x, y, confidence)."""
-    kp33 = np.asarray(kp33, dtype=np.float32)
-    if kp33.ndim < 2 or kp33.shape[-2] != len(BLAZEPOSE_JOINTS) or kp33.shape[-1] < 3:
-        raise ValueError(f"BlazePose keypoints must be [..., 33, 3 or 4] (x, y[, z], confidence), got {list(kp33.shape)}")
-    src = np.concatenate([kp33[..., :2], kp33[..., -1:]], axis=-1)  # [..., 33, 3]
-    out = np.zeros(src.shape[:-2] + (len(H36M_JOINTS), 3), dtype=np.float32)
-    j = {name: i for i, name in enumerate(H36M_JOINTS)}
-    for h36m, blaze in _DIRECT.items():
-        out[..., j[h36m], :] = src[..., _B[blaze], :]
-    out[..., j["pelvis"], :] = 0.5 * (src[..., _B["left_hip"], :] + src[..., _B["right_hip"], :])
-    out[..., j["thorax"], :] = 0.5 * (src[..., _B["left_shoulder"], :] + src[..., _B["right_shoulder"], :])
-    out[..., j["spine"], :] = 0.5 * (out[..., j["pelvis"], :] + out[..., j["thorax"], :])
-    eyes = 0.5 * (src[..., _B["left_eye"], :] + src[..., _B["right_eye"], :])
-    thorax = out[..., j["thorax"], :]
-    out[..., j["head_top"], :2] = eyes[..., :2] + HEAD_TOP_EXTRAPOLATION * (eyes[..., :2] - thorax[..., :2])
-    out[..., j["head_top"], 2] = np.minimum(eyes[..., 2], thorax[..., 2])
-    return out
 
 
 @dataclass
@@ -114,6 +60,15 @@ class FrameKeypoints:
     frame_indices: np.ndarray
     source: str
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
+        return {"keypoints": self.keypoints, "detected": self.detected, "frame_indices": self.frame_indices,
+                "source": np.array(self.source)}  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> FrameKeypoints:
+        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]))
+
 
 class PoseDetector:
     """mediapipe BlazePose (``model_complexity=1``, weights inside the wheel) on RGB frames.
@@ -123,6 +78,8 @@ class PoseDetector:
             backgrounds that 0.5 misses (COMPONENTS.md §1.6).
         min_tracking_confidence: below this the detector re-runs on the next frame.
         static_image_mode: detect on every frame (photos) instead of tracking (videos, ~2x faster).
+        quiet: while the detector is open, mediapipe's native log lines on stderr go to
+            :mod:`logging` at DEBUG level instead (:mod:`diffmesh.pipelines.native_logs`).
 
     Call :meth:`detect` per frame, in order; use as a context manager or call :meth:`close`.
     """
@@ -134,18 +91,27 @@ class PoseDetector:
         min_detection_confidence: float = 0.3,
         min_tracking_confidence: float = 0.5,
         static_image_mode: bool = False,
+        quiet: bool = True,
     ) -> None:
         mp = _require_mediapipe()
         self.version = getattr(mp, "__version__", "unknown")
-        # model_complexity=1 is the only pose model in the 0.10.21 wheel; 0 and 2 download at run time.
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=static_image_mode,
-            model_complexity=1,
-            smooth_landmarks=True,
-            enable_segmentation=False,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
-        )
+        # Native lines come when the graph starts and when it first finds a person: for the detector's lifetime.
+        self._quiet = ExitStack()
+        if quiet:
+            self._quiet.enter_context(native_logs_to_logging(logger))
+        try:
+            # model_complexity=1 is the only pose model in the 0.10.21 wheel; 0 and 2 download at run time.
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=static_image_mode,
+                model_complexity=1,
+                smooth_landmarks=True,
+                enable_segmentation=False,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+        except BaseException:
+            self._quiet.close()
+            raise
 
     def detect33(self, image: np.ndarray) -> np.ndarray | None:
         """BlazePose landmarks ``[33, 4]`` (x, y pixels, z, visibility) for a ``uint8 [H, W, 3]`` RGB
@@ -165,19 +131,16 @@ class PoseDetector:
         return None if kp33 is None else blazepose_to_h36m(kp33)
 
     def close(self) -> None:
-        self._pose.close()
+        try:
+            self._pose.close()
+        finally:
+            self._quiet.close()
 
     def __enter__(self) -> PoseDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def detect_frames(detector: PoseDetector, images: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
-    """Stream :meth:`PoseDetector.detect` over frames (one frame held at a time)."""
-    for image in images:
-        yield detector.detect(image)
 
 
 def _require_mediapipe() -> Any:
@@ -225,20 +188,12 @@ def _frame_index(image_id: Any, fallback: int) -> int:
 
 def _to_h36m(kp: np.ndarray, path: str) -> np.ndarray:
     """Halpe-26 or COCO-17 ``[M, K, 3]`` → H36M ``[M, 17, 3]`` with the official mapping."""
-    from diffmesh import conventions
-
     k = kp.shape[1]
-    if k == 26:
-        fn = getattr(conventions, "halpe_to_h36m", None)
-    elif k == 17:
-        fn = getattr(conventions, "coco_to_h36m", None)
-    else:
+    if k not in (26, 17):
         raise ValueError(
             f"{path!r}: keypoints have {k} joints per detection; expected 26 (AlphaPose Halpe-26) or 17 (COCO-17)"
         )
-    if fn is None:  # pragma: no cover - until conventions.py gains the mappings
-        raise ImportError("diffmesh.conventions has no halpe_to_h36m/coco_to_h36m yet; update diffmesh")
-    return np.asarray(fn(kp), dtype=np.float32)
+    return np.asarray(halpe_to_h36m(kp) if k == 26 else coco_to_h36m(kp), dtype=np.float32)
 
 
 def read_alphapose_json(
@@ -323,3 +278,59 @@ def read_alphapose_json(
     cand_arrays = [np.stack(c) if c else np.zeros((0, len(H36M_JOINTS), 3), np.float32) for c in candidates]
     fk = FrameKeypoints(keypoints, detected, np.arange(num_frames, dtype=np.int64), "alphapose-json")
     return fk, cand_arrays
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline's keypoint stage
+
+
+def detect_video(
+    info: VideoInfo,
+    start: int,
+    end: int,
+    min_detection_confidence: float = 0.3,
+    progress: Progress = no_progress,
+) -> FrameKeypoints:
+    """Decode frames ``[start, end)`` and run BlazePose on each (``frame_indices`` are video frame indices).
+
+    Raises:
+        ValueError: the video is truncated or corrupt (fewer frames decode than it declares).
+    """
+    n = end - start
+    keypoints = np.zeros((n, len(H36M_JOINTS), 3), dtype=np.float32)
+    detected = np.zeros(n, dtype=bool)
+    count = 0
+    with PoseDetector(min_detection_confidence=min_detection_confidence) as det:
+        # one decoder thread (the prefetcher) on the core the single-threaded detector leaves free
+        for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
+            i = frame.index - start
+            kp = det.detect(frame.image)
+            if kp is not None:
+                keypoints[i], detected[i] = kp, True
+            count += 1
+            progress("detect", count, n)
+        source = f"{det.name}-{det.version}"
+    if count != n:
+        raise ValueError(
+            f"{info.path!r} is truncated or corrupt: {count} of the {n} frames it declares could be decoded; "
+            "re-encode it (ffmpeg -i in.mp4 out.mp4) or pass --end to stop before the damage"
+        )
+    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source)
+
+
+def keypoints_from_file(
+    path: str | os.PathLike[str], info: VideoInfo, start: int, end: int, track_id: int | None = None
+) -> FrameKeypoints:
+    """Frames ``[start, end)`` of an AlphaPose results file for this video, one person followed across frames."""
+    fk, candidates = read_alphapose_json(path, info.num_frames, info.width, info.height, track_id)
+    keypoints, detected = follow_person(candidates[start:end])
+    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), fk.source)
+
+
+def find_keypoints(
+    info: VideoInfo, start: int, end: int, settings: InferSettings, progress: Progress = no_progress
+) -> FrameKeypoints:
+    """The keypoint stage: ``settings.keypoints_file`` when given, else the detector over the frames."""
+    if settings.keypoints_file:
+        return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
+    return detect_video(info, start, end, settings.min_detection_confidence, progress)

@@ -9,12 +9,16 @@ without the per-frame jitter of the detector.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from torch import nn
 
 from diffmesh.geometry.camera import fit_translation
-from diffmesh.pipelines.tracking import Segment
+from diffmesh.pipelines.prediction import MeshSequence, h36m_joints
+from diffmesh.pipelines.tracking import Segment, Track
 
-__all__ = ["place_sequence", "smooth_trajectory"]
+__all__ = ["PlacedMesh", "place_mesh", "place_sequence", "smooth_trajectory"]
 
 
 def smooth_trajectory(transl: np.ndarray, segments: list[Segment], sigma_frames: float) -> np.ndarray:
@@ -75,3 +79,38 @@ def place_sequence(
     # Frames where the fit failed (too few confident joints) are interpolated by the smoother.
     raw[~has_person] = np.nan
     return raw, smooth_trajectory(raw, segments, sigma_frames), reproj
+
+
+@dataclass
+class PlacedMesh:
+    """The model stage's result: per-frame body parameters and where the body is in the camera frame.
+
+    Attributes:
+        mesh: the blended network output (:class:`~diffmesh.pipelines.prediction.MeshSequence`).
+        joints_m: ``[N, 17, 3]`` H36M joints of the posed body, metres, root-relative (no translation).
+        transl_raw: ``[N, 3]`` per-frame translation fits (NaN without a person or a fit).
+        transl: ``[N, 3]`` the smoothed trajectory, metres, camera frame (NaN outside segments).
+        reproj_px: ``[N]`` reprojection error of the raw fits, pixels.
+    """
+
+    mesh: MeshSequence
+    joints_m: np.ndarray
+    transl_raw: np.ndarray
+    transl: np.ndarray
+    reproj_px: np.ndarray
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
+        return {"rotmats": self.mesh.rotmats, "betas": self.mesh.betas, "joints": self.joints_m,
+                "transl": self.transl, "transl_raw": self.transl_raw, "reproj": self.reproj_px}  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> PlacedMesh:
+        return cls(MeshSequence(a["rotmats"], a["betas"]), a["joints"], a["transl_raw"], a["transl"], a["reproj"])
+
+
+def place_mesh(body_model: nn.Module, mesh: MeshSequence, trk: Track, K: np.ndarray, sigma_frames: float) -> PlacedMesh:
+    """Pose the body model with ``mesh`` and place it so that its joints project onto ``trk``'s keypoints."""
+    joints_m = h36m_joints(body_model, mesh)
+    raw, transl, reproj = place_sequence(joints_m, trk.keypoints, trk.has_person, trk.segments, K, sigma_frames)
+    return PlacedMesh(mesh, joints_m, raw, transl, reproj)

@@ -1,16 +1,28 @@
-"""Minimal dependency-free PNG writer/reader for uint8 RGB images (8-bit, no interlace)."""
+"""PNG files of uint8 RGB images through OpenCV (``opencv-python-headless``, in the ``video`` extra).
+
+Written atomically (:func:`diffmesh.io.exports.atomic_write`).
+"""
 
 from __future__ import annotations
 
 import os
-import struct
-import zlib
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
+__all__ = ["read_png", "write_png"]
 
-def _chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+def _cv2() -> ModuleType:
+    try:
+        import cv2
+    except ImportError as err:
+        raise ImportError(
+            "reading and writing PNG files needs OpenCV: pip install opencv-python-headless "
+            "(or pip install 'diffmesh[video]')"
+        ) from err
+    return cv2
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
@@ -20,33 +32,22 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
             f"image must be a uint8 numpy array of shape [H, W, 3], got "
             f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
         )
-    h, w = image.shape[:2]
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), np.ascontiguousarray(image).reshape(h, w * 3)], axis=1)
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit, colour type 2 (RGB)
-    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-    data += _chunk(b"IEND", b"")
-    with open(path, "wb") as fh:
-        fh.write(data)
+    cv2 = _cv2()
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))  # OpenCV stores BGR
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {list(image.shape)} image as PNG for {path}")
+    from diffmesh.io.exports import atomic_write
+
+    atomic_write(path, lambda f: f.write(data.tobytes()))
 
 
 def read_png(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a PNG written by :func:`write_png` (8-bit RGB, filter type 0 only)."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path} is not a PNG file")
-    pos, idat, w, h = 8, b"", 0, 0
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos : pos + 4])
-        tag, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]
-        if tag == b"IHDR":
-            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
-            if depth != 8 or ctype != 2:
-                raise ValueError(f"{path}: only 8-bit RGB PNGs are supported (bit depth {depth}, colour type {ctype})")
-        elif tag == b"IDAT":
-            idat += body
-        pos += 12 + n
-    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + 3 * w)
-    if raw[:, 0].any():
-        raise ValueError(f"{path}: PNG row filters are not supported by this minimal reader")
-    return raw[:, 1:].reshape(h, w, 3).copy()
+    """Read a PNG (or any image OpenCV reads) as a uint8 ``[H, W, 3]`` RGB array."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"image file {str(p)!r} does not exist")
+    cv2 = _cv2()
+    image = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{str(p)!r} is not a readable PNG file")
+    return np.ascontiguousarray(image[..., ::-1])

@@ -1,0 +1,171 @@
+"""Which mesh model, with which weights: decided once, at the pipeline's edge.
+
+:func:`load_model` turns the command line's choice (an official checkpoint + config, or
+nothing: the packaged default weights, :func:`default_model`) into a :class:`ModelBundle`:
+the network (built on first use), a human-readable weights label, and the identity that
+keys the model stage's cache. The recipe never decides this again; it asks
+:func:`prepare_model` for the network to run, a separate, accelerated copy when fast mode
+is on, so the caller's model is never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from diffmesh.pipelines.cache import file_digest, stage_key
+from diffmesh.pipelines.settings import InferSettings
+
+__all__ = ["ModelBundle", "default_model", "load_model", "prepare_model"]
+
+_RNG_LOCK = threading.Lock()  # building a network draws from torch's global generator: one at a time
+
+
+class ModelBundle:
+    """A mesh model and what it is, passed down the pipeline as one value.
+
+    Args:
+        model: the network, or a function that builds it (called once, on first use of
+            :attr:`model`: a run whose model stage is cached never builds it).
+        weights: human-readable source of the weights (file and config, or packaged file and checksum).
+        trained: ``False`` for random weights (the pipeline then warns that poses are not recovered).
+        identity: content hash of network + weights (+ body model), the model part of cache keys.
+        body_model: the body model the network poses; required when ``model`` is a builder.
+        name: what ``result.npz`` records as the model (default: the network's class name).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[[], nn.Module],
+        weights: str,
+        trained: bool,
+        identity: str,
+        *,
+        body_model: nn.Module | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._model = model if isinstance(model, nn.Module) else None
+        self._build = None if isinstance(model, nn.Module) else model
+        self._lock = threading.Lock()
+        if self._model is None and (body_model is None or name is None):
+            raise ValueError("a ModelBundle whose model is built on first use needs body_model= and name=")
+        if body_model is None:
+            body_model = getattr(self._model, "body_model", None)
+            if body_model is None:
+                raise ValueError(
+                    f"{type(self._model).__name__} is not a mesh model (no body_model); the video pipeline needs a mesh "
+                    "model such as diffmesh.create_model('diffmesh')"
+                )
+        self.body_model: nn.Module = body_model
+        self.weights = weights
+        self.trained = trained
+        self.identity = identity
+        self.name = name or type(self._model).__name__
+
+    @property
+    def model(self) -> nn.Module:
+        """The network (built now if it was not yet)."""
+        with self._lock:
+            if self._model is None:
+                assert self._build is not None
+                self._model, self._build = self._build(), None
+            return self._model
+
+    def __repr__(self) -> str:
+        return f"ModelBundle(name={self.name!r}, weights={self.weights!r}, trained={self.trained}, identity={self.identity!r})"
+
+
+def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> ModelBundle:
+    """The package's default mesh model: :data:`diffmesh.registry.DEFAULT_MESH_MODEL` with its
+    packaged weights, trained by this project on synthetic motion with the open body model
+    (``docs/model_card.md``; official checkpoints through :func:`load_model` for research-grade
+    accuracy). The network is built on first use of :attr:`ModelBundle.model`."""
+    import diffmesh
+    from diffmesh import body as body_lib
+    from diffmesh.registry import DEFAULT_MESH_MODEL, get_spec
+
+    body = body_lib.load(body_model) if isinstance(body_model, str) else body_model
+    spec = get_spec(DEFAULT_MESH_MODEL)
+
+    def build() -> nn.Module:
+        with _RNG_LOCK:
+            rng_state = torch.random.get_rng_state()
+            try:
+                model = diffmesh.create_model(DEFAULT_MESH_MODEL, body_model=body)
+            finally:
+                torch.random.set_rng_state(rng_state)
+        return model.to(device).eval()
+
+    return ModelBundle(
+        build,
+        weights=f"{spec.name} (packaged synthetic-trained weights, sha256 {str(spec.sha256)[:12]}; docs/model_card.md)",
+        trained=True,
+        identity=f"{DEFAULT_MESH_MODEL}-{str(spec.sha256)[:16]}-{getattr(body, 'name', 'body')}",
+        body_model=body,
+        name=DEFAULT_MESH_MODEL,
+    )
+
+
+def load_model(
+    checkpoint: str | None = None,
+    config: str | None = None,
+    data_root: str | None = None,
+    device: str = "cpu",
+) -> ModelBundle:
+    """The one place that decides which model and which weights a run uses.
+
+    Args:
+        checkpoint, config: an official mesh checkpoint (``.bin``) and its YAML config, loaded
+            strictly by :func:`diffmesh.models.load_official`; both ``None``: :func:`default_model`.
+        data_root: the official ``data/mesh`` folder (SMPL instead of the open body model); only
+            with a checkpoint.
+        device: torch device for the network.
+
+    Raises:
+        ValueError: an incomplete or contradictory choice, or a checkpoint that is not a mesh model.
+    """
+    if checkpoint is None and config is None:
+        if data_root is not None:
+            raise ValueError(
+                f"--data-root {data_root!r} selects an official SMPL body model, which the packaged default weights "
+                "(trained with the open body model) do not fit; pass an official --checkpoint/--config with it, "
+                "or leave --data-root out"
+            )
+        return default_model(device)
+    if checkpoint is None or config is None:
+        raise ValueError("--checkpoint and --config go together: pass both (the official .bin and its YAML config)")
+    from diffmesh.models import load_official
+
+    model = load_official(checkpoint, config, data_root)
+    if not hasattr(model, "body_model"):
+        raise ValueError(
+            f"checkpoint {checkpoint!r} is not a mesh model ({type(model).__name__}); pass a mesh checkpoint "
+            "(MB_ft_pw3d or DM_ft_pw3d with its config)"
+        )
+    identity = stage_key("model", ckpt=file_digest(checkpoint), cfg=file_digest(config), data_root=str(data_root))
+    return ModelBundle(
+        model.to(device).eval(), f"{checkpoint} ({Path(config).name})", True, identity, name=Path(config).name
+    )
+
+
+def prepare_model(bundle: ModelBundle, settings: InferSettings) -> nn.Module:
+    """The network the model stage runs: ``bundle``'s, accelerated (bf16 matmuls) on a separate
+    copy when ``settings.fast`` on CPU. ``bundle.model`` itself is never changed, so a later
+    ``fast=False`` run with the same bundle runs float32."""
+    model = bundle.model
+    if settings.fast and torch.device(settings.device).type == "cpu":
+        from diffmesh.models.fast import to_fast_inference
+
+        model = to_fast_inference(_copy_network(model))
+    return model
+
+
+def _copy_network(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` that shares its body model (acceleration never touches the body model)."""
+    body = getattr(model, "body_model", None)
+    return copy.deepcopy(model, {id(body): body} if body is not None else {})

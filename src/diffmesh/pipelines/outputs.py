@@ -1,0 +1,264 @@
+"""The outputs stage: ``result.npz``, ``overlay.mp4``, ``animation.glb`` / ``motion.bvh`` / ``obj/``, ``summary.json``.
+
+Every file is written through one helper, :func:`diffmesh.io.exports.atomic_write` (temporary
+name, then ``os.replace``), or, for ``overlay.mp4``, encoded under a temporary folder. All
+outputs of a run are first written into the staging folder ``OUT/.partial-<pid>`` and renamed
+into ``OUT`` only when every one succeeded; ``summary.json`` comes last, so a folder with a
+``summary.json`` holds a complete run and a failed run leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffmesh.io.exports import atomic_write, write_bvh, write_gltf_animation, write_obj_sequence, write_result_npz
+from diffmesh.io.video import VideoInfo
+from diffmesh.pipelines.keypoints import FrameKeypoints
+from diffmesh.pipelines.model import ModelBundle
+from diffmesh.pipelines.overlay import render_overlay
+from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.prediction import MeshSequence
+from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
+from diffmesh.pipelines.tracking import Track
+
+__all__ = [
+    "OutputOptions",
+    "RunSummary",
+    "VideoResult",
+    "prepare_output_folder",
+    "summarize",
+    "write_animation_exports",
+    "write_outputs",
+    "write_summary",
+]
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Which outputs besides ``result.npz`` and ``summary.json`` to write, and how to render
+    (none of this is part of any cache key)."""
+
+    overlay: bool = True
+    side_view: bool = False
+    render_backend: str = "auto"
+    animation: bool = True
+    obj: bool = False
+
+
+@dataclass
+class VideoResult:
+    """What the stages found in frames ``[start, end)`` of one video: the outputs are written from this.
+
+    ``valid`` rows have a person who could be placed; the other rows hold identity rotations,
+    zero shape and NaN translation.
+    """
+
+    info: VideoInfo
+    start: int
+    end: int
+    bundle: ModelBundle
+    keypoints: FrameKeypoints
+    track: Track
+    placed: PlacedMesh
+    K: np.ndarray  # [3, 3] pixels
+
+    @property
+    def mesh(self) -> MeshSequence:
+        return self.placed.mesh
+
+    @property
+    def valid(self) -> np.ndarray:
+        """``[N]`` bool: a person was tracked in the frame and placed."""
+        return self.track.has_person & np.isfinite(self.placed.transl).all(1)
+
+    def transl_cam(self) -> np.ndarray:
+        """``[N, 3]`` float32 root translation, metres, camera frame; NaN where not :attr:`valid`."""
+        return np.where(self.valid[:, None], self.placed.transl, np.nan).astype(np.float32)
+
+    def joints_cam(self) -> np.ndarray:
+        """``[N, 17, 3]`` float32 H36M joints, metres, camera frame; NaN where not :attr:`valid`."""
+        placed = self.placed.joints_m + np.nan_to_num(self.placed.transl)[:, None, :]
+        return np.where(self.valid[:, None, None], placed, np.nan).astype(np.float32)
+
+
+def prepare_output_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """Create ``out_dir`` if needed, check it is writable, and remove an older run's ``summary.json``
+    (the completion marker) so that a failed run never looks complete.
+
+    Raises:
+        ValueError: the folder cannot be created or written.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(
+            f"output folder {str(out)!r} is not writable ({err.strerror or err}); pass -o with a folder you can write to"
+        ) from err
+    (out / "summary.json").unlink(missing_ok=True)
+    return out
+
+
+def write_outputs(
+    out: Path, result: VideoResult, options: OutputOptions, clock: StageClock, progress: Progress = no_progress
+) -> list[str]:
+    """Write ``result.npz`` and the chosen optional outputs into ``out`` (staged, renamed when all
+    succeeded); returns their names (``"obj/"`` for the OBJ folder). ``summary.json`` is not among them."""
+    bundle, mesh, info, valid = result.bundle, result.mesh, result.info, result.valid
+    with _staging_folder(out) as tmp:
+        with clock("write_result"):
+            write_result_npz(
+                tmp / "result.npz", rotmats=mesh.rotmats, transl=result.transl_cam(), betas=mesh.betas, K=result.K,
+                keypoints_2d=result.track.keypoints, joints_3d_cam=result.joints_cam(), fps=info.fps,
+                frame_indices=result.keypoints.frame_indices, valid=valid, model=bundle.name, weights=bundle.weights,
+                body_model=str(getattr(bundle.body_model, "name", "unknown")), image_size=(info.width, info.height),
+            )  # fmt: skip
+        names = ["result.npz"]
+        if options.overlay:
+            with clock("render"):
+                render_overlay(info, result.start, result.end, bundle.body_model, mesh, result.placed.transl, valid,
+                               result.K, tmp / "overlay.mp4", options.side_view, options.render_backend, progress)  # fmt: skip
+            names.append("overlay.mp4")
+        if options.animation:
+            with clock("exports"):
+                names += write_animation_exports(tmp, bundle.body_model, mesh, result.placed.transl, valid,
+                                                 result.keypoints.frame_indices, info.fps, options.obj)  # fmt: skip
+        for name in names:  # every output succeeded: move them into place
+            dest = out / name.rstrip("/")
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            os.replace(tmp / name.rstrip("/"), dest)
+    return names
+
+
+@contextmanager
+def _staging_folder(out: Path) -> Iterator[Path]:
+    tmp = out / f".partial-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_animation_exports(
+    out_dir: Path,
+    body_model: Any,
+    mesh: MeshSequence,
+    transl: np.ndarray,
+    valid: np.ndarray,
+    frame_indices: np.ndarray,
+    fps: float,
+    obj: bool,
+) -> list[str]:
+    """``animation.glb`` and ``motion.bvh`` (and per-frame OBJ in ``obj/``) via :mod:`diffmesh.io.exports`.
+
+    Frames without a person hold the last valid pose (the exporters' ``valid`` rule). Returns the
+    names written (none when no frame is valid).
+    """
+    valid = valid & np.isfinite(transl).all(1)
+    if not valid.any():
+        return []
+    kw = dict(rotmats=mesh.rotmats, transl=np.nan_to_num(transl).astype(np.float32), betas=mesh.betas,
+              valid=valid, frame_indices=frame_indices)  # fmt: skip
+    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **kw)
+    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **kw)
+    written = ["animation.glb", "motion.bvh"]
+    if obj:
+        write_obj_sequence(out_dir / "obj", body_model, **kw)
+        written.append("obj/")
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# summary.json
+
+
+@dataclass
+class RunSummary:
+    """What :func:`diffmesh.pipelines.run` did (also written to ``summary.json``)."""
+
+    video: str
+    output_dir: str
+    frames_processed: int
+    frames_with_person: int
+    frames_detected: int
+    frames_without_person: int
+    segments: list[tuple[int, int]]
+    fps: float
+    width: int
+    height: int
+    weights: str
+    trained: bool
+    body_model: str
+    keypoint_source: str
+    stage_seconds: dict[str, float]
+    cached_stages: list[str]
+    outputs: list[str]
+    mean_reprojection_px: float
+    settings: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def summarize(
+    out: Path, result: VideoResult, settings: InferSettings, clock: StageClock, cached: list[str], outputs: list[str]
+) -> RunSummary:
+    """The :class:`RunSummary` of a finished run (``stage_seconds["total"]`` taken now)."""
+    clock.seconds["total"] = clock.elapsed()
+    trk, valid, reproj = result.track, result.valid, result.placed.reproj_px
+    placed = np.isfinite(reproj) & trk.has_person
+    return RunSummary(
+        video=str(result.info.path),
+        output_dir=str(out),
+        frames_processed=result.end - result.start,
+        frames_with_person=int(valid.sum()),
+        frames_detected=int(trk.detected.sum()),
+        frames_without_person=int((~valid).sum()),
+        segments=[(s.start + result.start, s.end + result.start) for s in trk.segments],
+        fps=result.info.fps,
+        width=result.info.width,
+        height=result.info.height,
+        weights=result.bundle.weights,
+        trained=result.bundle.trained,
+        body_model=str(getattr(result.bundle.body_model, "name", "unknown")),
+        keypoint_source=result.keypoints.source,
+        stage_seconds={k: round(v, 4) for k, v in clock.seconds.items()},
+        cached_stages=cached,
+        outputs=outputs + ["summary.json"],
+        mean_reprojection_px=float(np.mean(reproj[placed])) if placed.any() else float("nan"),
+        settings=asdict(settings),
+        versions=_versions(),
+    )
+
+
+def write_summary(out: Path, summary: RunSummary) -> Path:
+    """``summary.json``, written atomically (the marker of a complete run)."""
+    text = json.dumps(asdict(summary), indent=2, default=str)
+    return atomic_write(out / "summary.json", lambda f: f.write(text.encode()))
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    import diffmesh
+
+    v = {"diffmesh": diffmesh.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    for mod in ("av", "mediapipe", "moderngl"):
+        try:
+            v[mod] = __import__(mod).__version__
+        except Exception:  # optional packages, absent or without a version
+            pass
+    return v

@@ -1,0 +1,114 @@
+"""The model stage: tracked 2-D keypoints → overlapping windows → network → blended per-frame body parameters.
+
+Also the body model run over a whole sequence in chunks (:func:`body_sequence`), which the
+placement (joints) and overlay (vertices) stages share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffmesh.data.transforms import crop_scale, flip_data
+from diffmesh.pipelines.settings import Progress, no_progress
+from diffmesh.pipelines.tracking import Track
+from diffmesh.pipelines.windows import WindowBlender, flip_smpl_rotmats, plan_windows
+
+__all__ = ["MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
+
+
+@dataclass
+class MeshSequence:
+    """Per-frame body parameters (rows = processed frames; identity / zeros where there is no person).
+
+    Attributes:
+        rotmats: ``[N, 24, 3, 3]`` local joint rotations (0 = global orientation, camera-oriented).
+        betas: ``[N, 10]``.
+    """
+
+    rotmats: np.ndarray
+    betas: np.ndarray
+
+
+def model_clip_len(model: nn.Module) -> int:
+    """Frames per network call: the DiffMesh head's fixed ``clip_len``, else 16 (the mesh training clip)."""
+    return int(getattr(model.head, "clip_len", 16))
+
+
+def predict_mesh(
+    model: nn.Module,
+    trk: Track,
+    flip: bool = False,
+    stride: int | None = None,
+    batch_windows: int = 8,
+    progress: Progress = no_progress,
+) -> MeshSequence:
+    """Normalise each segment, run overlapping windows through the model, blend.
+
+    Each segment is normalised as a whole (the official whole-video ``crop_scale``) and cut into
+    ``clip_len`` windows with ``stride``; segments shorter than a clip are padded by repeating their
+    last frame (official). Windows are batched ``batch_windows`` at a time.
+    """
+    clip_len = model_clip_len(model)
+    stride = stride or max(1, clip_len // 2)
+    device = next(model.parameters()).device
+    n = len(trk.has_person)
+    rot_all = np.zeros((n, 24, 3, 3), dtype=np.float32)
+    rot_all[:] = np.eye(3, dtype=np.float32)
+    betas_all = np.zeros((n, 10), dtype=np.float32)
+    total = sum(len(s) for s in trk.segments)
+    done = 0
+    for seg in trk.segments:
+        x_seg = torch.from_numpy(crop_scale(trk.keypoints[seg.start : seg.end]))  # [L, 17, 3]
+        windows = plan_windows(len(seg), clip_len, stride)
+        blender = WindowBlender(len(seg))
+        for b0 in range(0, len(windows), batch_windows):
+            batch = windows[b0 : b0 + batch_windows]
+            clips = []
+            for w in batch:
+                clip = x_seg[w.start : w.start + w.length]
+                if w.length < clip_len:  # pad by repeating the last frame (official DiffMesh demo)
+                    clip = torch.cat([clip, clip[-1:].expand(clip_len - w.length, -1, -1)])
+                clips.append(clip)
+            x = torch.stack(clips).to(device)  # [B, clip_len, 17, 3]
+            with torch.inference_mode():
+                out = model(x)
+                rot, betas = out.rotmats.float().cpu(), out.betas.float().cpu()
+                if flip:
+                    out_f = model(flip_data(x))
+                    rot = 0.5 * (rot + flip_smpl_rotmats(out_f.rotmats.float().cpu()))  # projected by the blender
+                    betas = 0.5 * (betas + out_f.betas.float().cpu())
+            for k, w in enumerate(batch):
+                blender.add(w, rot[k, : w.length], betas[k, : w.length], torch.zeros(w.length, 17, 3))
+            progress("model", done + batch[-1].start + batch[-1].length, total)
+        rot_seg, betas_seg, _ = blender.result()
+        rot_all[seg.start : seg.end] = rot_seg.numpy()
+        betas_all[seg.start : seg.end] = betas_seg.numpy()
+        done += len(seg)
+    return MeshSequence(rot_all, betas_all)
+
+
+def body_sequence(
+    body_model: nn.Module, rotmats: np.ndarray, betas: np.ndarray, chunk: int = 64, vertices: bool = False
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor | None]]:
+    """Run the body model over a sequence in chunks: yields ``(rows, joints_h36m [C, 17, 3] m,
+    vertices [C, V, 3] m or None)`` with no translation. Memory is O(chunk) meshes."""
+    n = len(rotmats)
+    for a in range(0, n, chunk):
+        sl = slice(a, min(n, a + chunk))
+        r = torch.from_numpy(np.ascontiguousarray(rotmats[sl]))
+        with torch.inference_mode():
+            out = body_model(betas=torch.from_numpy(np.ascontiguousarray(betas[sl])), body_pose=r[:, 1:], global_orient=r[:, :1])
+        yield sl, out.joints_h36m, (out.vertices if vertices else None)
+
+
+def h36m_joints(body_model: nn.Module, mesh: MeshSequence) -> np.ndarray:
+    """``[N, 17, 3]`` H36M joints (metres, root-relative body, no translation)."""
+    out = np.zeros((len(mesh.rotmats), 17, 3), dtype=np.float32)
+    for sl, joints, _ in body_sequence(body_model, mesh.rotmats, mesh.betas):
+        out[sl] = joints.numpy()
+    return out

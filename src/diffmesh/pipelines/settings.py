@@ -1,0 +1,87 @@
+"""What a run of the video pipeline is asked to do (:class:`InferSettings`), and how it reports
+progress (:data:`Progress`) and time (:class:`StageClock`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["InferSettings", "Progress", "StageClock", "no_progress"]
+
+#: ``progress(stage, done, total)``: called as a stage (``"detect"``, ``"model"``, ``"render"``)
+#: advances; ``done == total`` when it ends.
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The default :data:`Progress`: report nothing."""
+
+
+@dataclass(frozen=True)
+class InferSettings:
+    """Everything that decides a run's result, plus how fast it runs (render-only options are
+    arguments of :func:`diffmesh.pipelines.run`).
+
+    Attributes:
+        start, end: frame range ``[start, end)`` of the video (``end=None``: to the last frame).
+        keypoints_file: an AlphaPose Halpe-26/COCO-17 JSON to use instead of the detector.
+        track_id: keep only this AlphaPose track (``idx``).
+        min_detection_confidence: BlazePose person-detector threshold.
+        max_gap: missing runs up to this many frames are interpolated; longer ones split the sequence.
+        stride: window step (default ``clip_len // 2``: every frame is seen by two windows).
+        flip: flip test-time augmentation (doubles the model cost).
+        fov_y_deg, focal_px: camera intrinsics guess (default 50 degrees vertical), or a known focal length.
+        smooth_sigma: Gaussian smoothing of the root trajectory, in frames.
+        fast: bf16 matrix multiplies on CPU (:func:`diffmesh.models.fast.to_fast_inference`).
+        device: torch device for the model.
+        batch_windows: windows per network call.
+        threads: torch CPU threads for the run (0: :func:`diffmesh.pipelines.threads.default_threads`,
+            half the cores, at most 4). Does not change the result.
+    """
+
+    start: int = 0
+    end: int | None = None
+    keypoints_file: str | None = None
+    track_id: int | None = None
+    min_detection_confidence: float = 0.3
+    max_gap: int = 10
+    stride: int | None = None
+    flip: bool = False
+    fov_y_deg: float | None = None
+    focal_px: float | None = None
+    smooth_sigma: float = 2.0
+    fast: bool = True
+    device: str = "cpu"
+    batch_windows: int = 8
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
+
+    def model_stage_parts(self) -> dict[str, Any]:
+        """The settings in the model stage's cache key: all but the frame range and keypoint
+        source (already in the keypoints key) and those that do not change the result."""
+        neutral = ("start", "end", "keypoints_file", "track_id", "device", "batch_windows", "threads")
+        return {k: v for k, v in asdict(self).items() if k not in neutral}
+
+
+class StageClock:
+    """Wall-clock seconds per stage (``summary.json``'s ``stage_seconds``): ``with clock("track"): ...``."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.seconds[stage] = time.perf_counter() - t0
+
+    def elapsed(self) -> float:
+        """Seconds since the clock was made."""
+        return time.perf_counter() - self.started
