@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from diffmesh.conventions import H36M_EVAL_14, NUM_H36M_JOINTS
-from diffmesh.data.transforms import flip_data
+from diffmesh.geometry.flip import flip_data
 
 logger = logging.getLogger(__name__)
 

@@ -34,14 +34,15 @@ from torch import nn
 
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS
 from diffmesh.geometry.camera import default_intrinsics, project
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.flip import flip_data, flip_smpl_rotmats
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
 from diffmesh.io.video import VideoInfo, VideoWriter, iter_frames, probe_video
 from diffmesh.pipelines.cache import StageCache, file_digest, stage_key
 from diffmesh.pipelines.keypoints import FrameKeypoints, PoseDetector, read_alphapose_json
 from diffmesh.pipelines.placement import place_sequence
 from diffmesh.pipelines.tracking import Segment, Track, follow_person, track
-from diffmesh.data.transforms import crop_scale, flip_data
-from diffmesh.pipelines.windows import WindowBlender, flip_smpl_rotmats, plan_windows
+from diffmesh.pipelines.windows import WindowBlender, plan_windows
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from diffmesh.data.synthetic.camera import Camera, CameraRanges, CropBox, look_at, project, sample_camera
+from diffmesh.data.synthetic.camera import CameraRanges, sample_camera
 from diffmesh.data.synthetic.engine import (
     H36M_METRES_PER_UNIT,
     SPLIT_SIZE,
@@ -31,16 +31,12 @@ __all__ = [
     "JOINT_LIMITS",
     "SPLITS",
     "SPLIT_SIZE",
-    "Camera",
     "CameraRanges",
-    "CropBox",
     "Motion",
     "SyntheticClip",
     "SyntheticMotionDataset",
     "SyntheticMotionEngine",
     "generate_motion",
-    "look_at",
     "motion_seed",
-    "project",
     "sample_camera",
 ]
