@@ -123,6 +123,30 @@ def test_crop_scale_is_crop_box_then_normalize_in_box(dtype: type) -> None:
     np.testing.assert_allclose(box.denormalize(box.normalize(motion[..., :2])), motion[..., :2], rtol=1e-5)
 
 
+def _official_crop_scale(motion: np.ndarray, ratio: float) -> np.ndarray:
+    """The official arithmetic step by step (DATA.md §2.3), intermediate stored in the input dtype."""
+    result = motion.copy()
+    valid = motion[motion[..., 2] != 0][:, :2]
+    xmin, xmax, ymin, ymax = valid[:, 0].min(), valid[:, 0].max(), valid[:, 1].min(), valid[:, 1].max()
+    scale = max(xmax - xmin, ymax - ymin) * ratio
+    xs, ys = (xmin + xmax - scale) / 2, (ymin + ymax - scale) / 2
+    result[..., :2] = (motion[..., :2] - [xs, ys]) / scale
+    result[..., :2] = (result[..., :2] - 0.5) * 2
+    return np.clip(result, -1, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crop_scale_keeps_the_official_arithmetic_bit_for_bit(dtype: type) -> None:
+    motion = _keypoints(4, dtype)
+    motion[2, 5:9, 2] = 0
+    ratio = np.random.default_rng(9).uniform(1, 3, 1)[0]  # a float64 ratio, as drawn
+    expected = _official_crop_scale(motion, ratio)
+    out = crop_scale(motion, (1, 3), rng=np.random.default_rng(9))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(crop_scale(motion), _official_crop_scale(motion, 1.0))
+
+
 def test_crop_box_needs_four_distinct_confident_joints() -> None:
     motion = _keypoints()
     motion[..., 2] = 0

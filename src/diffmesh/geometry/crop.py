@@ -36,9 +36,13 @@ class CropBox:
     size: float
 
     def normalize(self, xy: np.ndarray) -> np.ndarray:
-        """Pixels ``[..., 2]`` → normalised ``[..., 2]`` (not clipped)."""
-        # The official arithmetic: box corner -> 0, far corner -> 1, then [0, 1] -> [-1, 1].
-        return ((xy - np.array([self.x0, self.y0])) / self.size - 0.5) * 2
+        """Pixels ``[..., 2]`` → normalised ``[..., 2]`` (not clipped), in ``xy``'s float dtype."""
+        xy = np.asarray(xy)
+        dtype = xy.dtype if np.issubdtype(xy.dtype, np.floating) else np.float64
+        # The official arithmetic, bit for bit: box corner -> 0, far corner -> 1, rounded to the
+        # keypoints' dtype, then [0, 1] -> [-1, 1].
+        unit = ((xy - np.array([self.x0, self.y0])) / self.size).astype(dtype, copy=False)
+        return (unit - 0.5) * 2
 
     def denormalize(self, xy_norm: np.ndarray) -> np.ndarray:
         """Normalised ``[..., 2]`` → pixels ``[..., 2]`` (inverse of :meth:`normalize`)."""
