@@ -25,7 +25,7 @@ from diffmesh.data.synthetic import (
     SyntheticMotionEngine,
     motion_seed,
 )
-from diffmesh.data.synthetic.motions import angles_to_rotmats, catmull_rom, rotmats_to_angles
+from diffmesh.data.synthetic.angles import angles_to_rotmats, catmull_rom, rotmats_to_angles
 from diffmesh.geometry.camera import project
 from diffmesh.geometry.rotations import axis_angle_to_rotmat
 

@@ -7,7 +7,7 @@ the recovered trajectory and the 2-D keypoints can be checked against the ground
 
 Why not the synthetic engine's ``walk`` family (:mod:`diffmesh.data.synthetic.motions`): that
 is a *random* gait placed in the world with planted feet, so its speed follows from the stride
-(1.0-1.6 m/s, about 5 m in 4 s: more than the 3.7 m a 640 x 480 frame shows at 3 m); this one
+(1.0-1.7 m/s, about 5 m in 4 s: more than the 3.7 m a 640 x 480 frame shows at 3 m); this one
 is a single hand-set walk specified in the camera frame that stays in view (it sweeps 1.2 m in
 front of the camera). The shipped sample clip (``tools/make_sample_clip.py``), the pipeline
 tests' bounds and the numbers in ``docs/model_card.md`` / ``docs/benchmarks.md`` were all

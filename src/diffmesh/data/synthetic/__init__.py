@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+from diffmesh.data.synthetic.angles import JOINT_LIMITS
 from diffmesh.data.synthetic.camera import CameraRanges, sample_camera
 from diffmesh.data.synthetic.engine import (
     H36M_METRES_PER_UNIT,
@@ -23,7 +24,7 @@ from diffmesh.data.synthetic.engine import (
     SyntheticMotionEngine,
     motion_seed,
 )
-from diffmesh.data.synthetic.motions import FAMILIES, JOINT_LIMITS, Motion, generate_motion
+from diffmesh.data.synthetic.motions import FAMILIES, Motion, generate_motion
 
 __all__ = [
     "FAMILIES",

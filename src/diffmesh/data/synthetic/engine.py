@@ -56,8 +56,9 @@ from diffmesh.data.augment import (
     offset_confidence,
     sample_detection_offsets,
 )
+from diffmesh.data.synthetic.angles import angles_to_rotmats, root_rotmats
 from diffmesh.data.synthetic.camera import CameraRanges, sample_camera
-from diffmesh.data.synthetic.motions import FAMILIES, Motion, angles_to_rotmats, generate_motion, root_rotmats
+from diffmesh.data.synthetic.motions import FAMILIES, Motion, generate_motion
 from diffmesh.data.types import MeshClip, PoseClip
 from diffmesh.geometry.camera import Camera, project
 from diffmesh.geometry.crop import MIN_BOX_JOINTS, CropBox, crop_box, normalize_in_box
