@@ -12,6 +12,7 @@ import torch
 
 from diffmesh import conventions, losses, metrics
 from diffmesh.data import transforms
+from diffmesh.geometry import crop, flip
 from tests._golden import golden_path
 
 F64_TOL = 1e-6
@@ -32,9 +33,9 @@ def _max_diff(a, b) -> float:
 
 
 def test_flips(golden: dict) -> None:
-    assert _max_diff(transforms.flip_thetas_batch(golden["flip_thetas_batch_in"]), golden["flip_thetas_batch"]) <= F32_TOL
-    assert _max_diff(transforms.flip_data(golden["flip_data_in"]), golden["flip_data"]) <= F32_TOL
-    assert _max_diff(transforms.flip_data(_np(golden["flip_data_in"])), golden["flip_data"]) <= F32_TOL
+    assert _max_diff(flip.flip_thetas_batch(golden["flip_thetas_batch_in"]), golden["flip_thetas_batch"]) <= F32_TOL
+    assert _max_diff(flip.flip_data(golden["flip_data_in"]), golden["flip_data"]) <= F32_TOL
+    assert _max_diff(flip.flip_data(_np(golden["flip_data_in"])), golden["flip_data"]) <= F32_TOL
 
 
 def test_mpjpe_and_p_mpjpe(golden: dict) -> None:
@@ -61,7 +62,7 @@ def test_compute_error_accel(golden: dict) -> None:
 
 
 def test_crop_scale_resample_split_clips(golden: dict) -> None:
-    assert _max_diff(transforms.crop_scale(_np(golden["crop_scale_in"]), (1, 1)), golden["crop_scale_1_1"]) <= F64_TOL
+    assert _max_diff(crop.crop_scale(_np(golden["crop_scale_in"]), (1, 1)), golden["crop_scale_1_1"]) <= F64_TOL
     for key, value in golden["resample_det"].items():
         ori, target = map(int, key.split("->"))
         np.testing.assert_array_equal(transforms.resample(ori, target), _np(value))

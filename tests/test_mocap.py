@@ -13,7 +13,7 @@ from diffmesh.body import BodyModel, load
 from diffmesh.conventions import SMPL_FLIP_PAIRS, SMPL_JOINTS
 from diffmesh.data import mocap
 from diffmesh.data.mocap import _rotations, augment
-from diffmesh.data.synthetic.motions import JOINT_LIMITS, rotmats_to_angles
+from diffmesh.data.synthetic.angles import JOINT_LIMITS, rotmats_to_angles
 from diffmesh.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
 FEET = [SMPL_JOINTS.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]

@@ -17,10 +17,11 @@ import pytest
 import torch
 
 from diffmesh.geometry.camera import default_intrinsics, fit_translation, project
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.flip import flip_data, flip_smpl_rotmats
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.tracking import Segment, follow_person, track
-from diffmesh.data.transforms import crop_scale, flip_data
-from diffmesh.pipelines.windows import WindowBlender, flip_smpl_rotmats, plan_windows
+from diffmesh.pipelines.windows import WindowBlender, plan_windows
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from diffmesh.data.readers import (
     read_ntu_pkl,
 )
 from diffmesh.data.readers.ntu import ONESHOT_CLASSES, oneshot_aux_labels
-from diffmesh.data.transforms import flip_data, flip_thetas
+from diffmesh.geometry.flip import flip_data, flip_thetas
 from tests import _official_data as od
 
 CLIP = 27  # short clips keep the tests fast; the slicing logic is the same as for 243

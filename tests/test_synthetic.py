@@ -25,8 +25,8 @@ from diffmesh.data.synthetic import (
     SyntheticMotionEngine,
     motion_seed,
 )
-from diffmesh.data.synthetic.camera import normalize_to_box, project
-from diffmesh.data.synthetic.motions import angles_to_rotmats, catmull_rom, rotmats_to_angles
+from diffmesh.data.synthetic.angles import angles_to_rotmats, catmull_rom, rotmats_to_angles
+from diffmesh.geometry.camera import project
 from diffmesh.geometry.rotations import axis_angle_to_rotmat
 
 FPS = 30.0
@@ -166,7 +166,7 @@ def test_global_orientation_is_camera_frame(engine: SyntheticMotionEngine) -> No
 def test_2d_input_is_projection_plus_noise(open_body: BodyModel) -> None:
     exact = SyntheticMotionEngine(open_body, clip_len=16, noise=False, mask_ratio=0.0)
     for c in exact.generate("train", [0, 1]):
-        np.testing.assert_allclose(c.input[..., :2], normalize_to_box(c.joints_2d, c.crop_box), atol=1e-4)
+        np.testing.assert_allclose(c.input[..., :2], c.crop_box.normalize(c.joints_2d), atol=1e-4)
         assert (c.input[..., 2] == 1).all()
         np.testing.assert_allclose(c.input[..., :2].min(), -1.0, atol=1e-4)  # the box is tight
         np.testing.assert_allclose(c.label[..., :2], c.input[..., :2], atol=1e-4)
@@ -180,13 +180,13 @@ def test_2d_input_is_projection_plus_noise(open_body: BodyModel) -> None:
         heights.append(np.ptp(c.joints_2d[..., 1], axis=1).mean())
         errors.append(np.median(err[keep]) / heights[-1])
         kept.append(keep.mean())
-        clean = normalize_to_box(c.joints_2d, c.crop_box)
+        clean = c.crop_box.normalize(c.joints_2d)
         dropped = ~(np.abs(c.input).sum(-1) > 0)
         assert (np.abs(c.input[..., :2] - clean)[~dropped] < 0.2).all()
         np.testing.assert_array_equal(dropped, ~keep)  # dropped joints are (0, 0, 0)
         # normalised with the box of the detected joints (crop_scale, ratio 1)
         np.testing.assert_allclose(
-            c.input[..., :2][keep], normalize_to_box(c.keypoints_2d[..., :2], c.crop_box)[keep], atol=1e-4
+            c.input[..., :2][keep], c.crop_box.normalize(c.keypoints_2d[..., :2])[keep], atol=1e-4
         )
         assert np.isclose(np.abs(c.input[..., :2][keep]).max(), 1.0, atol=1e-4)
     # detector-like: a few pixels on a body of a few hundred (0.2 %..3 % of its height)

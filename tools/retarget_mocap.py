@@ -322,7 +322,7 @@ def render_sheet(
 
     The camera keeps a 3/4 view of ``facing`` and a fixed distance, and follows the body.
     """
-    from diffmesh.data.synthetic.camera import look_at, project
+    from diffmesh.geometry.camera import look_at, project
     from diffmesh.data.synthetic.preview import draw_line
     from diffmesh.render import Renderer, intrinsics_from_fov
 

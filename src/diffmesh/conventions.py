@@ -30,9 +30,23 @@ H36M_JOINTS: tuple[str, ...] = (
 )
 NUM_H36M_JOINTS = len(H36M_JOINTS)
 
-#: Left/right pairs of H36M-17 (indices), used by flip augmentation and flip TTA.
-H36M_FLIP_LEFT: tuple[int, ...] = (4, 5, 6, 11, 12, 13)
-H36M_FLIP_RIGHT: tuple[int, ...] = (1, 2, 3, 14, 15, 16)
+
+def _mirror_name(name: str) -> str:
+    for side, other in (("left_", "right_"), ("right_", "left_")):
+        if name.startswith(side):
+            return other + name[len(side) :]
+    return name
+
+
+def mirror_permutation(order: tuple[str, ...]) -> tuple[int, ...]:
+    """For every joint of ``order``, the index of its mirror image (``left_x`` <-> ``right_x``;
+    joints on the midline map to themselves): the joint permutation of a horizontal flip."""
+    return tuple(order.index(_mirror_name(name)) for name in order)
+
+
+#: Joint permutation of a horizontal flip of H36M-17 (the official ``joints_left`` (4, 5, 6,
+#: 11, 12, 13) <-> ``joints_right`` (1, 2, 3, 14, 15, 16)); flip augmentation and flip TTA.
+H36M_FLIP_PERM: tuple[int, ...] = mirror_permutation(H36M_JOINTS)
 
 #: The 14-joint evaluation subset (drops pelvis, spine and nose).
 H36M_EVAL_14: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16)
@@ -70,6 +84,10 @@ NUM_SMPL_JOINTS = len(SMPL_JOINTS)
 SMPL_PARENTS: tuple[int, ...] = (
     -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
 )
+
+#: Joint permutation of a horizontal flip of SMPL-24 (the left/right swap of the official
+#: ``flip_thetas``).
+SMPL_FLIP_PERM: tuple[int, ...] = mirror_permutation(SMPL_JOINTS)
 
 #: Number of SMPL shape coefficients used by every head.
 NUM_BETAS = 10
@@ -195,9 +213,9 @@ H36M_BONE_ANGLE_PAIRS: tuple[tuple[int, int], ...] = (
     (7, 13), (8, 13), (10, 13), (7, 8), (8, 9), (10, 11), (11, 12), (13, 14), (14, 15),
 )  # fmt: skip
 
-#: Left/right SMPL joint pairs swapped by the SMPL pose flip (official ``flip_thetas``).
+#: Left/right SMPL joint pairs swapped by the SMPL pose flip, :data:`SMPL_FLIP_PERM` as pairs.
 SMPL_FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
-    (i, SMPL_JOINTS.index(name.replace("left_", "right_")))
+    (i, SMPL_FLIP_PERM[i])
     for i, name in enumerate(SMPL_JOINTS)
     if name.startswith("left_")
 )

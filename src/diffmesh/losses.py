@@ -184,14 +184,9 @@ class PoseLossTerms:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def pose3d_loss(pred: torch.Tensor, gt: torch.Tensor, weights: PoseLossWeights = PoseLossWeights()) -> PoseLossTerms:
-    """The 3-D pose objective ``L_mpjpe + 0.5·L_nmpjpe + 20·L_vel (+ 0·limb/angle terms)``.
-
-    Args:
-        pred, gt: ``[N, T, 17, 3]`` (root-relative targets when ``rootrel``; normalised units).
-        weights: term weights.
-    """
-    terms = {
+def _joint_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The 3-D joint terms shared by the pose and mesh objectives (official log names)."""
+    return {
         "loss_3d_pos": loss_mpjpe(pred, gt),
         "loss_3d_scale": loss_n_mpjpe(pred, gt),
         "loss_3d_velocity": loss_velocity(pred, gt),
@@ -200,6 +195,16 @@ def pose3d_loss(pred: torch.Tensor, gt: torch.Tensor, weights: PoseLossWeights =
         "loss_a": loss_angle(pred, gt),
         "loss_av": loss_angle_velocity(pred, gt),
     }
+
+
+def pose3d_loss(pred: torch.Tensor, gt: torch.Tensor, weights: PoseLossWeights = PoseLossWeights()) -> PoseLossTerms:
+    """The 3-D pose objective ``L_mpjpe + 0.5·L_nmpjpe + 20·L_vel (+ 0·limb/angle terms)``.
+
+    Args:
+        pred, gt: ``[N, T, 17, 3]`` (root-relative targets when ``rootrel``; normalised units).
+        weights: term weights.
+    """
+    terms = _joint_terms(pred, gt)
     total = (
         terms["loss_3d_pos"]
         + weights.scale * terms["loss_3d_scale"]
@@ -341,13 +346,7 @@ def mesh_loss(
     gt_rot = axis_angle_to_rotmat(gt_theta[:, :pose_dim].reshape(-1, 3))
 
     terms = {
-        "loss_3d_pos": loss_mpjpe(pred_local, gt_local),
-        "loss_3d_scale": loss_n_mpjpe(pred_local, gt_local),
-        "loss_3d_velocity": loss_velocity(pred_local, gt_local),
-        "loss_lv": loss_limb_var(pred_local),
-        "loss_lg": loss_limb_gt(pred_local, gt_local),
-        "loss_a": loss_angle(pred_local, gt_local),
-        "loss_av": loss_angle_velocity(pred_local, gt_local),
+        **_joint_terms(pred_local, gt_local),
         "loss_shape": criterion(pred_theta[:, pose_dim:], gt_theta[:, pose_dim:]),
         "loss_pose": criterion(pred_rot, gt_rot),
         "loss_norm": torch.linalg.vector_norm(pred_theta, dim=-1).mean(),

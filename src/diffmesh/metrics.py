@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from diffmesh.conventions import H36M_EVAL_14, NUM_H36M_JOINTS
-from diffmesh.data.transforms import flip_data
+from diffmesh.geometry.flip import flip_data
 
 logger = logging.getLogger(__name__)
 
@@ -50,33 +50,23 @@ def _as_joints(x: np.ndarray | torch.Tensor, name: str, ndim: int = 3) -> np.nda
     return x
 
 
-def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-frame mean joint distance.
-
-    Args:
-        pred, gt: ``[N, J, 3]``.
-
-    Returns:
-        ``[N]``.
-    """
+def _joint_pair(pred: np.ndarray, gt: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
     pred, gt = _as_joints(pred, "pred"), _as_joints(gt, "gt")
     if pred.shape != gt.shape:
-        raise ValueError(f"mpjpe: pred shape {list(pred.shape)} differs from gt shape {list(gt.shape)}")
+        raise ValueError(f"{metric}: pred shape {list(pred.shape)} differs from gt shape {list(gt.shape)}")
+    return pred, gt
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-frame mean joint distance of ``pred, gt [N, J, 3]`` → ``[N]``."""
+    pred, gt = _joint_pair(pred, gt, "mpjpe")
     return np.mean(np.linalg.norm(pred - gt, axis=-1), axis=1)
 
 
 def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-frame MPJPE after similarity (Procrustes) alignment of ``pred`` to ``gt`` (official ``p_mpjpe``).
-
-    Args:
-        pred, gt: ``[N, J, 3]``.
-
-    Returns:
-        ``[N]``.
-    """
-    pred, gt = _as_joints(pred, "pred"), _as_joints(gt, "gt")
-    if pred.shape != gt.shape:
-        raise ValueError(f"p_mpjpe: pred shape {list(pred.shape)} differs from gt shape {list(gt.shape)}")
+    """Per-frame MPJPE after similarity (Procrustes) alignment of ``pred`` to ``gt`` (official
+    ``p_mpjpe``): ``pred, gt [N, J, 3]`` → ``[N]``."""
+    pred, gt = _joint_pair(pred, gt, "p_mpjpe")
     mu_x = gt.mean(axis=1, keepdims=True)
     mu_y = pred.mean(axis=1, keepdims=True)
     x0, y0 = gt - mu_x, pred - mu_y

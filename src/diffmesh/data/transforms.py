@@ -1,41 +1,29 @@
-"""Data transforms of the official code: flips, normalisations, clip slicing, resampling.
+"""Data transforms of the official code: dataset normalisations, clip slicing, resampling, action augmentation.
 
-Pure functions on numpy arrays (flips also on torch tensors). Randomness comes from an
+Pure functions on numpy arrays. Randomness comes from an
 explicit ``rng`` (:class:`numpy.random.Generator`); to reproduce the official draws, which
 use NumPy's *global* generator (seeded with 0 by every official dataset constructor), pass
 :func:`official_global_rng` after ``np.random.seed(0)``: every function here makes its draws
 in the official order and with the official calls (``uniform``, ``randint``, ``random``).
 
-Spec: DATA.md §1.1-1.2 (flips), §2 (normalisations), §2.3 (``crop_scale``), §4 (clips),
-§5.5 (action augmentation).
+Spec: DATA.md §2 (normalisations), §4 (clips), §5.5 (action augmentation). The model-input
+conventions every dataset shares live in :mod:`diffmesh.geometry`: flips
+(:mod:`diffmesh.geometry.flip`) and the crop box / ``crop_scale`` (:mod:`diffmesh.geometry.crop`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TypeVar, Union
+from typing import Union
 
 import numpy as np
-import torch
-
-from diffmesh.conventions import (
-    H36M_FLIP_LEFT,
-    H36M_FLIP_RIGHT,
-    NUM_H36M_JOINTS,
-    NUM_SMPL_JOINTS,
-    SMPL_FLIP_PAIRS,
-)
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "RandomSource",
     "official_global_rng",
-    "flip_data",
-    "flip_thetas",
-    "flip_thetas_batch",
-    "crop_scale",
     "resample",
     "split_clips",
     "H36M_CAMERA_RESOLUTION",
@@ -56,8 +44,6 @@ __all__ = [
 #: (e.g. :func:`official_global_rng` to replay the official global-RNG draws).
 RandomSource = Union[np.random.Generator, np.random.RandomState]
 
-ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
-
 
 def official_global_rng() -> np.random.RandomState:
     """NumPy's global ``RandomState`` (the one ``np.random.seed`` seeds), as the official code uses.
@@ -73,145 +59,6 @@ def _integers(rng: RandomSource, high: int, size: int | tuple[int, ...]) -> np.n
     if isinstance(rng, np.random.RandomState):
         return rng.randint(high, size=size)
     return rng.integers(high, size=size)
-
-
-# ---------------------------------------------------------------------------------------------
-# Flips (DATA.md §1.1, §1.2)
-
-_H36M_FLIP_PERM = np.arange(NUM_H36M_JOINTS)
-_H36M_FLIP_PERM[list(H36M_FLIP_LEFT)] = H36M_FLIP_RIGHT
-_H36M_FLIP_PERM[list(H36M_FLIP_RIGHT)] = H36M_FLIP_LEFT
-
-_SMPL_FLIP_PERM = np.arange(NUM_SMPL_JOINTS)
-for _a, _b in SMPL_FLIP_PAIRS:
-    _SMPL_FLIP_PERM[_a], _SMPL_FLIP_PERM[_b] = _b, _a
-# Mirroring about the x = 0 plane keeps an axis-angle's x component and negates y and z.
-_AXIS_ANGLE_FLIP_SIGN = np.array([1.0, -1.0, -1.0])
-
-
-def flip_data(data: ArrayOrTensor) -> ArrayOrTensor:
-    """Horizontal mirror of H36M joint data (official ``flip_data``).
-
-    Args:
-        data: ``[..., 17, D]`` numpy array or torch tensor, x in channel 0 (normalised so that
-            the image's vertical centre line is x = 0).
-
-    Returns:
-        A new array/tensor of the same shape and type: x negated, left/right joints swapped;
-        channels ≥ 1 (y, z, confidence) unchanged.
-    """
-    if data.ndim < 2 or data.shape[-2] != NUM_H36M_JOINTS:
-        raise ValueError(
-            f"flip_data expects H36M joint data [..., 17, D], got shape {list(data.shape)}; "
-            "convert other joint orders with diffmesh.conventions first"
-        )
-    if isinstance(data, torch.Tensor):
-        out = data[..., torch.as_tensor(_H36M_FLIP_PERM, device=data.device), :].clone()
-    else:
-        out = np.array(data[..., _H36M_FLIP_PERM, :], copy=True)
-    out[..., 0] = -out[..., 0]
-    return out
-
-
-def flip_thetas(thetas: ArrayOrTensor) -> ArrayOrTensor:
-    """Mirror SMPL poses (official ``flip_thetas`` / ``flip_thetas_batch``).
-
-    Negates the y and z components of every joint's axis-angle vector and swaps the left/right
-    joint pairs :data:`~diffmesh.conventions.SMPL_FLIP_PAIRS`.
-
-    Args:
-        thetas: axis-angle poses ``[..., 72]`` or ``[..., 24, 3]`` (numpy or torch); only the
-            72 pose values, not the betas.
-
-    Returns:
-        Same shape and type.
-    """
-    shape = tuple(thetas.shape)
-    if len(shape) >= 2 and shape[-2:] == (NUM_SMPL_JOINTS, 3):
-        joints_shape = shape
-    elif len(shape) >= 1 and shape[-1] == 3 * NUM_SMPL_JOINTS:
-        joints_shape = (*shape[:-1], NUM_SMPL_JOINTS, 3)
-    else:
-        raise ValueError(
-            f"flip_thetas expects SMPL axis-angle poses [..., 72] or [..., 24, 3], got shape {list(shape)}; "
-            "pass theta[..., :72] (the pose part) rather than the 82-d theta"
-        )
-    if isinstance(thetas, torch.Tensor):
-        sign = torch.as_tensor(_AXIS_ANGLE_FLIP_SIGN, dtype=thetas.dtype, device=thetas.device)
-        perm = torch.as_tensor(_SMPL_FLIP_PERM, device=thetas.device)
-    else:
-        sign = _AXIS_ANGLE_FLIP_SIGN.astype(thetas.dtype if np.issubdtype(thetas.dtype, np.floating) else np.float64)
-        perm = _SMPL_FLIP_PERM
-    joints = thetas.reshape(joints_shape)  # [..., 24, 3]
-    return (joints[..., perm, :] * sign).reshape(shape)
-
-
-#: The official name of the batched torch variant; one implementation serves both.
-flip_thetas_batch = flip_thetas
-
-
-# ---------------------------------------------------------------------------------------------
-# Bounding-box normalisation (DATA.md §2.3)
-
-#: A box is only defined with at least this many joints of non-zero confidence.
-_CROP_MIN_JOINTS = 4
-
-
-def crop_scale(
-    motion: np.ndarray,
-    scale_range: Sequence[float] = (1.0, 1.0),
-    rng: RandomSource | None = None,
-) -> np.ndarray:
-    """Normalise 2-D keypoints into a square box around all confident joints (official ``crop_scale``).
-
-    One box for the whole array (every frame and person): the tight box of the joints with
-    confidence ≠ 0, enlarged by ``ratio ~ U(scale_range)`` to a square of side
-    ``s = max(w, h)·ratio`` centred on it, mapped to [−1, 1]; then **every** channel (also the
-    confidence) is clipped to [−1, 1] (DEVIATIONS D-E7).
-
-    Args:
-        motion: ``[..., 17, 3]`` pixel x, y and confidence (e.g. ``[T, 17, 3]`` or ``[M, T, 17, 3]``).
-        scale_range: ``(lo, hi)`` of the box ratio (NTU train (1, 3), test (2, 2); PoseTrack /
-            InstaVariety (0.25, 1); in-the-wild (1, 1)).
-        rng: random source of the ratio. Required when ``lo != hi``; when given, one draw is
-            made even for a degenerate range (as the official code, which matters only to
-            replay the global stream).
-
-    Returns:
-        Array of the input's shape and float dtype; all zeros when fewer than 4 joints are
-        confident or the box is degenerate.
-    """
-    motion = np.asarray(motion)
-    if motion.ndim < 2 or motion.shape[-1] < 3:
-        raise ValueError(
-            f"crop_scale expects keypoints [..., J, 3] with confidence in channel 2, got shape {list(motion.shape)}"
-        )
-    if len(scale_range) != 2 or scale_range[0] > scale_range[1]:
-        raise ValueError(f"scale_range must be (lo, hi) with lo <= hi, got {tuple(scale_range)}")
-    dtype = motion.dtype if np.issubdtype(motion.dtype, np.floating) else np.float64
-    valid = motion[motion[..., 2] != 0][:, :2]  # [K, 2] confident joints
-    if len(valid) < _CROP_MIN_JOINTS:
-        return np.zeros(motion.shape, dtype=dtype)
-    xmin, ymin = valid.min(axis=0)
-    xmax, ymax = valid.max(axis=0)
-    if rng is not None:
-        ratio = rng.uniform(low=scale_range[0], high=scale_range[1], size=1)[0]
-    elif scale_range[0] == scale_range[1]:
-        ratio = scale_range[0]
-    else:
-        raise ValueError(
-            f"crop_scale with the random scale_range {tuple(scale_range)} needs rng= "
-            "(a np.random.Generator, or official_global_rng() to replay the official draws)"
-        )
-    scale = max(xmax - xmin, ymax - ymin) * ratio
-    if scale == 0:
-        return np.zeros(motion.shape, dtype=dtype)
-    xs = (xmin + xmax - scale) / 2
-    ys = (ymin + ymax - scale) / 2
-    result = np.array(motion, dtype=dtype, copy=True)
-    result[..., :2] = (motion[..., :2] - [xs, ys]) / scale  # box corner -> 0, far corner -> 1
-    result[..., :2] = (result[..., :2] - 0.5) * 2  # [0, 1] -> [-1, 1]
-    return np.clip(result, -1, 1)
 
 
 # ---------------------------------------------------------------------------------------------

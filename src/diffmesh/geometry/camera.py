@@ -1,5 +1,7 @@
 """Pinhole cameras in the OpenCV frame (x right, y down, z forward, metres; pixels with centres at integers).
 
+- :class:`Camera` — intrinsics ``K`` and the world → camera pose ``R_w2c``, ``t_w2c``;
+- :func:`look_at` — the pose of a camera aimed at a point, with the world's Y axis up;
 - :func:`default_intrinsics` — a focal-length guess for videos without calibration;
 - :func:`project` — camera-frame points → pixels;
 - :func:`fit_translation` — the camera-frame translation that puts root-relative 3-D joints
@@ -9,14 +11,68 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["default_intrinsics", "project", "fit_translation"]
+__all__ = ["Camera", "look_at", "default_intrinsics", "project", "fit_translation"]
 
 #: Default vertical field of view for videos without calibration. Phone and webcam videos are
 #: 40–60 degrees vertically in landscape; 50 degrees keeps depth errors within about ±20 % for those.
 DEFAULT_FOV_Y_DEG = 50.0
+
+
+@dataclass
+class Camera:
+    """A pinhole camera: ``X_cam = R_w2c X_world + t_w2c``, ``(u, v) = project(X_cam, K)``.
+
+    Attributes:
+        K: ``[3, 3]`` intrinsics (pixels).
+        R_w2c: ``[3, 3]`` world → camera rotation.
+        t_w2c: ``[3]`` world → camera translation (metres).
+        width, height: image size in pixels.
+    """
+
+    K: np.ndarray
+    R_w2c: np.ndarray
+    t_w2c: np.ndarray
+    width: int
+    height: int
+
+    def world_to_camera(self, points_world: np.ndarray) -> np.ndarray:
+        """``[..., 3]`` world points → camera frame (metres)."""
+        return points_world @ self.R_w2c.T + self.t_w2c
+
+    @property
+    def center_world(self) -> np.ndarray:
+        """``[3]`` the camera centre in the world."""
+        return -self.R_w2c.T @ self.t_w2c
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV camera at ``eye`` looking at ``target`` with the world's Y axis up.
+
+    Args:
+        eye, target: ``[3]`` world points (not vertically aligned).
+        roll: rotation about the viewing axis, radians.
+
+    Returns:
+        ``R_w2c [3, 3]`` (rows = camera x, y, z axes in world coordinates), ``t_w2c [3]``.
+    """
+    z = target - eye
+    z = z / np.linalg.norm(z)
+    down = np.array([0.0, -1.0, 0.0])
+    y = down - (down @ z) * z
+    norm = np.linalg.norm(y)
+    if norm < 1e-6:
+        raise ValueError(f"look_at: camera at {eye} looks straight up or down at {target}; move it sideways")
+    y = y / norm
+    x = np.cross(y, z)  # x = y × z for a right-handed (x right, y down, z forward) frame
+    R = np.stack([x, y, z])
+    if roll:
+        c, s = math.cos(roll), math.sin(roll)
+        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ R
+    return R, -R @ eye
 
 
 def default_intrinsics(width: int, height: int, fov_y_deg: float | None = None, focal_px: float | None = None) -> np.ndarray:
@@ -40,7 +96,11 @@ def default_intrinsics(width: int, height: int, fov_y_deg: float | None = None, 
 
 
 def project(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Camera-frame points ``[..., 3]`` (metres) → pixels ``[..., 2]``."""
+    """Camera-frame points ``[..., 3]`` (metres) → pixels ``[..., 2]`` (float64).
+
+    ``u = (fx·x + s·y)/z + cx``, ``v = fy·y/z + cy`` with ``K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]]``;
+    depths are clamped to at least 1 µm.
+    """
     p = np.asarray(points_cam, dtype=np.float64)
     z = np.maximum(p[..., 2:3], 1e-6)
     uv = p[..., :2] / z

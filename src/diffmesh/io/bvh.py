@@ -145,14 +145,11 @@ def write_bvh(
 
     Args:
         path: destination ``.bvh`` file (its folder must exist).
-        body_model: the SMPL-format body model (rest skeleton from its ``J_regressor``).
-        rotmats: ``[T, 24, 3, 3]`` local joint rotations, index 0 = global orientation in
-            the camera frame (OpenCV: x right, y down, z forward).
-        transl: ``[T, 3]`` root translation, metres, camera frame.
-        betas: ``[S]``, ``[1, S]`` or ``[T, S]`` (averaged over valid frames) shape.
-        fps: video frame rate.
-        valid: optional ``[T]`` bool; frames without a person hold the last valid pose.
-        frame_indices: optional ``[T]`` evenly spaced, increasing video frame indices.
+        body_model, rotmats, transl, betas, fps, valid, frame_indices: the motion, as
+            :func:`~diffmesh.io.motion.prepare_motion` takes them (camera frame; frames
+            without a person hold the last valid pose; the rest skeleton comes from the body
+            model's ``J_regressor``). BVH has one frame time, so ``frame_indices`` must be
+            evenly spaced.
         units: ``"m"`` (default) or ``"cm"`` for every length in the file.
 
     Returns:

@@ -286,14 +286,10 @@ def write_gltf_animation(
 
     Args:
         path: destination ``.glb`` file (its folder must exist).
-        body_model: the SMPL-format body model the motion was computed with.
-        rotmats: ``[T, 24, 3, 3]`` local joint rotations, index 0 = global orientation in
-            the camera frame (OpenCV: x right, y down, z forward).
-        transl: ``[T, 3]`` root translation, metres, camera frame.
-        betas: ``[S]``, ``[1, S]`` or ``[T, S]`` (averaged over valid frames) shape.
-        fps: video frame rate; key times are ``(frame - frame_0) / fps`` seconds.
-        valid: optional ``[T]`` bool; frames without a person hold the last valid pose.
-        frame_indices: optional ``[T]`` strictly increasing video frame indices.
+        body_model, rotmats, transl, betas, fps, valid, frame_indices: the motion, as
+            :func:`~diffmesh.io.motion.prepare_motion` takes them (camera frame; frames
+            without a person hold the last valid pose). Key times are
+            ``(frame - frame_0) / fps`` seconds.
 
     Returns:
         ``path``. Joint world positions in the file equal ``CAMERA_TO_Y_UP @`` the body

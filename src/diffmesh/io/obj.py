@@ -69,14 +69,10 @@ def write_obj_sequence(
 
     Args:
         folder: output folder, created if missing (its parent must exist).
-        body_model: the SMPL-format body model.
-        rotmats: ``[T, 24, 3, 3]`` local joint rotations (index 0 = global orientation,
-            camera frame).
-        transl: ``[T, 3]`` root translation, metres, camera frame.
-        betas: ``[S]``, ``[1, S]`` or per-frame ``[T, S]`` shape (per-frame betas are used
-            per frame here).
-        valid: optional ``[T]`` bool; frames without a person are skipped.
-        frame_indices: optional ``[T]`` video frame indices used in the file names.
+        body_model, rotmats, transl, betas, valid, frame_indices: the motion, as
+            :func:`~diffmesh.io.motion.prepare_motion` takes them, except that per-frame
+            ``[T, S]`` betas are used per frame, frames without a person are skipped and
+            ``frame_indices`` name the files.
         axes: ``"y_up"`` (the glTF/BVH frame) or ``"camera"``.
 
     Returns:

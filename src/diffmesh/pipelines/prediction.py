@@ -13,10 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from diffmesh.data.transforms import crop_scale, flip_data
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.flip import flip_data, flip_smpl_rotmats
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.tracking import Track
-from diffmesh.pipelines.windows import WindowBlender, flip_smpl_rotmats, plan_windows
+from diffmesh.pipelines.windows import WindowBlender, plan_windows
 
 __all__ = ["MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
 

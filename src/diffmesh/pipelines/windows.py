@@ -5,8 +5,6 @@ prediction jumps at every chunk border. Here windows overlap (``stride < clip_le
 frame's outputs are a weighted mean over the windows that contain it, with triangular weights
 that fall to near zero at a window's ends: the blend has no seams.
 
-- :func:`flip_smpl_rotmats` — flip test-time augmentation of rotations (DATA.md §1.2; the 2-D
-  input is flipped with :func:`diffmesh.data.transforms.flip_data`);
 - :func:`plan_windows` — window starts covering ``[0, n)``; short sequences get one padded window;
 - :class:`WindowBlender` — accumulates per-window outputs; rotation matrices are averaged and
   projected back onto SO(3).
@@ -19,37 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from diffmesh.conventions import SMPL_JOINTS
-
 __all__ = [
     "Window",
     "WindowBlender",
-    "flip_smpl_rotmats",
     "plan_windows",
     "window_weights",
 ]
-
-
-# SMPL left/right joint pairs (DATA.md §1.2), derived from the names.
-_SMPL_FLIP = np.array(
-    [
-        SMPL_JOINTS.index(n.replace("left_", "right_")) if n.startswith("left_")
-        else SMPL_JOINTS.index(n.replace("right_", "left_")) if n.startswith("right_")
-        else i
-        for i, n in enumerate(SMPL_JOINTS)
-    ]
-)  # fmt: skip
-
-
-def flip_smpl_rotmats(rotmats: torch.Tensor) -> torch.Tensor:
-    """Mirror SMPL local rotations ``[..., 24, 3, 3]`` (official ``flip_thetas``).
-
-    Negating the y and z components of an axis-angle vector equals conjugating its rotation by
-    ``M = diag(−1, 1, 1)``: ``R → M R M``; then left/right joints are swapped.
-    """
-    m = torch.tensor([-1.0, 1.0, 1.0], dtype=rotmats.dtype, device=rotmats.device)
-    flipped = rotmats * m[:, None] * m[None, :]  # M R M elementwise: sign(i)·sign(j)
-    return flipped[..., _SMPL_FLIP, :, :]
 
 
 def project_to_so3(m: torch.Tensor) -> torch.Tensor:

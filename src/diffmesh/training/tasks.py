@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from diffmesh.data.transforms import flip_data, flip_thetas
 from diffmesh.data.augment import add_detection_noise, mask_joints_and_frames
+from diffmesh.geometry.flip import flip_data, flip_thetas
 from diffmesh.losses import MeshLossWeights, PoseLossWeights, loss_2d_weighted, mesh_loss, pose3d_loss
 from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel, flip_average, mpjpe, p_mpjpe
 

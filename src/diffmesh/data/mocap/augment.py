@@ -20,8 +20,8 @@ import numpy as np
 
 from diffmesh.conventions import NUM_SMPL_JOINTS, SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.data.mocap.clips import HELD_OUT, TRAIN_CLIPS, MocapClip, contact_points, load_clip, rest_joints
-from diffmesh.data.synthetic.motions import JOINT_LIMITS, angles_to_rotmats, catmull_rom, rotmats_to_angles
-from diffmesh.data.transforms import flip_thetas
+from diffmesh.data.synthetic.angles import JOINT_LIMITS, angles_to_rotmats, catmull_rom, rotmats_to_angles
+from diffmesh.geometry.flip import flip_thetas
 from diffmesh.data.mocap._rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 
 __all__ = [

@@ -25,12 +25,12 @@ from diffmesh.data.readers._io import PathLike, item_rng, read_pickle, require_m
 from diffmesh.data.transforms import (
     RandomSource,
     denormalize_screen,
-    flip_data,
     h36m_camera_resolution,
     normalize_screen,
     split_clips,
 )
 from diffmesh.data.types import PoseClip
+from diffmesh.geometry.flip import flip_data
 from diffmesh.metrics import H36MPoseMetrics, evaluate_h36m_pose
 
 logger = logging.getLogger(__name__)

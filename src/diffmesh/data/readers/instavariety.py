@@ -17,8 +17,10 @@ from torch.utils.data import Dataset
 
 from diffmesh.conventions import NUM_H36M_JOINTS
 from diffmesh.data.readers._io import PathLike, item_rng, require_shape
-from diffmesh.data.transforms import crop_scale, flip_data, split_clips
+from diffmesh.data.transforms import split_clips
 from diffmesh.data.types import PoseClip
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.flip import flip_data
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from torch.utils.data import Dataset
 
 from diffmesh.conventions import NUM_H36M_JOINTS
 from diffmesh.data.readers._io import PathLike, item_rng, read_pickle, require_mapping, require_shape
-from diffmesh.data.transforms import flip_data
 from diffmesh.data.types import PoseClip
+from diffmesh.geometry.flip import flip_data
 
 logger = logging.getLogger(__name__)
 

@@ -27,12 +27,11 @@ from diffmesh.data.transforms import (
     COCO_RESOLUTION,
     PW3D_RESOLUTION,
     RandomSource,
-    flip_data,
-    flip_thetas,
     normalize_square,
     split_clips,
 )
 from diffmesh.data.types import MeshClip
+from diffmesh.geometry.flip import flip_data, flip_thetas
 
 logger = logging.getLogger(__name__)
 

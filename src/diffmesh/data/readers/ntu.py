@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 
 from diffmesh.conventions import COCO_JOINTS, coco_to_h36m
 from diffmesh.data.readers._io import PathLike, item_rng, read_pickle, require_mapping
-from diffmesh.data.transforms import RandomSource, crop_scale, human_tracking, make_cam, random_move, resample
+from diffmesh.data.transforms import RandomSource, human_tracking, make_cam, random_move, resample
+from diffmesh.geometry.crop import crop_scale
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,10 @@ from torch.utils.data import Dataset
 
 from diffmesh.conventions import POSETRACK_JOINTS, posetrack_to_h36m
 from diffmesh.data.readers._io import PathLike, item_rng, require_mapping
-from diffmesh.data.transforms import RandomSource, crop_scale, flip_data
+from diffmesh.data.transforms import RandomSource
 from diffmesh.data.types import PoseClip
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.flip import flip_data
 
 logger = logging.getLogger(__name__)
 

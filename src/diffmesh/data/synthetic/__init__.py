@@ -13,7 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from diffmesh.data.synthetic.camera import Camera, CameraRanges, CropBox, look_at, project, sample_camera
+from diffmesh.data.synthetic.angles import JOINT_LIMITS
+from diffmesh.data.synthetic.camera import CameraRanges, sample_camera
 from diffmesh.data.synthetic.engine import (
     H36M_METRES_PER_UNIT,
     SPLIT_SIZE,
@@ -23,7 +24,7 @@ from diffmesh.data.synthetic.engine import (
     SyntheticMotionEngine,
     motion_seed,
 )
-from diffmesh.data.synthetic.motions import FAMILIES, JOINT_LIMITS, Motion, generate_motion
+from diffmesh.data.synthetic.motions import FAMILIES, Motion, generate_motion
 
 __all__ = [
     "FAMILIES",
@@ -31,16 +32,12 @@ __all__ = [
     "JOINT_LIMITS",
     "SPLITS",
     "SPLIT_SIZE",
-    "Camera",
     "CameraRanges",
-    "CropBox",
     "Motion",
     "SyntheticClip",
     "SyntheticMotionDataset",
     "SyntheticMotionEngine",
     "generate_motion",
-    "look_at",
     "motion_seed",
-    "project",
     "sample_camera",
 ]

@@ -1,8 +1,9 @@
-"""Synthetic cameras: random intrinsics and extrinsics, projection, clip-box normalisation.
+"""Synthetic cameras: random intrinsics and a random static camera that sees the whole motion.
 
 Frames: the *world* is the body model's frame (metres, **Y up**, floor at ``y = 0``); the
 *camera* frame is OpenCV's (x right, y down, z forward, metres), ``X_cam = R_w2c X_world +
-t_w2c``. Pixels: ``u = fx·x/z + cx``, ``v = fy·y/z + cy``, origin at the top-left corner.
+t_w2c`` (:class:`diffmesh.geometry.camera.Camera`). Pixels: ``u = fx·x/z + cx``,
+``v = fy·y/z + cy`` (:func:`diffmesh.geometry.camera.project`), origin at the top-left corner.
 """
 
 from __future__ import annotations
@@ -13,19 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffmesh.geometry.camera import Camera, look_at, project
+
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "Camera",
-    "CameraRanges",
-    "CropBox",
-    "look_at",
-    "project",
-    "sample_camera",
-    "clip_crop_box",
-    "normalize_to_box",
-    "denormalize_from_box",
-]
+__all__ = ["CameraRanges", "IMAGE_SIZES", "sample_camera"]
 
 #: Image sizes (width, height) sampled for synthetic cameras: video landscape and portrait,
 #: H36M-like square, webcam.
@@ -57,65 +50,6 @@ class CameraRanges:
     roll_std: float = math.radians(3.0)
     principal_jitter: float = 0.01
     margin: float = 0.05
-
-
-@dataclass
-class Camera:
-    """A pinhole camera.
-
-    Attributes:
-        K: ``[3, 3]`` intrinsics (pixels).
-        R_w2c: ``[3, 3]`` world → camera rotation.
-        t_w2c: ``[3]`` world → camera translation (metres).
-        width, height: image size in pixels.
-    """
-
-    K: np.ndarray
-    R_w2c: np.ndarray
-    t_w2c: np.ndarray
-    width: int
-    height: int
-
-    def world_to_camera(self, points_world: np.ndarray) -> np.ndarray:
-        """``[..., 3]`` world points → camera frame (metres)."""
-        return points_world @ self.R_w2c.T + self.t_w2c
-
-    @property
-    def center_world(self) -> np.ndarray:
-        """``[3]`` the camera centre in the world."""
-        return -self.R_w2c.T @ self.t_w2c
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV camera at ``eye`` looking at ``target`` with the world's Y axis up.
-
-    Args:
-        eye, target: ``[3]`` world points (not vertically aligned).
-        roll: rotation about the viewing axis, radians.
-
-    Returns:
-        ``R_w2c [3, 3]`` (rows = camera x, y, z axes in world coordinates), ``t_w2c [3]``.
-    """
-    z = target - eye
-    z = z / np.linalg.norm(z)
-    down = np.array([0.0, -1.0, 0.0])
-    y = down - (down @ z) * z
-    norm = np.linalg.norm(y)
-    if norm < 1e-6:
-        raise ValueError(f"look_at: camera at {eye} looks straight up or down at {target}; move it sideways")
-    y = y / norm
-    x = np.cross(y, z)  # x = y × z for a right-handed (x right, y down, z forward) frame
-    R = np.stack([x, y, z])
-    if roll:
-        c, s = math.cos(roll), math.sin(roll)
-        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ R
-    return R, -R @ eye
-
-
-def project(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Pinhole projection ``[..., 3]`` camera-frame points → ``[..., 2]`` pixels."""
-    z = np.maximum(points_cam[..., 2:3], 1e-6)
-    return (points_cam[..., :2] / z) * np.diag(K)[:2] + K[:2, 2]
 
 
 def _fits(points_cam: np.ndarray, cam: Camera, margin: float) -> bool:
@@ -176,45 +110,3 @@ def sample_camera(
     else:
         logger.debug("sample_camera: motion still exceeds the image at distance %.1f m", distance)
     return cam
-
-
-@dataclass(frozen=True)
-class CropBox:
-    """The square box of the whole-clip normalisation (``crop_scale`` with ratio 1).
-
-    ``x̃ = 2(x − x0)/size − 1``, ``ỹ = 2(y − y0)/size − 1`` (pixels → [−1, 1]).
-    """
-
-    x0: float
-    y0: float
-    size: float
-
-
-def clip_crop_box(xy: np.ndarray, valid: np.ndarray | None = None) -> CropBox:
-    """The inference normalisation box of a clip (INFERENCE.md §2, DATA.md §2.3, ratio [1, 1]).
-
-    Args:
-        xy: ``[T, 17, 2]`` pixel coordinates.
-        valid: ``[T, 17]`` bool, the joints that count (detected ones); ``None`` = all.
-
-    Returns:
-        The tight bounding square of all valid joints of all frames, centred on them.
-    """
-    pts = xy.reshape(-1, 2) if valid is None else xy[valid]
-    if len(pts) < 4:
-        raise ValueError(f"clip_crop_box needs at least 4 valid joints, got {len(pts)}")
-    lo, hi = pts.min(0), pts.max(0)
-    size = float(max(hi[0] - lo[0], hi[1] - lo[1]))
-    if size <= 0:
-        raise ValueError("clip_crop_box: all valid joints are at one point; cannot normalise")
-    return CropBox(x0=float(lo[0] + hi[0] - size) / 2, y0=float(lo[1] + hi[1] - size) / 2, size=size)
-
-
-def normalize_to_box(xy: np.ndarray, box: CropBox) -> np.ndarray:
-    """Pixels ``[..., 2]`` → normalised ``[..., 2]`` (the box maps to [−1, 1]²)."""
-    return 2.0 * (xy - np.array([box.x0, box.y0])) / box.size - 1.0
-
-
-def denormalize_from_box(xy_norm: np.ndarray, box: CropBox) -> np.ndarray:
-    """Normalised ``[..., 2]`` → pixels ``[..., 2]`` (inverse of :func:`normalize_to_box`)."""
-    return (xy_norm + 1.0) * box.size / 2.0 + np.array([box.x0, box.y0])

@@ -10,7 +10,7 @@ One clip is made in these steps (all deterministic from ``(seed, split, index)``
    horizontal motion of the lower foot, so the walking speed follows from the stride) and
    every frame's lowest body point is put on the floor (plus the motion's lift).
 3. **Camera** (:mod:`.camera`): random intrinsics, a static camera at random yaw, distance,
-   height and roll that sees the whole motion.
+   height and roll that sees the whole motion (a :class:`diffmesh.geometry.camera.Camera`).
 4. **Ground truth in the camera convention.** ``global_orient = R_w2c · R_root_world``, so
    that ``body_model(theta)`` is the body as the camera sees it (OpenCV axes: x right, y
    down, z forward) rotated about the body model's rest pelvis joint, without
@@ -23,8 +23,8 @@ One clip is made in these steps (all deterministic from ``(seed, split, index)``
    units to this camera (:data:`H36M_METRES_PER_UNIT`); confidences come from the offsets;
    joints and whole frames are dropped at random (DATA.md §5.4).
 6. **Normalisation**, as the inference pipeline does it (INFERENCE.md §2): one square box
-   around all detected joints of the clip (``crop_scale`` with ratio [1, 1]) mapped to
-   [−1, 1]. Dropped joints are ``(0, 0, 0)``.
+   around all detected joints of the clip (:func:`diffmesh.geometry.crop.crop_scale` with
+   ratio [1, 1]) mapped to [−1, 1]. Dropped joints are ``(0, 0, 0)``.
 
 Speed: clips are generated in batches (one body-model call for all frames of all clips of
 a batch, through ``Dataset.__getitems__`` when a ``DataLoader`` asks for a batch); the
@@ -56,18 +56,12 @@ from diffmesh.data.augment import (
     offset_confidence,
     sample_detection_offsets,
 )
-from diffmesh.data.synthetic.camera import (
-    Camera,
-    CameraRanges,
-    CropBox,
-    clip_crop_box,
-    normalize_to_box,
-    project,
-    sample_camera,
-)
-from diffmesh.data.transforms import crop_scale
-from diffmesh.data.synthetic.motions import FAMILIES, Motion, angles_to_rotmats, generate_motion, root_rotmats
+from diffmesh.data.synthetic.angles import angles_to_rotmats, root_rotmats
+from diffmesh.data.synthetic.camera import CameraRanges, sample_camera
+from diffmesh.data.synthetic.motions import FAMILIES, Motion, generate_motion
 from diffmesh.data.types import MeshClip, PoseClip
+from diffmesh.geometry.camera import Camera, project
+from diffmesh.geometry.crop import MIN_BOX_JOINTS, CropBox, crop_box, normalize_in_box
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
 
 logger = logging.getLogger(__name__)
@@ -412,19 +406,20 @@ class SyntheticMotionEngine:
         keep = mask_joints_and_frames(
             torch.ones(1, T, px.shape[1], 2), gen, self.mask_ratio, self.mask_T_ratio, share_frame_mask=False
         )[0, ..., 0].numpy() > 0  # [T, 17]
-        valid = keep & (conf > 0)  # crop_scale frames the joints with confidence != 0
-        if valid.sum() < 4:  # it needs >= 4 of them; a clip with none detected is useless
-            keep[:], valid[:] = True, True
+        # The box frames the kept joints with confidence != 0 and needs >= 4 of them; a clip with
+        # fewer detected joints is useless: keep them all.
+        if (keep & (conf > 0)).sum() < MIN_BOX_JOINTS:
+            keep[:] = True
             conf = np.maximum(conf, 0.01)
-        box = clip_crop_box(detected, valid)  # the box crop_scale uses, kept for labels/extras
-        # The inference normalisation itself (one implementation: data.transforms.crop_scale).
         keypoints_2d = np.concatenate([detected, conf[..., None]], axis=-1) * keep[..., None]  # dropped: 0
-        inp = crop_scale(keypoints_2d, (1.0, 1.0)) * keep[..., None]
+        # The inference normalisation (crop_scale with ratio 1): one box, kept for labels/extras.
+        box = crop_box(keypoints_2d)
+        inp = normalize_in_box(keypoints_2d, box) * keep[..., None]
 
         z = joints_cam[..., 2]
         z0 = z[0, _PELVIS]
         label_z = 2.0 * (z - z0) * (f / z0) / box.size
-        label = np.concatenate([normalize_to_box(px, box), label_z[..., None]], axis=-1)
+        label = np.concatenate([box.normalize(px), label_z[..., None]], axis=-1)
         f32 = np.float32
         return SyntheticClip(
             input=inp.astype(f32), theta=theta.astype(f32), kp_3d=kp_3d.astype(f32),

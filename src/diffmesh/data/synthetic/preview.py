@@ -19,21 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from diffmesh.data.synthetic.camera import project
+from diffmesh.conventions import H36M_BONES, H36M_JOINTS
 from diffmesh.data.synthetic.engine import SyntheticClip, SyntheticMotionEngine
 from diffmesh.data.synthetic.motions import FAMILIES
+from diffmesh.geometry.camera import project
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["H36M_BONES", "draw_line", "render_clip_sheet", "main"]
+__all__ = ["draw_line", "render_clip_sheet", "main"]
 
-#: The 16 bones of H36M-17 (parent, child), DATA.md §1.1.
-H36M_BONES: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
-    (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16),
-)  # fmt: skip
-_LEFT = {4, 5, 6, 11, 12, 13}
-_RIGHT = {1, 2, 3, 14, 15, 16}
 _COLORS = {"left": (40, 110, 230), "right": (230, 60, 40), "mid": (30, 30, 30)}
 
 
@@ -75,7 +69,7 @@ def _skeleton(img: np.ndarray, xy: np.ndarray, conf: np.ndarray | None, width: i
     for a, b in H36M_BONES:
         if conf is not None and (conf[a] <= 0 or conf[b] <= 0):
             continue
-        side = "left" if b in _LEFT else "right" if b in _RIGHT else "mid"
+        side = next((s for s in ("left", "right") if H36M_JOINTS[b].startswith(s + "_")), "mid")
         color = (170, 170, 170) if thin else _COLORS[side]
         draw_line(img, xy[a], xy[b], color, width)
 
