@@ -168,6 +168,26 @@ def test_a_checkpoint_holding_code_is_refused_in_one_line(tmp_path: Path, capsys
     assert len(err_lines) == 1 and "could run code" in err_lines[0]
 
 
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_objects_other_than_numeric_values_are_named(tmp_path: Path, zip_format: bool) -> None:
+    import argparse
+
+    for extra, named in ((argparse.Namespace(lr=1), "argparse.Namespace"), (np.array([None]), "numpy.dtypes.ObjectDType")):
+        path = tmp_path / "ckpt.bin"
+        torch.save({"model_pos": {"a": torch.zeros(1)}, "args": extra}, path, _use_new_zipfile_serialization=zip_format)
+        with pytest.raises(UnsafeCheckpointError, match=rf"is refused: it holds {named}, not only tensors"):
+            read_checkpoint(path, MOTIONBERT_POSE)
+
+
+def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
+    good = _save(tmp_path / "good.bin", {"model_pos": {"a": torch.zeros(1)}}).read_bytes()
+    for name, data in (("junk.bin", b"not a checkpoint"), ("cut.bin", good[: len(good) // 2]), ("empty.bin", b"")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointMismatchError, match=rf"{name}' cannot be read \(.+\); it may be truncated") as err:
+            read_checkpoint(tmp_path / name, MOTIONBERT_POSE)
+        assert "\n" not in str(err.value) and "weights_only" not in str(err.value)
+
+
 def test_inspect_reports_an_official_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("yaml")
     encoder = diffmesh.create_model("motionbert", **TINY)

@@ -207,34 +207,38 @@ def _numpy_globals() -> list[Any]:
     return allowed
 
 
-def _refused_globals(data: bytes, err: Exception, allowed: list[Any]) -> list[str]:
-    """The globals a refused file asks for (beyond those we allow), for a one-line message."""
+_NAMED_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)|but got <class '([\w.]+)'>")
+
+
+def _refused_globals(data: bytes, message: str, allowed: list[Any]) -> list[str]:
+    """The Python globals a refused file asks for (beyond those allowed), for a one-line message."""
     ok = {f"{a.__module__}.{a.__qualname__}" for a in allowed if not isinstance(a, tuple)}
     ok |= {a[1] for a in allowed if isinstance(a, tuple)}
     try:
-        found = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data))
-    except Exception:  # legacy (non-zip) files: take the name from torch's message
-        found = re.findall(r"GLOBAL ([\w.]+)", str(err))
-    return sorted(set(found) - ok) or re.findall(r"GLOBAL ([\w.]+)", str(err))[:1]
+        found = set(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data))) - ok
+    except Exception:  # legacy (non-zip) files: only torch's message names it
+        found = set()
+    return sorted(found) or [a or b for a, b in _NAMED_IN_MESSAGE.findall(message)][:1]
 
 
 def _torch_load(data: bytes, where: str) -> Any:
+    """``torch.load(weights_only=True)`` of a file's bytes, with numeric NumPy values allowed;
+    torch's multi-paragraph errors become one line."""
     allowed = _numpy_globals()
     try:
         with torch.serialization.safe_globals(allowed):
             return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "GLOBAL" in str(err):
-            found = ", ".join(_refused_globals(data, err, allowed)) or "a Python object"
+    except Exception as err:  # torch raises several types for truncated, foreign or unsafe files
+        message = str(err)
+        if isinstance(err, pickle.UnpicklingError) and _NAMED_IN_MESSAGE.search(message):
+            found = ", ".join(_refused_globals(data, message, allowed))
             raise UnsafeCheckpointError(
                 f"checkpoint {where} is refused: it holds {found}, not only tensors and plain values, "
                 "and loading it could run code"
             ) from None
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise CheckpointMismatchError(f"checkpoint {where} cannot be read ({reason}); it may be truncated or not a PyTorch file") from err
-    except Exception as err:  # torch raises several types for truncated or foreign files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointMismatchError(f"checkpoint {where} cannot be read ({reason}); it may be truncated or not a PyTorch file") from err
+        own_words = re.search(r"WeightsUnpickler error:\s*(.*?)\s*(?:Check the documentation|$)", message, re.S)
+        reason = " ".join((own_words.group(1) if own_words else message).split()).split(". ")[0] or type(err).__name__
+        raise CheckpointMismatchError(f"checkpoint {where} cannot be read ({reason}); it may be truncated or not a PyTorch file") from None
 
 
 def _listed(keys: Any) -> str:
