@@ -107,9 +107,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     Read by :func:`diffmesh.weights.read_checkpoint` as the ``training-run`` format
     (``weights_only=True``; NumPy's RNG state is a numeric array, which that allows).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     return dict(read_checkpoint(path, TRAINING_RUN).contents)
 
 
