@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffmesh.body import BodyModel, MeshAssets, load, load_smpl_file, load_smpl_folder, read_smpl_arrays
+from diffmesh.body import BodyAssets, BodyModel, load, load_smpl_file, load_smpl_folder, read_smpl_arrays
 from diffmesh.body.lbs import SKINNING_CHUNK, lbs
 from diffmesh.conventions import SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.geometry.rotations import axis_angle_to_rotmat, rot6d_to_rotmat
@@ -399,32 +399,32 @@ def test_missing_files_are_named(tmp_path: Path, arrays: dict[str, Any]) -> None
 def test_load_mesh_folder(tmp_path: Path, arrays: dict[str, Any]) -> None:
     write_mesh_folder(tmp_path / "data" / "mesh", arrays)
     for root in (tmp_path / "data" / "mesh", tmp_path / "data"):  # the folder or its parent
-        assets = load_smpl_folder(root)
-        assert isinstance(assets, MeshAssets)
+        body = load_smpl_folder(root)
+        assets = body.assets
+        assert isinstance(assets, BodyAssets)
         assert assets.init_pose is not None and assets.init_pose.shape == (144,)
         assert assets.init_pose.dtype == torch.float32
         assert assets.init_shape is not None and assets.init_shape.shape == (10,)
         assert assets.mean_vertices is not None and assets.mean_vertices.shape == (480, 3)
-        assert assets.body_model.J_regressor_h36m.shape == (17, 480)
-        assert assets.body_model.J_regressor_extra.shape == (9, 480)
+        assert assets.mesh_template is None  # derived from mean_vertices by the mesh heads
+        assert body.J_regressor_h36m.shape == (17, 480)
+        assert body.J_regressor_extra.shape == (9, 480)
+        assert torch.equal(load(root).assets.init_pose, assets.init_pose)  # load(folder) is the same road
     bare = write_mesh_folder(tmp_path / "bare", arrays, with_means=False)
-    assets = load_smpl_folder(bare)
+    assets = load_smpl_folder(bare).assets
     assert assets.init_pose is None and assets.init_shape is None and assets.mean_vertices is None
 
 
 def test_load_dispatch(model_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(load(model_files["pkl"]), BodyModel)
     assert isinstance(load(str(model_files["npz"])), BodyModel)
+    assert load(model_files["npz"]).assets is None  # a bare model file has no means
     with pytest.raises(ValueError, match=r"unsupported body-model source"):
         load(__file__)  # an existing file that is no body model
 
-    # "open" is routed to diffmesh.body.open_model.load_open ...
-    sentinel = load_smpl_file(model_files["npz"], name="open")
-    fake = types.ModuleType("diffmesh.body.open_model")
-    fake.load_open = lambda: sentinel  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "diffmesh.body.open_model", fake)
-    assert load("open") is sentinel
-    # ... and says so clearly when that module is not installed.
-    monkeypatch.setitem(sys.modules, "diffmesh.body.open_model", None)
-    with pytest.raises(ValueError, match=r"open body model asset is not installed"):
+    # "open" is the shipped asset, read by the same module ...
+    assert load("open").name == "open"
+    # ... which says clearly when the installation lacks it.
+    monkeypatch.setattr("diffmesh.body.loaders.OPEN_MODEL_FILE", "missing_open_body_model.npz")
+    with pytest.raises(FileNotFoundError, match=r"open body model asset missing_open_body_model\.npz is missing"):
         load("open")

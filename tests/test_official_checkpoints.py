@@ -109,7 +109,7 @@ def test_lite_checkpoint_with_full_config_is_refused() -> None:
 
 
 def test_checkpoint_that_does_not_match_its_config_is_refused() -> None:
-    with pytest.raises(CheckpointMismatchError, match="config describes 'diffmesh'"):
+    with pytest.raises(CheckpointMismatchError, match=r"DM_ft_pw3d\.yaml' describes 'diffmesh'; pass the config the checkpoint was trained with"):
         load_official(official_checkpoint("MB_mesh_ft_pw3d"), official_config("DM_ft_pw3d"))
 
 
@@ -121,7 +121,7 @@ def test_missing_checkpoint_file(tmp_path: Path) -> None:
 def test_corrupt_checkpoint_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.bin"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointMismatchError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointMismatchError, match="broken.bin' cannot be read"):
         load_official(path, official_config("MB_lite"))
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffmesh.body import BodyModel, load
-from diffmesh.body.open_model import OPEN_MODEL_FILE, load_open, load_open_assets, open_model_path
+from diffmesh.body import BodyAssets, BodyModel, load, load_open, open_model_path
+from diffmesh.body.loaders import OPEN_MODEL_FILE
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.geometry.rotations import rot6d_to_rotmat
 
@@ -272,7 +272,8 @@ def test_same_pose_gives_joints_in_the_same_directions_as_an_smpl_format_model(
 
 
 def test_mean_pose_shape_and_templates(model: BodyModel) -> None:
-    assets = load_open_assets()
+    assets = model.assets
+    assert isinstance(assets, BodyAssets)
     assert assets.init_pose.shape == (144,) and assets.init_shape.shape == (10,)
     R = rot6d_to_rotmat(assets.init_pose.reshape(24, 6))  # layout 'spin_columns'
     torch.testing.assert_close(R @ R.transpose(-1, -2), torch.eye(3).expand(24, 3, 3), atol=1e-5, rtol=0)

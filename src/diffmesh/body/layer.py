@@ -161,10 +161,9 @@ class BodyModel(nn.Module):
 
         self.name = name
         self.num_betas = shapedirs_t.shape[-1]
-        #: Mean parameters that come with the model files, used to initialise mesh heads:
-        #: ``init_pose`` ``[144]`` (6-D 'spin_columns'), ``init_shape`` ``[10]``,
-        #: ``mean_vertices`` ``[V, 3]``. Empty when the source has none.
-        self.mean_params: dict[str, torch.Tensor] = {}
+        #: Means that come with the model files (``diffmesh.body.BodyAssets``, attached by the
+        #: loaders), used to initialise mesh heads; ``None`` when the source has none.
+        self.assets = None
         self.register_buffer("v_template", v_template_t, persistent=False)
         self.register_buffer("shapedirs", shapedirs_t, persistent=False)
         self.register_buffer("posedirs", posedirs_t, persistent=False)

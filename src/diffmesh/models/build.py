@@ -1,12 +1,12 @@
 """One factory that turns an architecture name and flat hyper-parameters into a model.
 
-Both :func:`diffmesh.create_model` (named variants) and
-:func:`diffmesh.models.load_official` (official checkpoints + YAML configs) go through
+:func:`diffmesh.create_model` (named variants, with or without a checkpoint) goes through
 :func:`build_model`, so there is one place where config keys become constructor arguments.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from diffmesh.body.loaders import BodyAssets
 from diffmesh.models.action import ActionHeadClassification, ActionHeadEmbed, ActionNet
 from diffmesh.models.diffmesh import TEMPLATE_VERTICES, DiffMeshHead, DiffMeshRefineHead
 from diffmesh.models.dstformer import DSTformer, DSTformerConfig
@@ -69,49 +70,39 @@ def resample_template(vertices: np.ndarray | torch.Tensor) -> torch.Tensor:
 IDENTITY_6D = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
-def mean_assets(body_model: nn.Module) -> dict[str, torch.Tensor]:
-    """Mean pose (6-D ``[144]``), mean betas ``[10]`` and the DiffMesh start template
-    ``[6890, 3]`` for a body model.
+def mean_assets(body_model: nn.Module) -> BodyAssets:
+    """The :class:`~diffmesh.body.BodyAssets` a mesh head starts from, every field needed filled.
 
-    Uses the means a loader attached to the body model (``body_model.mean_params``: the
-    official ``smpl_mean_params.npz`` / ``smpl_mean_vertices.npy``, or the open model's
-    own), else the rest pose (identity rotations), zero betas and the template mesh.
+    Takes the body model's own ``assets`` (the official ``smpl_mean_params.npz`` /
+    ``smpl_mean_vertices.npy``, or the open model's means) where they exist, else the rest
+    pose (identity rotations), zero betas and the template mesh. Returns ``init_pose``
+    ``[144]`` (6-D), ``init_shape`` ``[10]`` and the DiffMesh start template
+    ``mesh_template`` ``[6890, 3]`` (the body's own, else resampled from its mean mesh).
     """
-    means = dict(getattr(body_model, "mean_params", None) or {})
-    init_pose = means.get("init_pose")
-    if init_pose is None:
-        init_pose = torch.tensor(IDENTITY_6D).repeat(24)
-    init_shape = means.get("init_shape")
-    if init_shape is None:
-        init_shape = torch.zeros(10)
-    template = means.get("mean_vertices")
-    if template is None:
-        template = body_model.v_template
-    return {
-        "init_pose": torch.as_tensor(init_pose, dtype=torch.float32).reshape(-1),
-        "init_shape": torch.as_tensor(init_shape, dtype=torch.float32).reshape(-1),
-        "mesh_template": resample_template(template),
-    }
+    own = getattr(body_model, "assets", None) or BodyAssets()
+    init_pose = own.init_pose if own.init_pose is not None else torch.tensor(IDENTITY_6D).repeat(24)
+    init_shape = own.init_shape if own.init_shape is not None else torch.zeros(10)
+    if own.mesh_template is not None:
+        template = resample_template(own.mesh_template)
+    else:
+        template = resample_template(own.mean_vertices if own.mean_vertices is not None else body_model.v_template)
+    return dataclasses.replace(
+        own,
+        init_pose=torch.as_tensor(init_pose, dtype=torch.float32).reshape(-1),
+        init_shape=torch.as_tensor(init_shape, dtype=torch.float32).reshape(-1),
+        mesh_template=template,
+    )
 
 
-def build_model(
-    architecture: str,
-    params: Mapping[str, Any] | None = None,
-    body_model: nn.Module | None = None,
-    *,
-    init_pose: torch.Tensor | None = None,
-    init_shape: torch.Tensor | None = None,
-    mesh_template: torch.Tensor | None = None,
-) -> nn.Module:
+def build_model(architecture: str, params: Mapping[str, Any] | None = None, body_model: nn.Module | None = None) -> nn.Module:
     """Build a randomly initialised model.
 
     Args:
         architecture: one of :data:`ARCHITECTURES`.
         params: flat hyper-parameters (official YAML key names; missing keys take the
             official defaults).
-        body_model: required for mesh architectures.
-        init_pose, init_shape, mesh_template: the mean pose (6-D ``[144]``), mean betas
-            ``[10]`` and mean mesh used by mesh heads (official checkpoints carry their own).
+        body_model: required for mesh architectures; mesh heads start from its
+            :func:`mean_assets` (official checkpoints carry their own).
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; expected one of {sorted(ARCHITECTURES)}")
@@ -144,14 +135,15 @@ def build_model(
             f"architecture {architecture!r} produces meshes and needs a body model: pass body_model= "
             "(diffmesh.body.load('open') for the shipped open model, or an official SMPL file/folder)"
         )
+    assets = mean_assets(body_model)
     if architecture == "motionbert_mesh":
         head = MotionBERTMeshHead(
             dim_rep=dim_rep,
             num_joints=num_joints,
             hidden_dim=int(p.get("hidden_dim", 1024)),
             dropout_ratio=float(p.get("dropout", 0.1)),
-            init_pose=init_pose,
-            init_shape=init_shape,
+            init_pose=assets.init_pose,
+            init_shape=assets.init_shape,
         )
     elif architecture == "diffmesh":
         head = DiffMeshHead(
@@ -159,9 +151,9 @@ def build_model(
             clip_len=int(p.get("clip_len", 16)),
             num_joints=num_joints,
             diffusion_grad=bool(p.get("diffusion_grad", False)),
-            init_pose=init_pose,
-            init_shape=init_shape,
-            mesh_template=mesh_template,
+            init_pose=assets.init_pose,
+            init_shape=assets.init_shape,
+            mesh_template=assets.mesh_template,
         )
     else:
         head = DiffMeshRefineHead(
@@ -172,6 +164,6 @@ def build_model(
             dropout=float(p.get("dropout", 0.1)),
             diffusion_grad=bool(p.get("diffusion_grad", False)),
             refine_6d_convention=str(p.get("refine_6d_convention", "pytorch3d_rows")),
-            mesh_template=mesh_template,
+            mesh_template=assets.mesh_template,
         )
     return MeshRegressor(backbone, head, body_model)

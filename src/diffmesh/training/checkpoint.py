@@ -9,6 +9,7 @@ the previous complete checkpoint or the new complete one, never a truncated file
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -20,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-logger = logging.getLogger(__name__)
+from diffmesh.weights import TRAINING_RUN, read_checkpoint
+from diffmesh.weights import TRAINING_RUN_VERSION as FORMAT_VERSION
 
-FORMAT_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,7 +90,8 @@ def save_checkpoint(
     payload = {
         "format_version": FORMAT_VERSION,
         "diffmesh_version": diffmesh.__version__,
-        "config": config,
+        # Plain data only (paths as text), so that the file loads with weights_only=True.
+        "config": json.loads(json.dumps(config, default=str)),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -99,21 +102,12 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (RNG states need full unpickling
-    of NumPy's state tuple, so only load checkpoints you wrote)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise ValueError(f"checkpoint {str(path)!r} cannot be read ({err}); it may be truncated or not a diffmesh checkpoint") from err
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{str(path)!r} is not a diffmesh training checkpoint (format {FORMAT_VERSION}); "
-            "official .bin files are loaded with diffmesh.models.load_official instead"
-        )
-    return payload
+    """Read a checkpoint written by :func:`save_checkpoint`: its top-level dict.
+
+    Read by :func:`diffmesh.weights.read_checkpoint` as the ``training-run`` format
+    (``weights_only=True``; NumPy's RNG state is a numeric array, which that allows).
+    """
+    return dict(read_checkpoint(path, TRAINING_RUN).contents)
 
 
 def restore(
