@@ -316,7 +316,7 @@ def _body_model(spec: ModelSpec, ckpt: Checkpoint | None, body_model: Any, data_
     source = data_root if data_root is not None else body_model
     if source is None and ckpt is not None and ckpt.body_state:
         body = BodyModel.from_smpl_state_dict(ckpt.body_state)
-        logger.info("rebuilt the SMPL body model from the %d head.smpl.* buffers in %s", len(ckpt.body_state), ckpt.where)
+        logger.debug("rebuilt the SMPL body model from the %d head.smpl.* buffers in %s", len(ckpt.body_state), ckpt.where)
         return body
     if source is None and ckpt is not None and ckpt.format.body_prefix:
         raise CheckpointMismatchError(
@@ -413,7 +413,7 @@ def create_model(
         where = f"checkpoint {ckpt.where} (key {ckpt.format.state_key!r}) for {name!r}"
         strict_load(model, ckpt.state, where=where)
         info = WeightsInfo(name, ckpt.format.name, ckpt.file, ckpt.sha256)
-        logger.info("loaded %s weights from %s: %d tensors", ckpt.format.name, ckpt.where, len(ckpt.state))
+        logger.debug("loaded %s weights from %s: %d tensors", ckpt.format.name, ckpt.where, len(ckpt.state))
     model.weights_info = info
     return model.eval()
 

@@ -22,18 +22,9 @@ from diffmesh.io.exports import atomic_write
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StageCache", "file_digest", "stage_key"]
+__all__ = ["StageCache", "stage_key"]
 
 CACHE_FORMAT = 1
-
-
-def file_digest(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's content (streamed, constant memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def stage_key(stage: str, **parts: Any) -> str:

@@ -34,7 +34,8 @@ from torch import nn
 
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.io.video import VideoInfo, probe_video
-from diffmesh.pipelines.cache import StageCache, file_digest, stage_key
+from diffmesh.files import sha256_file
+from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.keypoints import FrameKeypoints, find_keypoints
 from diffmesh.pipelines.model import ModelBundle, default_model, prepare_model
 from diffmesh.pipelines.outputs import (
@@ -132,8 +133,8 @@ def frame_range(info: VideoInfo, start: int, end: int | None) -> tuple[int, int]
 
 def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSettings) -> str:
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
-    source = file_digest(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
-    return stage_key("keypoints", video=file_digest(info.path), start=start, end=end, source=source,
+    source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
+    return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence)  # fmt: skip
 
 

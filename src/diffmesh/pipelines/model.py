@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffmesh.pipelines.cache import file_digest, stage_key
+from diffmesh.files import sha256_file
+from diffmesh.pipelines.cache import stage_key
 from diffmesh.pipelines.settings import InferSettings
 
 __all__ = ["ModelBundle", "default_model", "load_model", "prepare_model"]
@@ -147,7 +148,8 @@ def load_model(
             f"checkpoint {checkpoint!r} is not a mesh model ({type(model).__name__}); pass a mesh checkpoint "
             "(MB_ft_pw3d or DM_ft_pw3d with its config)"
         )
-    identity = stage_key("model", ckpt=file_digest(checkpoint), cfg=file_digest(config), data_root=str(data_root))
+    # the checkpoint was hashed while it was read (one pass over the file)
+    identity = stage_key("model", ckpt=model.weights_info.sha256, cfg=sha256_file(config), data_root=str(data_root))
     return ModelBundle(
         model.to(device).eval(), f"{checkpoint} ({Path(config).name})", True, identity, name=Path(config).name
     )
