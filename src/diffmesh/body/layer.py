@@ -19,7 +19,6 @@ from torch import nn
 from diffmesh.body.lbs import kinematic_levels, lbs, vertices_to_joints
 from diffmesh.conventions import NUM_H36M_JOINTS, NUM_SMPL_JOINTS
 from diffmesh.geometry.rotations import axis_angle_to_rotmat
-from diffmesh.onednn import WeightPack
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +190,6 @@ class BodyModel(nn.Module):
         for depth, level in enumerate(kinematic_levels(parents_t)):
             self.register_buffer(f"_level_{depth}", level, persistent=False)
             self._num_levels += 1
-        #: ``posedirs.T`` packed for oneDNN, built on the first inference call (~17 MB for SMPL).
-        self._posedirs_pack = WeightPack()
 
     @property
     def num_vertices(self) -> int:
@@ -303,13 +300,7 @@ class BodyModel(nn.Module):
         shapedirs = self.shapedirs[..., :num_used]
         betas = betas[:, :num_used]
 
-        levels = [getattr(self, f"_level_{depth}") for depth in range(self._num_levels)]
-        posedirs = self.posedirs if self.has_pose_blend_shapes else None
-        vertices, joints = lbs(
-            betas, rotmats, self.v_template, shapedirs, posedirs,
-            self.J_regressor, self.parents, self.lbs_weights, levels,
-            posedirs_packed=None if posedirs is None or torch.is_grad_enabled() else self._posedirs_pack.get(posedirs.T),
-        )  # fmt: skip
+        vertices, joints = self.skin(betas, rotmats, shapedirs)
         if transl is not None:
             if transl.shape != (n, 3):
                 raise ValueError(f"transl has shape {list(transl.shape)}; expected [{n}, 3]")
@@ -320,6 +311,20 @@ class BodyModel(nn.Module):
         if self.J_regressor_h36m is not None:
             joints_h36m = vertices_to_joints(self.J_regressor_h36m, vertices)
         return BodyModelOutput(vertices=vertices, joints=joints, joints_h36m=joints_h36m, rotmats=rotmats)
+
+    def skin(self, betas: torch.Tensor, rotmats: torch.Tensor, shapedirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`~diffmesh.body.lbs.lbs` on this model's buffers: betas ``[N, S]``, rotmats
+        ``[N, J, 3, 3]``, the ``S`` shape directions used → vertices ``[N, V, 3]``, joints
+        ``[N, J, 3]`` (the hook :mod:`diffmesh.accel` overrides with a chunked, packed variant)."""
+        posedirs = self.posedirs if self.has_pose_blend_shapes else None
+        return lbs(
+            betas, rotmats, self.v_template, shapedirs, posedirs,
+            self.J_regressor, self.parents, self.lbs_weights, self.kinematic_levels(),
+        )  # fmt: skip
+
+    def kinematic_levels(self) -> list[torch.Tensor]:
+        """The joints grouped by tree depth (:func:`~diffmesh.body.lbs.kinematic_levels`), on this model's device."""
+        return [getattr(self, f"_level_{depth}") for depth in range(self._num_levels)]
 
     def extra_repr(self) -> str:
         return (

@@ -15,9 +15,9 @@ Symbols: ``N`` batch, ``V`` vertices, ``J`` joints (24 for SMPL), ``S`` shape co
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
-from diffmesh.onednn import packed_linear
+import torch
 
 __all__ = [
     "blend_shapes",
@@ -26,15 +26,7 @@ __all__ = [
     "kinematic_levels",
     "batch_rigid_transform",
     "lbs",
-    "SKINNING_CHUNK",
 ]
-
-#: :func:`lbs` poses batches in chunks of this many bodies: the per-vertex transforms of a
-#: chunk (``32 × V × 12`` floats, 10 MB for SMPL) stay in the last-level cache, where the
-#: whole batch's would stream through memory several times (measured: decoding 512 SMPL
-#: bodies 228 → 129 ms on 2 cores). Chunking only splits independent rows of each product
-#: (bitwise identical results on the CPUs measured).
-SKINNING_CHUNK = 32
 
 
 def blend_shapes(betas: torch.Tensor, shapedirs: torch.Tensor) -> torch.Tensor:
@@ -154,7 +146,7 @@ def lbs(
     parents: torch.Tensor,
     lbs_weights: torch.Tensor,
     levels: list[torch.Tensor] | None = None,
-    posedirs_packed: torch.Tensor | None = None,
+    pose_blend: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SMPL forward kinematics with linear blend skinning.
 
@@ -170,24 +162,14 @@ def lbs(
         parents: ``[J]`` int64 kinematic tree (``-1`` for the root).
         lbs_weights: ``[V, J]`` skinning weights (rows sum to 1).
         levels: optional precomputed :func:`kinematic_levels` of ``parents``.
-        posedirs_packed: optional ``posedirs.T`` packed by :func:`diffmesh.onednn.pack_weight`:
-            the pose blend-shape product then runs through oneDNN (CPU, no autograd; 4-5x
-            MKL's SGEMM here, float32 accuracy).
+        pose_blend: optional replacement for the product ``[N, P] @ posedirs -> [N, 3V]``
+            (the hook :mod:`diffmesh.accel` uses for a pre-packed kernel).
 
     Returns:
         verts: ``[N, V, 3]`` posed vertices.
         joints: ``[N, J, 3]`` posed joints.
     """
     n = pose_rotmats.shape[0]
-    if n > SKINNING_CHUNK:
-        if levels is None:
-            levels = kinematic_levels(parents)
-        parts = [
-            lbs(b, r, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights, levels, posedirs_packed)
-            for b, r in zip(betas.split(SKINNING_CHUNK), pose_rotmats.split(SKINNING_CHUNK))
-        ]
-        return torch.cat([v for v, _ in parts]), torch.cat([j for _, j in parts])
-
     num_joints = J_regressor.shape[0]
 
     v_shaped = v_template + blend_shapes(betas, shapedirs)  # [N, V, 3]
@@ -196,8 +178,8 @@ def lbs(
     if posedirs is None:  # a model without pose blend shapes (e.g. the open body model)
         v_posed = v_shaped
     else:
-        # [N, P] @ [P, 3V] -> [N, 3V]; packed_linear(x, Wᵀ) computes x W.
-        pose_offsets = packed_linear(pose_feature(pose_rotmats), posedirs.T, None, posedirs_packed)
+        feature = pose_feature(pose_rotmats)  # [N, P]
+        pose_offsets = feature @ posedirs if pose_blend is None else pose_blend(feature)  # [N, 3V]
         v_posed = v_shaped + pose_offsets.reshape(n, -1, 3)  # [N, 3V] -> [N, V, 3]
 
     posed_joints, rel_transforms = batch_rigid_transform(

@@ -47,10 +47,12 @@ REFINE_6D_CONVENTIONS = ("pytorch3d_rows", "spin_columns")
 
 
 def timestep_embedding(t: torch.Tensor, dim: int = DIFF_DIM) -> torch.Tensor:
-    """Sinusoidal embedding ``[B]`` → ``[B, dim]``: ``[sin(tω), cos(tω)]``, ω_i = 10000^(−i/(dim/2−1))."""
+    """Sinusoidal embedding ``[B]`` → ``[B, dim]``: ``[sin(tω), cos(tω)]``, ω_i = 10000^(−i/(dim/2−1)).
+    In ``t``'s floating dtype (float32 for integer steps)."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device) * -(math.log(10000.0) / (half - 1)))
-    angles = t.float()[:, None] * freqs[None, :]
+    dtype = t.dtype if t.is_floating_point() else torch.float32
+    freqs = torch.exp(torch.arange(half, dtype=dtype, device=t.device) * -(math.log(10000.0) / (half - 1)))
+    angles = t.to(dtype)[:, None] * freqs[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
@@ -244,7 +246,7 @@ class ReverseProcess(nn.Module):
         feat_g = self.condition_generator(torch.cat([padding, x_in], dim=1))  # [B, N, J·D]
 
         scheduler = self.make_scheduler()
-        timesteps = scheduler.timesteps.to(device=x_in.device, dtype=torch.float32)
+        timesteps = scheduler.timesteps.to(device=x_in.device, dtype=x_in.dtype)
         n = self.num_steps
         denoiser = self.diffusion_model
         tembs = denoiser.time_embedding(timesteps)  # [N, 1, D], one row per step

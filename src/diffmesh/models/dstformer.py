@@ -6,9 +6,8 @@ a temporal-then-spatial block on the same tokens and fuses them with learned per
 weights. Parameter names follow the official code exactly so that official state dicts
 load strictly once the ``module.`` prefix is removed.
 
-The block linears and ``pre_logits`` are :class:`~diffmesh.onednn.PackedLinear`:
-plain ``nn.Linear`` in training, oneDNN's float32 kernel on a packed weight for CPU
-inference (2.2x MKL's SGEMM on our AMD machines, float32 accuracy).
+The reference maths only: faster kernels, number formats and batch chunking for inference
+are swapped in by :func:`diffmesh.accel.accelerate` on a copy.
 
 Attention computes ``softmax(q kᵀ · head_dim^-½) v`` as the official explicit formulation:
 spatial attention and temporal attention over long clips through the fused
@@ -28,15 +27,13 @@ from torch import nn
 
 from diffmesh.conventions import MAX_FRAMES, NUM_H36M_JOINTS
 from diffmesh.models.layers import Mlp, SelfAttention
-from diffmesh.onednn import PackedLinear
 
 #: LayerNorm epsilon injected by the official backbone factory (the class default 1e-5
 #: would change outputs by ~1e-4; DEVIATIONS D-M1).
 LAYERNORM_EPS = 1e-6
 
 #: Temporal attention over more frames than this uses the fused SDPA kernel; shorter clips
-#: use two batched products and a softmax, which is faster there (measured on 2 CPU cores,
-#: 256-frame batches: 16 frames 4.9 vs 14.4 ms, 81 frames on par, 243 frames 27 vs 13 ms).
+#: use two batched products and a softmax, which is faster there (docs/benchmarks.md).
 TEMPORAL_SDPA_MIN_FRAMES = 64
 
 
@@ -62,7 +59,7 @@ class SpatioTemporalAttention(SelfAttention):
     def __init__(self, dim: int, num_heads: int, mode: str) -> None:
         if mode not in ("spatial", "temporal"):
             raise ValueError(f"attention mode {mode!r} is not supported; expected 'spatial' or 'temporal'")
-        super().__init__(dim, num_heads, linear=PackedLinear)
+        super().__init__(dim, num_heads)
         self.mode = mode
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:  # type: ignore[override]
@@ -103,8 +100,8 @@ class DSTBlock(nn.Module):
         self.attn_t = SpatioTemporalAttention(dim, num_heads, "temporal")
         self.norm2_s = nn.LayerNorm(dim, eps=LAYERNORM_EPS)
         self.norm2_t = nn.LayerNorm(dim, eps=LAYERNORM_EPS)
-        self.mlp_s = Mlp(dim, hidden, linear=PackedLinear)
-        self.mlp_t = Mlp(dim, hidden, linear=PackedLinear)
+        self.mlp_s = Mlp(dim, hidden)
+        self.mlp_t = Mlp(dim, hidden)
 
     def _spatial(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         x = x + self.attn_s(self.norm1_s(x), num_frames)
@@ -178,7 +175,7 @@ class DSTformer(nn.Module):
         self.blocks_st = nn.ModuleList(DSTBlock(c, cfg.num_heads, cfg.mlp_ratio, "st") for _ in range(cfg.depth))
         self.blocks_ts = nn.ModuleList(DSTBlock(c, cfg.num_heads, cfg.mlp_ratio, "ts") for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(c, eps=LAYERNORM_EPS)
-        self.pre_logits = nn.Sequential(OrderedDict([("fc", PackedLinear(c, cfg.dim_rep)), ("act", nn.Tanh())]))
+        self.pre_logits = nn.Sequential(OrderedDict([("fc", nn.Linear(c, cfg.dim_rep)), ("act", nn.Tanh())]))
         self.head = nn.Linear(cfg.dim_rep, cfg.dim_out)
         # Per-depth fusion weights over [x_st ; x_ts] (§1.6).
         self.ts_attn = nn.ModuleList(nn.Linear(2 * c, 2) for _ in range(cfg.depth))
@@ -214,24 +211,18 @@ class DSTformer(nn.Module):
         alpha = self.ts_attn[depth](torch.cat([x_st, x_ts], dim=-1)).softmax(dim=-1)  # [BF, J, 2]
         return x_st * alpha[..., 0:1] + x_ts * alpha[..., 1:2]
 
-    #: Without autograd, batches are encoded in chunks of about this many frames: clips are
-    #: independent, and a 243-frame batch of 32 (132k tokens) otherwise runs 2-3x slower
-    #: per frame (activations far larger than the caches) with a 4.7 GB peak.
-    inference_chunk_frames: int = 256
-
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         check_skeleton_input(x, num_joints=cfg.num_joints, dim_in=cfg.dim_in, maxlen=cfg.maxlen)
-        chunk = max(1, self.inference_chunk_frames // x.shape[1])
-        if x.shape[0] > chunk and not torch.is_grad_enabled():
-            return torch.cat([self._encode_checked(part) for part in x.split(chunk)])
-        return self._encode_checked(x)
+        return self.encode_clips(x)
 
-    def _encode_checked(self, x: torch.Tensor) -> torch.Tensor:
+    def encode_clips(self, x: torch.Tensor) -> torch.Tensor:
+        """Checked clips ``[B, T, J, 3]`` → ``[B, T, J, dim_rep]``; clips are independent (the
+        hook where :mod:`diffmesh.accel` splits batches into chunks)."""
         cfg = self.config
         b, t, j, _ = x.shape
         # The residual stream runs in the embeddings' dtype (float32 unless the whole module
-        # was cast); diffmesh.models.fast lowers only the matmuls. Outputs are float32.
+        # was cast, e.g. float64 by model.double()); diffmesh.accel lowers only the matmuls.
         tokens = self.embed(x.to(self.pos_embed.dtype))
         for depth in range(cfg.depth):
             tokens = self.fuse(depth, tokens, t)
@@ -239,9 +230,9 @@ class DSTformer(nn.Module):
         return self.pre_logits(tokens)
 
     def get_representation(self, x: torch.Tensor) -> torch.Tensor:
-        """Motion representation ``E [B, T, J, dim_rep]`` (float32) consumed by every task head."""
-        return self._encode(x).float()
+        """Motion representation ``E [B, T, J, dim_rep]`` (the embeddings' dtype) consumed by every task head."""
+        return self._encode(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """3-D joints ``[B, T, J, dim_out]`` (float32; pre-training / 3-D pose task)."""
-        return self.head(self._encode(x)).float()
+        """3-D joints ``[B, T, J, dim_out]`` (pre-training / 3-D pose task)."""
+        return self.head(self._encode(x))

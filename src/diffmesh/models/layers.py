@@ -38,7 +38,7 @@ class SelfAttention(nn.Module):
 
     ``qkv`` gives ``3C`` channels laid out ``(q|k|v, head, head_dim)``; scale ``head_dim^-½``.
     ``linear`` is the class of both projections (``nn.Linear`` or a subclass with the same
-    parameters, e.g. :class:`~diffmesh.onednn.PackedLinear`).
+    parameters, e.g. :class:`~diffmesh.accel.onednn.PackedLinear`).
     """
 
     def __init__(self, dim: int, num_heads: int, linear: type[nn.Linear] = nn.Linear) -> None:

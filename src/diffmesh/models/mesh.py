@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 import torch
 from torch import nn
 
-from diffmesh.body.lbs import SKINNING_CHUNK
 from diffmesh.conventions import NUM_BETAS, NUM_H36M_JOINTS, NUM_SMPL_JOINTS
 from diffmesh.geometry.rotations import rot6d_to_rotmat, rotmat_to_axis_angle
 from diffmesh.models.diffmesh import POSE_6D_DIM, DiffMeshHead, DiffMeshRefineHead, HeadOutput, _as_row
@@ -101,7 +100,7 @@ def pose6d_to_rotmats(pose6d: torch.Tensor) -> torch.Tensor:
     return rot6d_to_rotmat(pose6d.reshape(-1, NUM_SMPL_JOINTS, 6))
 
 
-def _decode_chunk(
+def _decode_bodies(
     pose6d: torch.Tensor, betas: torch.Tensor, body_model: nn.Module
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rotations, vertices (mm), H36M joints (mm) and theta of ``N`` bodies (§3)."""
@@ -120,17 +119,13 @@ def decode_smpl(head_out: HeadOutput, body_model: nn.Module, batch: int, frames:
             f"body model {getattr(body_model, 'name', body_model)!r} has no H36M joint regressor; "
             "mesh models need one (J_regressor_h36m_correct.npy in the official data/mesh folder)"
         )
-    # The body model works in float32 whatever the caller's autocast says: rotations and
-    # skinning lose millimetres in bf16. Bodies are decoded in chunks small enough for
-    # their vertex arrays to stay in cache (SKINNING_CHUNK; same values as one pass).
+    # The body model works in float32 (or float64) whatever the caller's autocast says:
+    # rotations and skinning lose millimetres in bf16.
+    dtype = torch.promote_types(head_out.pose6d.dtype, torch.float32)
     with torch.autocast(device_type=head_out.pose6d.device.type, enabled=False):
-        pose6d = head_out.pose6d.float()
-        betas = head_out.betas.float()
-        chunks = [
-            _decode_chunk(p, s, body_model)
-            for p, s in zip(pose6d.split(SKINNING_CHUNK), betas.split(SKINNING_CHUNK))
-        ]
-        rotmats, verts_mm, kp_3d, theta = (torch.cat(parts) for parts in zip(*chunks))
+        pose6d = head_out.pose6d.to(dtype)
+        betas = head_out.betas.to(dtype)
+        rotmats, verts_mm, kp_3d, theta = _decode_bodies(pose6d, betas, body_model)
     b, t = batch, frames
     return MeshOutput(
         theta=theta.reshape(b, t, -1),

@@ -1,27 +1,26 @@
-"""Fast inference mode: low-precision matrix multiplies where they pay, float32 elsewhere.
+"""Low-precision sub-blocks: bf16 (CPU) or float16 (CUDA) products where they pay, float32 elsewhere.
 
-Parity mode (float32 everywhere) is the default for :func:`~diffmesh.models.load_official`
-and evaluation. :func:`to_fast_inference` converts a model in place for deployment:
+:func:`to_low_precision` converts a model copy in place (:func:`diffmesh.accel.accelerate`
+calls it only where the plan says so, e.g. CPUs that multiply bf16 natively):
 
-* the encoder's transformer sub-blocks (attention and MLP, >97 % of the FLOPs) run in
-  bfloat16 (CPU) or float16 (CUDA) from their input to their output: a sub-block converts
-  its normalised float32 input once, multiplies, attends and applies GELU in low precision
-  (on CPU with pre-packed oneDNN weights and GELU fused into the first MLP product), and
-  its low-precision output is added to the float32 residual stream. CPUs with
-  AVX512-BF16/AMX multiply bf16 ~4x faster than float32, and keeping the sub-block in one
-  precision removes the conversions around each product;
+* the encoder's transformer sub-blocks (attention and MLP, >97 % of the FLOPs) run in low
+  precision from their input to their output: a sub-block converts its normalised float32
+  input once, multiplies, attends and applies GELU in low precision (on CPU with pre-packed
+  oneDNN weights and GELU fused into the first MLP product), and its low-precision output
+  is added to the float32 residual stream; keeping the sub-block in one precision removes
+  the conversions around each product;
 * the residual stream, every LayerNorm, the joint embedding, the stream-fusion weights
   (``ts_attn``), ``pre_logits`` and the 3-D head stay float32: they cost little and carry
   the most precision-critical values;
 * the DiffMesh reverse process runs its denoiser's attention and MLP sub-blocks the same
-  way, and its other linears (condition generator, time embedding) with bf16 products,
-  wherever the products are large enough to gain (``REVERSE_LOOP_MIN_ROWS``): the condition
-  stream of all 30 steps at once always is; the sequential diffusion stream (17 rows per
-  clip and step) from batch 8 on, float32 below. The state update, the SMPL parameter
-  heads, the body model and every rotation conversion stay float32.
+  way, and its other linears (condition generator, time embedding) with low-precision
+  products, wherever the products are large enough to gain (``REVERSE_LOOP_MIN_ROWS``): the
+  condition stream of all 30 steps at once always is; the sequential diffusion stream (17
+  rows per clip and step) from batch 8 on, float32 below. The state update, the SMPL
+  parameter heads, the body model and every rotation conversion stay float32.
 
 The converted model is for inference only (``torch.inference_mode``); its state-dict keys
-are unchanged (values in low precision).
+are unchanged (values in low precision). Speed and accuracy: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,13 +34,13 @@ from torch import nn
 from diffmesh.models.diffmesh import TwoStreamAttention
 from diffmesh.models.dstformer import DSTformer, SpatioTemporalAttention
 from diffmesh.models.layers import Mlp, merge_heads, split_heads
-from diffmesh.onednn import WeightPack, packed_linear
+from diffmesh.accel.onednn import WeightPack, packed_linear
 
 logger = logging.getLogger(__name__)
 
 
 #: Reverse-loop products with fewer rows than this stay float32 (batch 1 has 17 rows per
-#: step, batch 8 has 136): measured crossover on the 2-core CPU between batch 1 and batch 8.
+#: step, batch 8 has 136): the measured crossover lies between batch 1 and batch 8.
 REVERSE_LOOP_MIN_ROWS = 128
 
 
@@ -56,7 +55,7 @@ class LowPrecisionMatmul(nn.Module):
 
     On CPU the weight is also kept pre-packed in oneDNN's blocked layout and the product runs
     through oneDNN's linear primitive with GELU fused into it (bitwise equal to
-    ``F.linear`` on the same bf16 operands, ~10 % faster, and GELU costs no extra pass).
+    ``F.linear`` on the same bf16 operands, faster, and GELU costs no extra pass).
     ``scale`` multiplies the first ``scaled_rows`` output features (attention's query scale,
     folded into the weights). ``keep_full=True`` also keeps float32 weights for
     :meth:`full`, the float32 product used for inputs too small to gain from bf16.
@@ -109,8 +108,7 @@ class LowPrecisionLinear(LowPrecisionMatmul):
 
     With ``min_rows > 0`` it also keeps the float32 weights and uses them for inputs of fewer
     than ``min_rows`` rows (all dimensions but the last): small products gain nothing from
-    bf16 and pay the two conversions (measured on the DiffMesh reverse loop at batch 1:
-    ~12 % faster in float32).
+    bf16 and pay the two conversions (the DiffMesh reverse loop at batch 1).
     """
 
     def __init__(self, linear: nn.Linear, dtype: torch.dtype, min_rows: int = 0) -> None:
@@ -221,11 +219,6 @@ class LowPrecisionTwoStreamAttention(nn.Module):
         return torch.cat([y_d.to(x.dtype), y_c.to(x.dtype)], dim=1)
 
 
-def default_fast_dtype(device: torch.device | str = "cpu") -> torch.dtype:
-    """bfloat16 on CPU, float16 on CUDA."""
-    return torch.float16 if torch.device(device).type == "cuda" else torch.bfloat16
-
-
 def find_encoder(model: nn.Module) -> DSTformer:
     """The DSTformer inside a model (the model itself, or ``model.backbone``)."""
     if isinstance(model, DSTformer):
@@ -236,17 +229,11 @@ def find_encoder(model: nn.Module) -> DSTformer:
     raise ValueError(f"{type(model).__name__} has no DSTformer encoder to convert (expected a DSTformer or a .backbone)")
 
 
-def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
-    """Convert ``model``'s encoder sub-blocks (and DiffMesh reverse loop) to low precision,
-    in place; returns ``model`` in eval mode.
-
-    Args:
-        model: a :class:`DSTformer`, ``ActionNet`` or ``MeshRegressor``.
-        dtype: ``torch.bfloat16`` or ``torch.float16``; default from the model's device.
-    """
+def to_low_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Convert ``model``'s encoder sub-blocks (and DiffMesh reverse loop) to ``dtype``
+    (``torch.bfloat16`` or ``torch.float16``) in place; returns ``model`` in eval mode.
+    ``model``: a :class:`DSTformer`, ``ActionNet`` or ``MeshRegressor``."""
     encoder = find_encoder(model)
-    if dtype is None:
-        dtype = default_fast_dtype(encoder.joints_embed.weight.device)
     if dtype not in (torch.bfloat16, torch.float16):
         raise ValueError(f"dtype {dtype} is not a low-precision type; expected torch.bfloat16 or torch.float16")
     converted = 0
@@ -278,5 +265,5 @@ def to_fast_inference(model: nn.Module, dtype: torch.dtype | None = None) -> nn.
         for parent, name, child in found:
             setattr(parent, name, LowPrecisionLinear(child, dtype, rows))
             converted += 1
-    logger.debug("fast inference: %d linears in %s", converted, dtype)
+    logger.debug("low precision: %d linears in %s", converted, dtype)
     return model.eval()

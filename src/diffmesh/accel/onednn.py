@@ -1,10 +1,9 @@
 """Matrix multiplies through oneDNN with pre-packed weights (CPU inference).
 
-PyTorch computes a float32 ``F.linear`` on CPU with MKL's SGEMM. On the AMD EPYC CPUs of
-our machines that runs at ~215 GFLOP/s on 2 cores, while oneDNN's own float32 kernel, on a
-weight pre-packed in its blocked layout, runs at ~515 GFLOP/s (2.2x; bf16: ~1000) with
-float32 accuracy (mean error 3.2e-7 against float64 where SGEMM has 2.1e-7; measured in
-docs/benchmarks.md). These helpers expose that path:
+PyTorch computes a float32 ``F.linear`` on CPU with MKL's SGEMM, fast on Intel CPUs and on a
+slow path elsewhere (AMD), where oneDNN's own float32 kernel on a weight pre-packed in its
+blocked layout is about twice as fast at float32 accuracy; bf16 products always gain from
+the packed layout. Rates per CPU: docs/benchmarks.md (``benchmarks/bench_gemm.py``).
 
 * :func:`pack_weight` / :func:`packed_linear`: the primitive, float32 or bfloat16, with
   exact GELU optionally fused into the product;
@@ -97,6 +96,14 @@ class PackedLinear(nn.Linear):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._pack = WeightPack()
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> PackedLinear:
+        """A :class:`PackedLinear` holding ``linear``'s own parameters (shared, not copied)."""
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta")
+        layer.weight = linear.weight
+        layer.bias = linear.bias
+        return layer
 
     @property
     def _packed(self) -> torch.Tensor | None:

@@ -1,0 +1,101 @@
+"""What this CPU can do, and the plan :func:`~diffmesh.accel.accelerate` makes from it.
+
+Detection, in one place and overridable for tests and odd machines:
+
+* ``isa``: :func:`torch.backends.cpu.get_cpu_capability` (``"AVX512"``, ``"AVX2"``,
+  ``"DEFAULT"``, ...), the vector level PyTorch's own kernels use;
+* ``native_bf16``: the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16). Only
+  then is bf16 faster than float32; elsewhere it is emulated and slower, so fast mode keeps
+  float32 there. (``torch.ops.mkldnn._is_mkldnn_bf16_supported`` is true on any AVX512 core,
+  emulated or not, so it is not the test.)
+* ``vendor``: MKL's SGEMM is fast on Intel and takes a slow path elsewhere (AMD), where
+  oneDNN's float32 kernel on a pre-packed weight is about twice as fast (docs/benchmarks.md).
+
+``DIFFMESH_CPU_CAPABILITY`` overrides ``isa`` and ``native_bf16``: one of ``DEFAULT``,
+``AVX2``, ``AVX512`` (no native bf16), ``AVX512_BF16`` or ``AMX`` (native bf16).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+__all__ = ["CAPABILITY_ENV", "CpuCapability", "cpu_capability", "cpu_model_name"]
+
+#: Environment variable that overrides the detected capability.
+CAPABILITY_ENV = "DIFFMESH_CPU_CAPABILITY"
+
+# override value -> (isa, native_bf16)
+_OVERRIDES: dict[str, tuple[str, bool]] = {
+    "DEFAULT": ("DEFAULT", False),
+    "AVX2": ("AVX2", False),
+    "AVX512": ("AVX512", False),
+    "AVX512_BF16": ("AVX512", True),
+    "AMX": ("AVX512", True),
+}
+
+
+@dataclass(frozen=True)
+class CpuCapability:
+    """The CPU features that choose kernels and number formats."""
+
+    isa: str
+    native_bf16: bool
+    vendor: str
+    source: str = "detected"  # or the override's name
+
+    @property
+    def mkl_is_fast(self) -> bool:
+        """MKL's float32 SGEMM is the fast path on Intel; elsewhere oneDNN's packed kernel is."""
+        return self.vendor == "GenuineIntel"
+
+
+@lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux
+        return ""
+
+
+def _cpuinfo_field(name: str) -> str:
+    for line in _cpuinfo().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return ""
+
+
+def cpu_model_name() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo``, else :func:`platform.processor`)."""
+    return _cpuinfo_field("model name") or platform.processor() or "unknown"
+
+
+def _native_bf16() -> bool:
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(callable(p) for p in probes):
+        return any(p() for p in probes)  # type: ignore[misc]
+    flags = set(_cpuinfo_field("flags").split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def cpu_capability(override: str | None = None) -> CpuCapability:
+    """This CPU's :class:`CpuCapability`; ``override`` (or ``$DIFFMESH_CPU_CAPABILITY``) forces
+    ``isa`` and ``native_bf16`` (see the module docstring for the accepted names)."""
+    vendor = _cpuinfo_field("vendor_id") or "unknown"
+    name = override if override is not None else os.environ.get(CAPABILITY_ENV, "")
+    if name:
+        key = name.strip().upper()
+        if key not in _OVERRIDES:
+            raise ValueError(
+                f"CPU capability {name!r} is not known; expected one of {sorted(_OVERRIDES)} "
+                f"(argument or ${CAPABILITY_ENV}), or leave it unset to detect"
+            )
+        isa, native = _OVERRIDES[key]
+        return CpuCapability(isa, native, vendor, source=key)
+    return CpuCapability(torch.backends.cpu.get_cpu_capability(), _native_bf16(), vendor)
