@@ -3,7 +3,7 @@
     python benchmarks/bench_gemm.py --threads 2
 
 Columns: ``F.linear`` in float32 (PyTorch's default CPU path, MKL's SGEMM — what the official
-code runs), oneDNN float32 on a pre-packed weight (:class:`diffmesh.onednn.PackedLinear`,
+code runs), oneDNN float32 on a pre-packed weight (:class:`diffmesh.accel.onednn.PackedLinear`,
 our parity mode's encoder), ``F.linear`` in bfloat16, and oneDNN bfloat16 on a pre-packed
 weight (fast mode). Shapes are the encoder's at batch 1 × 16 frames (272 tokens) and at a
 256-frame chunk (4352 tokens), and the reverse loop's per-step product at batch 1
@@ -18,7 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from diffmesh.onednn import pack_weight, packed_linear
+from diffmesh.accel.onednn import pack_weight, packed_linear
 
 SHAPES = [  # (rows, in, out, what)
     (272, 512, 1536, "encoder qkv, batch 1"),

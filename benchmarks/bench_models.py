@@ -7,8 +7,9 @@ process's peak resident memory during that configuration.
     python benchmarks/bench_models.py --threads 2                    # everything
     python benchmarks/bench_models.py --models diffmesh --batches 1 8 --frames 16
 
-Modes: ``parity`` (float32, the default for official checkpoints and evaluation) and
-``fast`` (:func:`diffmesh.models.fast.to_fast_inference`). Mesh models use a generated
+Modes: those of :func:`diffmesh.accel.accelerate` (``reference``: the plain model;
+``parity``: float32 with this CPU's faster kernels and chunking; ``fast``: bf16 where the CPU
+has it natively, else as parity; ``bf16``: bf16 whatever the CPU). Mesh models use a generated
 SMPL-format body model with SMPL's sizes (6890 vertices, 207 pose blend shapes), so the
 cost equals the official SMPL layer's; variants with packaged weights (``diffmesh-synthetic``)
 use the body model they were trained with. Weights are random where none are packaged:
@@ -30,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests._smpl_fixtures
 
 import diffmesh  # noqa: E402
-from diffmesh.models.fast import to_fast_inference  # noqa: E402
+from diffmesh.accel import accelerate, make_plan  # noqa: E402
 
 
 def smpl_sized_body() -> torch.nn.Module:
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=diffmesh.list_models())
     parser.add_argument("--batches", nargs="*", type=int, default=[1, 32])
     parser.add_argument("--frames", nargs="*", type=int, default=[16, 243])
-    parser.add_argument("--modes", nargs="*", default=["parity", "fast"], choices=["parity", "fast"])
+    parser.add_argument("--modes", nargs="*", default=["reference", "parity", "fast"], choices=["reference", "parity", "fast", "bf16"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="time each configuration at least this long")
@@ -103,6 +104,8 @@ def main() -> None:
     body = smpl_sized_body()
     print(f"# torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
           f"cpu capability {torch.backends.cpu.get_cpu_capability()}")
+    for mode in args.modes:
+        print(f"# {make_plan(mode, args.device)}")
     print("| model | batch | frames | mode | frames/s | ms/call | peak RSS MiB |")
     print("|---|---:|---:|---|---:|---:|---:|")
     for name in args.models:
@@ -110,9 +113,9 @@ def main() -> None:
         for mode in args.modes:
             # Packaged weights fit only their own body model (the open one for diffmesh-synthetic).
             own_body = spec.weights is not None and spec.body_model is not None
-            model = (diffmesh.create_model(name) if own_body else diffmesh.create_model(name, body_model=body)).to(args.device)
-            if mode == "fast":
-                to_fast_inference(model)
+            plain = (diffmesh.create_model(name) if own_body else diffmesh.create_model(name, body_model=body)).to(args.device)
+            model = accelerate(plain, mode)
+            del plain
             for frames in args.frames:
                 if spec.architecture.startswith("diffmesh") and frames != 16:
                     continue  # the DiffMesh head takes 16-frame clips only

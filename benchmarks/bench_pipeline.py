@@ -68,16 +68,17 @@ def main() -> None:
             det.detect(f)
         rows.append(("detect (BlazePose, tracking mode)", n / (time.perf_counter() - t0)))
     bundle = default_model()
-    from diffmesh.models.fast import to_fast_inference
+    from diffmesh.accel import accelerate
 
-    model = to_fast_inference(bundle.model)
+    model = accelerate(bundle.model, "auto")
+    plan = model.accel_plan
     x = torch.randn(8, 16, 17, 3)
     with torch.inference_mode():
         model(x)
         t0 = time.perf_counter()
         for _ in range(3):
             model(x)
-    rows.append(("model (diffmesh bf16, 16-frame windows, stride 8 ⇒ 2 windows/frame)", 3 * 8 * 16 / (time.perf_counter() - t0) / 2))
+    rows.append((f"model (diffmesh {plan.dtype}, 16-frame windows, stride 8 ⇒ 2 windows/frame)", 3 * 8 * 16 / (time.perf_counter() - t0) / 2))
     body = bundle.model.body_model
     faces = body.faces.numpy()
     with torch.inference_mode():

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import torch
 import diffmesh
 from diffmesh.examples import walking_keypoints_2d
 from diffmesh.models import DiffMeshHead, DSTformer, DSTformerConfig
-from diffmesh.models.fast import to_fast_inference
+from diffmesh.accel import accelerate
 
 GOLDEN = Path(os.environ.get("DIFFMESH_GOLDEN_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference" / "golden"))
 
@@ -33,7 +32,7 @@ def golden_deviation() -> None:
     g = torch.load(GOLDEN / "dstformer_tiny.pt", weights_only=True)
     enc = DSTformer(DSTformerConfig(**g["config"])).eval()
     enc.load_state_dict(g["state_dict"])
-    to_fast_inference(enc)
+    enc = accelerate(enc, "bf16")
     for case in g["cases"]:
         d = (enc.get_representation(case["input"]) - case["representation"]).abs()
         print(f"golden DSTformer F={case['input'].shape[1]:3d}: representation |Δ| mean {d.mean():.2e}, max {d.max():.2e}")
@@ -41,8 +40,8 @@ def golden_deviation() -> None:
     head = DiffMeshHead(dim_rep=g["dim_rep"]).eval()
     head.load_state_dict(g["state_dict"])
     ref = [head(c["input_feat"]).pose6d for c in g["cases"]]
-    fast = copy.deepcopy(head)
-    to_fast_inference(torch.nn.ModuleDict({"backbone": DSTformer(DSTformerConfig(dim_feat=8, dim_rep=8, depth=1, num_heads=1)), "head": fast}))
+    wrapper = torch.nn.ModuleDict({"backbone": DSTformer(DSTformerConfig(dim_feat=8, dim_rep=8, depth=1, num_heads=1)), "head": head})
+    fast = accelerate(wrapper, "bf16")["head"]
     for c, r in zip(g["cases"], ref):
         d = (fast(c["input_feat"]).pose6d - r).abs()
         print(f"golden DiffMesh head T={c['input_feat'].shape[1]:2d}: 6-D pose |Δ| mean {d.mean():.2e}, max {d.max():.2e}")
@@ -56,7 +55,7 @@ def full_model_deviation() -> None:
     x = torch.from_numpy(walking_keypoints_2d(16))[None].repeat(8, 1, 1, 1)
     x[..., :2] += torch.randn(8, 16, 17, 2) * 0.02
     ref = model(x)
-    out = to_fast_inference(copy.deepcopy(model))(x)
+    out = accelerate(model, "bf16")(x)
     dj = (out.kp_3d - ref.kp_3d).norm(dim=-1)
     dv = (out.verts - ref.verts).norm(dim=-1)
     print(f"full DiffMesh, open body model, 8 clips x 16 frames: joints mean {dj.mean():.3f} mm (max {dj.max():.3f}), "
@@ -72,7 +71,7 @@ def default_weights_deviation(clips: int) -> None:
     from diffmesh.training.tasks import evaluate_mesh_model
 
     model = diffmesh.create_model(DEFAULT_MESH_MODEL)
-    fast = to_fast_inference(copy.deepcopy(model))
+    fast = accelerate(model, "bf16")
     data = SyntheticMotionDataset(clips, "test", "mesh", engine=SyntheticMotionEngine(model.body_model, clip_len=16, seed=0))
     dj, dv = [], []
     for batch in DataLoader(data, batch_size=16):

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests._smpl_
 
 import diffmesh  # noqa: E402
 from diffmesh.geometry.rotations import rot6d_to_rotmat, rotmat_to_axis_angle  # noqa: E402
-from diffmesh.models.fast import to_fast_inference  # noqa: E402
+from diffmesh.accel import accelerate  # noqa: E402
 
 
 def _linear(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -219,8 +219,8 @@ def main() -> None:
     model = diffmesh.create_model("diffmesh", body_model=smpl_sized_body()).eval()
     torch.nn.init.xavier_uniform_(model.head.head_pose.weight, gain=1.0)  # poses far from the mean
     extra_regressor = torch.rand(9, model.body_model.num_vertices)
-    fast = to_fast_inference(diffmesh.create_model("diffmesh", body_model=model.body_model))
-    fast.load_state_dict(model.state_dict())
+    fast = accelerate(model, "fast")
+    parity = accelerate(model, "parity")
 
     with torch.inference_mode():
         x = torch.rand(2, 16, 17, 3)
@@ -238,7 +238,7 @@ def main() -> None:
         for batch in args.batches:
             x = torch.rand(batch, 16, 17, 3)
             runs: dict[str, list[float]] = {"replica": [], "parity": [], "fast": []}
-            contenders = {"replica": lambda clip: official_forward(model, clip, extra_regressor), "parity": model, "fast": fast}
+            contenders = {"replica": lambda clip: official_forward(model, clip, extra_regressor), "parity": parity, "fast": fast}
             for _ in range(args.rounds):
                 for name, fn in contenders.items():
                     runs[name].append(time_model(fn, x, {}, args.min_seconds, warmup=True))

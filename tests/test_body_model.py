@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
+from diffmesh.accel.chunking import SKINNING_CHUNK, AcceleratedBodyModel
 from diffmesh.body import BodyAssets, BodyModel, load, load_smpl_file, load_smpl_folder, read_smpl_arrays
-from diffmesh.body.lbs import SKINNING_CHUNK, lbs
+from diffmesh.body.lbs import lbs
 from diffmesh.conventions import SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.geometry.rotations import axis_angle_to_rotmat, rot6d_to_rotmat
 from tests._smpl_fixtures import make_smpl_arrays, write_chumpy_pkl, write_mesh_folder, write_smpl_npz
@@ -121,13 +122,16 @@ def test_body_model_float32_matches_reference(model: BodyModel, arrays: dict[str
     np.testing.assert_allclose(out.joints.double().numpy(), ref_joints, atol=1e-6, rtol=0)
 
 
-def test_large_batches_are_skinned_in_chunks_with_the_same_values(model: BodyModel, arrays: dict[str, Any]) -> None:
-    """Batches above SKINNING_CHUNK are posed chunk by chunk (cache-sized); every body must
-    come out as when posed alone, and as the float64 reference."""
+def test_accelerated_body_skins_in_chunks_with_the_same_values(model: BodyModel, arrays: dict[str, Any]) -> None:
+    """The accelerated twin poses batches above SKINNING_CHUNK chunk by chunk (cache-sized);
+    every body must come out as when posed alone, as the plain model, and as the float64 reference."""
     n = SKINNING_CHUNK + 5
     aa_body, aa_root = _random_pose(n, seed=3, scale=0.8)
     betas = torch.randn(n, 10)
+    plain = model(betas, aa_body, aa_root)
+    model = AcceleratedBodyModel.sharing(model)
     out = model(betas, aa_body, aa_root)
+    torch.testing.assert_close(out.vertices, plain.vertices, atol=1e-6, rtol=0)
     for i in (0, SKINNING_CHUNK - 1, SKINNING_CHUNK, n - 1):
         alone = model(betas[i : i + 1], aa_body[i : i + 1], aa_root[i : i + 1])
         torch.testing.assert_close(out.vertices[i : i + 1], alone.vertices, atol=1e-6, rtol=0)
@@ -136,11 +140,15 @@ def test_large_batches_are_skinned_in_chunks_with_the_same_values(model: BodyMod
     np.testing.assert_allclose(out.vertices.double().numpy(), ref_verts, atol=1e-6, rtol=0)
 
 
-def test_inference_pose_blend_product_matches_and_copies(model: BodyModel) -> None:
-    """Without autograd the pose blend-shape product runs through oneDNN on a packed copy of
-    posedirs: same vertices as the autograd path, and the model still copies and pickles."""
+def test_accelerated_pose_blend_product_matches_and_copies(model: BodyModel) -> None:
+    """Without autograd the accelerated twin's pose blend-shape product runs through oneDNN on
+    a packed copy of posedirs: same vertices as the autograd path, and the model still copies
+    and pickles. The plain model is left as it was (its buffers are shared, not copied)."""
     import copy
 
+    plain = model
+    model = AcceleratedBodyModel.sharing(plain)
+    assert type(plain) is BodyModel and model.posedirs is plain.posedirs
     aa_body, aa_root = _random_pose(5, seed=4, scale=0.8)
     betas = torch.randn(5, 10)
     ref = model(betas, aa_body, aa_root).vertices

@@ -114,9 +114,9 @@ def load_run(run: Path, fast: bool = False) -> tuple[Any, bool]:
     model.load_state_dict(payload["model"])
     model.eval()
     if fast:
-        from diffmesh.models.fast import to_fast_inference
+        from diffmesh.accel import accelerate
 
-        model = to_fast_inference(model)
+        model = accelerate(model, "auto")
     return model, bool(cfg.get("per_frame", False))
 
 

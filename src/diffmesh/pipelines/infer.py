@@ -32,6 +32,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 from torch import nn
 
+from diffmesh.accel import make_plan
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.io.video import VideoInfo, probe_video
 from diffmesh.files import sha256_file
@@ -98,7 +99,10 @@ def run(
         bundle = default_model(settings.device)
         logger.info("default weights: %s; trained on synthetic motion only, for research-grade accuracy "
                     "pass an official checkpoint (--checkpoint/--config)", bundle.weights)  # fmt: skip
-    mesh_key = stage_key("mesh", keypoints=keypoints_key, model=bundle.identity, **settings.model_stage_parts())
+    # fast mode's number format depends on the CPU (bf16 only where native): part of the key
+    number_format = make_plan(settings.accel_mode, settings.device).dtype
+    mesh_key = stage_key("mesh", keypoints=keypoints_key, model=bundle.identity, number_format=number_format,
+                         **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
         mesh_hit = cache.load("mesh", mesh_key)
         # On a miss the network is built (and accelerated) on another thread while the keypoints are found.

@@ -4,13 +4,12 @@
 nothing: the packaged default weights, :func:`default_model`) into a :class:`ModelBundle`:
 the network (built on first use), a human-readable weights label, and the identity that
 keys the model stage's cache. The recipe never decides this again; it asks
-:func:`prepare_model` for the network to run, a separate, accelerated copy when fast mode
-is on, so the caller's model is never changed.
+:func:`prepare_model` for the network to run, a separate copy accelerated by
+:func:`diffmesh.accel.accelerate`, so the caller's model is never changed.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from diffmesh.accel import accelerate
 from diffmesh.files import sha256_file
 from diffmesh.pipelines.cache import stage_key
 from diffmesh.pipelines.settings import InferSettings
@@ -156,18 +156,8 @@ def load_model(
 
 
 def prepare_model(bundle: ModelBundle, settings: InferSettings) -> nn.Module:
-    """The network the model stage runs: ``bundle``'s, accelerated (bf16 matmuls) on a separate
-    copy when ``settings.fast`` on CPU. ``bundle.model`` itself is never changed, so a later
-    ``fast=False`` run with the same bundle runs float32."""
-    model = bundle.model
-    if settings.fast and torch.device(settings.device).type == "cpu":
-        from diffmesh.models.fast import to_fast_inference
-
-        model = to_fast_inference(_copy_network(model))
-    return model
-
-
-def _copy_network(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` that shares its body model (acceleration never touches the body model)."""
-    body = getattr(model, "body_model", None)
-    return copy.deepcopy(model, {id(body): body} if body is not None else {})
+    """The network the model stage runs: a copy of ``bundle``'s, accelerated for
+    ``settings.accel_mode`` on ``settings.device`` (its plan as ``.accel_plan``).
+    ``bundle.model`` itself is never changed, so a later ``fast=False`` run with the same
+    bundle runs float32."""
+    return accelerate(bundle.model, settings.accel_mode, device=settings.device)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from diffmesh.accel import make_plan
 from diffmesh.io.exports import atomic_write, write_bvh, write_gltf_animation, write_obj_sequence, write_result_npz
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.keypoints import FrameKeypoints
@@ -211,6 +212,7 @@ class RunSummary:
     mean_reprojection_px: float
     settings: dict[str, Any]
     versions: dict[str, str] = field(default_factory=dict)
+    acceleration: dict[str, Any] = field(default_factory=dict)
 
 
 def summarize(
@@ -241,6 +243,7 @@ def summarize(
         mean_reprojection_px=float(np.mean(reproj[placed])) if placed.any() else float("nan"),
         settings=asdict(settings),
         versions=_versions(),
+        acceleration=asdict(make_plan(settings.accel_mode, settings.device)),
     )
 
 

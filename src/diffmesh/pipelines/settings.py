@@ -35,7 +35,8 @@ class InferSettings:
         flip: flip test-time augmentation (doubles the model cost).
         fov_y_deg, focal_px: camera intrinsics guess (default 50 degrees vertical), or a known focal length.
         smooth_sigma: Gaussian smoothing of the root trajectory, in frames.
-        fast: bf16 matrix multiplies on CPU (:func:`diffmesh.models.fast.to_fast_inference`).
+        fast: low-precision products where this CPU multiplies bf16 natively (acceleration
+            mode ``"auto"``), else float32 (``"parity"``); see :mod:`diffmesh.accel.plan`.
         device: torch device for the model.
         batch_windows: windows per network call.
         threads: torch CPU threads for the run (0: :func:`diffmesh.pipelines.threads.default_threads`,
@@ -61,6 +62,11 @@ class InferSettings:
     def __post_init__(self) -> None:
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
+
+    @property
+    def accel_mode(self) -> str:
+        """The :func:`diffmesh.accel.accelerate` mode of these settings."""
+        return "auto" if self.fast else "parity"
 
     def model_stage_parts(self) -> dict[str, Any]:
         """The settings in the model stage's cache key: all but the frame range and keypoint
