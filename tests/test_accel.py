@@ -1,57 +1,184 @@
-"""Fast inference mode: same outputs within a small tolerance, same keys, float32 outputs."""
+"""diffmesh.accel: every plan checked against the plain model; dispatch by CPU capability.
+
+The golden tests (test_golden_models.py) run the plain reference model; here the accelerated
+copies are compared with it (parity: float32 rounding; bf16: a small, stated tolerance).
+"""
 
 from __future__ import annotations
+
+import copy
+import pickle
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import diffmesh
-from diffmesh.body import BodyModel
-from diffmesh.models.diffmesh import TwoStreamAttention
-from diffmesh.models.fast import (
+from diffmesh.accel import CpuCapability, accelerate, cpu_capability, make_plan
+from diffmesh.accel.chunking import AcceleratedBodyModel, ChunkedDSTformer
+from diffmesh.accel.lowp import (
     LowPrecisionLinear,
     LowPrecisionMatmul,
     LowPrecisionMlp,
     LowPrecisionSpatioTemporalAttention,
     LowPrecisionTwoStreamAttention,
-    to_fast_inference,
 )
+from diffmesh.accel.onednn import PackedLinear, onednn_available
+from diffmesh.body import BodyModel
+from diffmesh.models.diffmesh import TwoStreamAttention
 from diffmesh.models.layers import Mlp
 from tests._golden import golden_path
+from tests.conftest import TINY
+
+NATIVE_BF16 = CpuCapability("AVX512", True, "GenuineIntel")
+AVX2_INTEL = CpuCapability("AVX2", False, "GenuineIntel")
+AVX2_AMD = CpuCapability("AVX2", False, "AuthenticAMD")  # MKL slow: float32 through oneDNN packed
 
 
-def test_fast_encoder_on_golden_inputs() -> None:
+def _mesh_model(body: BodyModel) -> torch.nn.Module:
+    return diffmesh.create_model("diffmesh", body_model=body, dim_feat=64, dim_rep=64, depth=2, num_heads=4).eval()
+
+
+def _low_precision(model: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in model.modules() if type(m).__name__.startswith("LowPrecision")]
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def test_native_bf16_gets_bf16_weights_and_avx2_stays_float32(small_body: BodyModel) -> None:
+    model = _mesh_model(small_body)
+    native = accelerate(model, "fast", capability=NATIVE_BF16)
+    assert native.accel_plan.dtype == "bfloat16" and native.accel_plan.kernels in ("onednn-packed", "mkl")
+    assert native.backbone.blocks_st[0].attn_s.qkv.weight.dtype == torch.bfloat16
+    for cap in (AVX2_INTEL, AVX2_AMD):
+        for mode in ("fast", "auto", "parity"):
+            plain32 = accelerate(model, mode, capability=cap)
+            assert plain32.accel_plan.dtype == "float32" and not _low_precision(plain32)
+            assert all(p.dtype == torch.float32 for p in plain32.parameters())
+    assert accelerate(model, "bf16", capability=AVX2_INTEL).accel_plan.dtype == "bfloat16"  # asked for explicitly
+
+
+def test_float32_kernels_follow_the_vendor() -> None:
+    """MKL's SGEMM on Intel; oneDNN packed where MKL takes its slow path (AMD)."""
+    assert make_plan("parity", capability=AVX2_INTEL).kernels == "mkl"
+    expected = "onednn-packed" if onednn_available() else "mkl"
+    assert make_plan("parity", capability=AVX2_AMD).kernels == expected
+    assert make_plan("reference", capability=AVX2_AMD).kernels == "reference"
+    assert make_plan("auto", "cuda").dtype == "float32" and make_plan("fast", "cuda").dtype == "float16"
+
+
+def test_capability_override_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIFFMESH_CPU_CAPABILITY", "AVX2")
+    assert cpu_capability() == CpuCapability("AVX2", False, cpu_capability().vendor, source="AVX2")
+    assert make_plan("fast").dtype == "float32"
+    monkeypatch.setenv("DIFFMESH_CPU_CAPABILITY", "amx")
+    assert cpu_capability().native_bf16 and make_plan("fast").dtype == "bfloat16"
+    monkeypatch.setenv("DIFFMESH_CPU_CAPABILITY", "SSE9")
+    with pytest.raises(ValueError, match="SSE9.*AVX512_BF16"):
+        cpu_capability()
+    with pytest.raises(ValueError, match="'turbo'.*parity"):
+        make_plan("turbo")
+
+
+# --------------------------------------------------------------------------- equivalence
+
+
+def test_accelerate_returns_a_copy_and_never_changes_the_model(small_body: BodyModel) -> None:
+    model = _mesh_model(small_body)
+    kinds = [type(m) for m in model.modules()]
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(9, 16, 17, 3)
+    for mode in ("reference", "parity", "bf16"):
+        fast = accelerate(model, mode, capability=AVX2_AMD)
+        assert fast is not model and set(fast.state_dict()) == set(state)
+        with torch.inference_mode():
+            fast(x)
+    assert [type(m) for m in model.modules()] == kinds and type(model.body_model) is BodyModel
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("capability", [AVX2_INTEL, AVX2_AMD], ids=["mkl", "onednn-packed"])
+def test_parity_mode_equals_the_plain_model(small_body: BodyModel, capability: CpuCapability) -> None:
+    """Float32 parity (chunked encoder and skinning, either kernel) within float32 rounding."""
+    model = _mesh_model(small_body)
+    fast = accelerate(model, "parity", capability=capability)
+    assert isinstance(fast.backbone, ChunkedDSTformer) and isinstance(fast.body_model, AcceleratedBodyModel)
+    packed = [m for m in fast.modules() if isinstance(m, PackedLinear)]
+    assert bool(packed) == (fast.accel_plan.float32_kernels == "onednn-packed")
+    x = torch.rand(40, 16, 17, 3)  # 640 frames: more than one encoder chunk and skinning chunk
+    with torch.inference_mode():
+        ref, out = model(x), fast(x)
+    torch.testing.assert_close(out.verts, ref.verts, atol=1e-3, rtol=1e-4)  # mm
+    torch.testing.assert_close(out.theta, ref.theta, atol=1e-4, rtol=1e-4)
+
+
+def test_bf16_encoder_stays_close_on_golden_inputs() -> None:
     golden = torch.load(golden_path("dstformer_tiny.pt"), weights_only=True)
     model = diffmesh.models.DSTformer(diffmesh.models.DSTformerConfig(**golden["config"])).eval()
     model.load_state_dict(golden["state_dict"])
-    keys = set(model.state_dict())
-    to_fast_inference(model)
-    assert isinstance(model.blocks_st[0].attn_s, LowPrecisionSpatioTemporalAttention)
-    assert isinstance(model.blocks_ts[-1].mlp_t, LowPrecisionMlp)
-    assert set(model.state_dict()) == keys
+    fast = accelerate(model, "bf16")
+    assert isinstance(fast.blocks_st[0].attn_s, LowPrecisionSpatioTemporalAttention)
+    assert isinstance(fast.blocks_ts[-1].mlp_t, LowPrecisionMlp)
+    assert set(fast.state_dict()) == set(model.state_dict())
     with torch.inference_mode():
         for case in golden["cases"]:
-            rep = model.get_representation(case["input"])
+            rep = fast.get_representation(case["input"])
             assert rep.dtype == torch.float32
             assert (rep - case["representation"]).abs().mean() < 5e-3
 
 
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16-packed", "fp16-unpacked"])
-def test_fast_mesh_model_keeps_keys_and_stays_close(small_body: BodyModel, dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("mode", ["bf16", "fast-cuda-dtype"])
+def test_low_precision_mesh_model_stays_close(small_body: BodyModel, mode: str) -> None:
     """float16 (the CUDA choice) runs the plain F.linear path, so CPU covers that code too."""
-    model = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64, depth=2, num_heads=4)
-    keys = set(model.state_dict())
+    model = _mesh_model(small_body)
+    if mode == "bf16":
+        fast = accelerate(model, "bf16")
+    else:
+        from diffmesh.accel.lowp import to_low_precision
+
+        fast = to_low_precision(copy.deepcopy(model), torch.float16)
     with torch.inference_mode():
         for batch in (1, 9):  # batch 1: reverse loop in float32; 9 clips = 153 rows: low precision
             x = torch.rand(batch, 16, 17, 3)
-            fast = diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64, depth=2, num_heads=4)
-            fast.load_state_dict(model.state_dict())
-            to_fast_inference(fast, dtype)
             ref, out = model(x), fast(x)
             assert out.verts.dtype == torch.float32
             assert (out.kp_3d - ref.kp_3d).norm(dim=-1).mean() < 1.0  # mm
-    assert set(fast.state_dict()) == keys
+
+
+def test_float32_parity_is_within_float32_rounding_of_float64() -> None:
+    """model.double() runs the reference in float64; float32 parity mode agrees with it to
+    float32 rounding (the tiny encoder; and a mesh model's encoder + head + skinning)."""
+    model = diffmesh.create_model("motionbert", **TINY).eval()
+    x = torch.rand(3, 27, 17, 3)
+    with torch.inference_mode():
+        ref64 = copy.deepcopy(model).double().get_representation(x.double())
+        out32 = accelerate(model, "parity").get_representation(x)
+    assert ref64.dtype == torch.float64 and out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), ref64, atol=2e-6, rtol=1e-5)
+
+
+def test_mesh_model_runs_in_float64(small_body: BodyModel) -> None:
+    model = _mesh_model(small_body)
+    x = torch.rand(2, 16, 17, 3)
+    with torch.inference_mode():
+        ref64 = copy.deepcopy(model).double()(x.double())
+        out32 = accelerate(model, "parity")(x)
+    assert ref64.verts.dtype == torch.float64
+    torch.testing.assert_close(out32.verts.double(), ref64.verts, atol=1e-3, rtol=1e-5)  # mm
+
+
+def test_accelerated_model_can_be_copied_and_pickled(small_body: BodyModel) -> None:
+    """The pre-packed oneDNN weights are opaque tensors: copies and pickles re-pack them."""
+    model = accelerate(_mesh_model(small_body), "bf16")
+    x = torch.rand(9, 16, 17, 3)
+    with torch.inference_mode():
+        ref = model(x).verts
+        for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            assert torch.equal(clone(x).verts, ref)
+
+
+# --------------------------------------------------------------------------- low-precision layers
 
 
 def test_small_inputs_use_the_float32_weights() -> None:
@@ -116,15 +243,3 @@ def test_low_precision_two_stream_attention_matches(batch: int) -> None:
         torch.testing.assert_close(fast.diffusion(x[:, :17], maps).float(), attn.diffusion(x[:, :17], maps), atol=tol, rtol=tol)
 
 
-def test_fast_model_can_be_copied_and_pickled(small_body: BodyModel) -> None:
-    """The pre-packed oneDNN weights are opaque tensors: copies and pickles re-pack them."""
-    import copy
-    import pickle
-
-    model = to_fast_inference(diffmesh.create_model("diffmesh", body_model=small_body, dim_feat=64, dim_rep=64,
-                                                    depth=1, num_heads=4))  # fmt: skip
-    x = torch.rand(9, 16, 17, 3)
-    with torch.inference_mode():
-        ref = model(x).verts
-        for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
-            assert torch.equal(clone(x).verts, ref)

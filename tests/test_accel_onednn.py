@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from diffmesh.onednn import PackedLinear, onednn_available, pack_weight, packed_linear
+from diffmesh.accel.onednn import PackedLinear, onednn_available, pack_weight, packed_linear
 
 pytestmark = pytest.mark.skipif(not onednn_available(), reason="this torch build has no oneDNN linear ops")
 

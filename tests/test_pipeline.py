@@ -176,23 +176,28 @@ def tiny_bundle():
     return ModelBundle(tiny_network(), "tiny test model", False, "tiny-seed0")
 
 
-def test_fast_mode_never_changes_the_callers_model() -> None:
+def test_fast_mode_never_changes_the_callers_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fast mode runs an accelerated copy: a later float32 run with the same bundle is float32
     (bitwise equal to a model that never saw fast mode), and the caller's modules are untouched."""
+    from diffmesh.accel import accelerate
     from diffmesh.pipelines import InferSettings, prepare_model
 
+    monkeypatch.setenv("DIFFMESH_CPU_CAPABILITY", "AMX")  # native bf16: fast mode lowers the products
     bundle = tiny_bundle()
     kinds = [type(m) for m in bundle.model.modules()]
     fast = prepare_model(bundle, InferSettings(fast=True))
     assert fast is not bundle.model and [type(m) for m in bundle.model.modules()] == kinds
+    assert fast.accel_plan.dtype == "bfloat16"
     assert any(type(m).__name__.startswith("LowPrecision") for m in fast.modules())
-    assert fast.body_model is bundle.model.body_model  # the body model is shared, not copied
+    assert fast.body_model.v_template is bundle.model.body_model.v_template  # body buffers shared, not copied
     x = torch.randn(2, 16, 17, 3)
     with torch.inference_mode():
         fast(x)  # using the accelerated copy must not touch the original either
         plain = prepare_model(bundle, InferSettings(fast=False))(x)
-        fresh = tiny_network()(x)
+        fresh = accelerate(tiny_network(), "parity")(x)
     assert torch.equal(plain.rotmats, fresh.rotmats) and torch.equal(plain.betas, fresh.betas)
+    monkeypatch.setenv("DIFFMESH_CPU_CAPABILITY", "AVX2")  # emulated bf16 would be slower: float32
+    assert prepare_model(bundle, InferSettings(fast=True)).accel_plan.dtype == "float32"
 
 
 def test_thread_default_leaves_half_the_cores_free() -> None:
@@ -267,6 +272,7 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
     assert probe_video(out / "overlay.mp4").num_frames == n
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_without_person"] == 0 and "detect" not in summary["cached_stages"]
+    assert summary["acceleration"]["mode"] == "auto" and summary["acceleration"]["dtype"] in ("float32", "bfloat16")
 
     # Re-run with other render options: both stages come from the cache, the network is not built.
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",
