@@ -1,4 +1,4 @@
-"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect``."""
+"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect | info``."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the registered model variants")
     p.set_defaults(func=_cmd_list)
 
-    from diffmesh.cli import infer, train
+    from diffmesh.cli import info, infer, train
 
     infer.register(sub)  # infer, demo
     train.register(sub)  # train, eval
+    info.register(sub)
 
     p = sub.add_parser("inspect", help="load an official checkpoint strictly and report it")
     p.add_argument("checkpoint")

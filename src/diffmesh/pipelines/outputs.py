@@ -242,7 +242,7 @@ def summarize(
         outputs=outputs + ["summary.json"],
         mean_reprojection_px=float(np.mean(reproj[placed])) if placed.any() else float("nan"),
         settings=asdict(settings),
-        versions=_versions(),
+        versions=package_versions(),
         acceleration=asdict(make_plan(settings.accel_mode, settings.device)),
     )
 
@@ -253,7 +253,8 @@ def write_summary(out: Path, summary: RunSummary) -> Path:
     return atomic_write(out / "summary.json", lambda f: f.write(text.encode()))
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Versions of diffmesh, torch, numpy, python and the optional packages present."""
     import torch
 
     import diffmesh
