@@ -137,8 +137,8 @@ def iter_frames(
     Frames are decoded from the beginning (exact indices even for variable-frame-rate files);
     frames before ``start`` are decoded and dropped. ``threads=0`` lets FFmpeg pick (frame
     threads, one per core); ``threads=1`` decodes in the calling thread, which is faster when
-    the caller already keeps the cores busy (the pipeline's passes: decoding costs < 1 ms a
-    640x480 frame, and idle FFmpeg workers only compete with the detector or the renderer).
+    the caller already keeps the cores busy (the pipeline's passes: decoding a frame is cheap,
+    and idle FFmpeg workers only compete with the detector or the renderer; docs/benchmarks.md).
     The decoded pixels are the same either way.
 
     Raises:
@@ -190,7 +190,7 @@ class VideoWriter:
         crf: H.264 quality (lower = better, 18 visually lossless, 23 default).
         preset: x264 speed preset.
         threads: x264 encoder threads (0: x264's choice, about 1.5 per core). The pipeline uses 1:
-            encoding a 640x480 frame costs about 2 ms, and extra x264 threads compete with the renderer.
+            encoding a frame is cheap, and extra x264 threads compete with the renderer (docs/benchmarks.md).
     """
 
     def __init__(

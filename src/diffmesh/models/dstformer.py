@@ -150,8 +150,8 @@ def check_skeleton_input(x: torch.Tensor, *, num_joints: int, dim_in: int, maxle
 @torch.no_grad()
 def _trunc_normal(t: torch.Tensor, std: float = 0.02) -> None:
     """The official ``trunc_normal_(std=0.02)`` with its *absolute* bounds ±2, i.e. ±100σ:
-    the truncation never bites, so a clamped normal draw is the same distribution and
-    ~10x faster than ``nn.init.trunc_normal_`` on CPU."""
+    the truncation never bites, so a clamped normal draw is the same distribution, and
+    faster than ``nn.init.trunc_normal_`` (rejection sampling) on CPU."""
     t.normal_(0.0, std).clamp_(-2.0, 2.0)
 
 

@@ -42,8 +42,7 @@ def render_overlay(
     between them, so the work overlaps across the cores and only a few frames (and two 16-frame
     chunks of meshes) are in memory. Torch runs single-threaded in this pass: the per-frame torch
     work is small (body model chunks, vertex normals) while the decoder, llvmpipe and x264 threads
-    need the cores, and spinning OpenMP workers starve them (measured 3-4x slower with 2 torch
-    threads). FFmpeg decodes in its caller's thread and x264 uses :data:`X264_THREADS` thread(s).
+    need the cores, and spinning OpenMP workers starve them (docs/benchmarks.md, section 4). FFmpeg decodes in its caller's thread and x264 uses :data:`X264_THREADS` thread(s).
     """
     from diffmesh.render import Renderer, render_side_view
 
