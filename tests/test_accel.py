@@ -32,7 +32,17 @@ from tests.conftest import TINY
 
 NATIVE_BF16 = CpuCapability("AVX512", True, "GenuineIntel")
 AVX2_INTEL = CpuCapability("AVX2", False, "GenuineIntel")
-AVX2_AMD = CpuCapability("AVX2", False, "AuthenticAMD")  # MKL slow: float32 through oneDNN packed
+AVX2_AMD = CpuCapability("AVX2", False, "AuthenticAMD")
+
+
+@pytest.fixture(params=["onednn-packed", "mkl"])
+def float32_kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both float32 kernel choices: oneDNN packed, and MKL as on a torch without oneDNN's ops."""
+    if request.param == "mkl":
+        monkeypatch.setattr("diffmesh.accel.plan.onednn_available", lambda: False)
+    elif not onednn_available():
+        pytest.skip("this torch build has no oneDNN linear ops")
+    return request.param
 
 
 def _mesh_model(body: BodyModel) -> torch.nn.Module:
@@ -59,11 +69,10 @@ def test_native_bf16_gets_bf16_weights_and_avx2_stays_float32(small_body: BodyMo
     assert accelerate(model, "bf16", capability=AVX2_INTEL).accel_plan.dtype == "bfloat16"  # asked for explicitly
 
 
-def test_float32_kernels_follow_the_vendor() -> None:
-    """MKL's SGEMM on Intel; oneDNN packed where MKL takes its slow path (AMD)."""
-    assert make_plan("parity", capability=AVX2_INTEL).kernels == "mkl"
-    expected = "onednn-packed" if onednn_available() else "mkl"
-    assert make_plan("parity", capability=AVX2_AMD).kernels == expected
+def test_float32_kernels_are_onednn_packed_where_available(float32_kernels: str) -> None:
+    for cap in (AVX2_INTEL, AVX2_AMD, NATIVE_BF16):
+        assert make_plan("parity", capability=cap).kernels == float32_kernels
+        assert make_plan("fast", capability=cap).float32_kernels == float32_kernels
     assert make_plan("reference", capability=AVX2_AMD).kernels == "reference"
     assert make_plan("auto", "cuda").dtype == "float32" and make_plan("fast", "cuda").dtype == "float16"
 
@@ -98,11 +107,11 @@ def test_accelerate_returns_a_copy_and_never_changes_the_model(small_body: BodyM
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("capability", [AVX2_INTEL, AVX2_AMD], ids=["mkl", "onednn-packed"])
-def test_parity_mode_equals_the_plain_model(small_body: BodyModel, capability: CpuCapability) -> None:
+def test_parity_mode_equals_the_plain_model(small_body: BodyModel, float32_kernels: str) -> None:
     """Float32 parity (chunked encoder and skinning, either kernel) within float32 rounding."""
     model = _mesh_model(small_body)
-    fast = accelerate(model, "parity", capability=capability)
+    fast = accelerate(model, "parity", capability=AVX2_INTEL)
+    assert fast.accel_plan.float32_kernels == float32_kernels
     assert isinstance(fast.backbone, ChunkedDSTformer) and isinstance(fast.body_model, AcceleratedBodyModel)
     packed = [m for m in fast.modules() if isinstance(m, PackedLinear)]
     assert bool(packed) == (fast.accel_plan.float32_kernels == "onednn-packed")

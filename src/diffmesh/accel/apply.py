@@ -11,7 +11,7 @@ from torch import nn
 from diffmesh.accel.capability import CpuCapability
 from diffmesh.accel.chunking import AcceleratedBodyModel, chunk_encoder
 from diffmesh.accel.lowp import find_encoder, to_low_precision
-from diffmesh.accel.onednn import PackedLinear, onednn_available
+from diffmesh.accel.onednn import PackedLinear
 from diffmesh.accel.plan import AccelPlan, make_plan
 from diffmesh.body.layer import BodyModel
 from diffmesh.models.dstformer import DSTformer
@@ -85,4 +85,4 @@ def _apply(model: nn.Module, plan: AccelPlan) -> None:
         _pack_float32_linears(encoder)
     body = getattr(model, "body_model", None)
     if plan.device == "cpu" and isinstance(body, BodyModel):
-        model.body_model = AcceleratedBodyModel.sharing(body, packed=onednn_available())
+        model.body_model = AcceleratedBodyModel.sharing(body, packed=plan.float32_kernels == "onednn-packed")

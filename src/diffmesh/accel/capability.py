@@ -8,8 +8,8 @@ Detection, in one place and overridable for tests and odd machines:
   then is bf16 faster than float32; elsewhere it is emulated and slower, so fast mode keeps
   float32 there. (``torch.ops.mkldnn._is_mkldnn_bf16_supported`` is true on any AVX512 core,
   emulated or not, so it is not the test.)
-* ``vendor``: MKL's SGEMM is fast on Intel and takes a slow path elsewhere (AMD), where
-  oneDNN's float32 kernel on a pre-packed weight is about twice as fast (docs/benchmarks.md).
+* ``vendor``: reported by ``diffmesh info`` (MKL's SGEMM takes a slow path on AMD; oneDNN's
+  packed float32 kernel was at least as fast on every CPU measured, so it decides nothing yet).
 
 ``DIFFMESH_CPU_CAPABILITY`` overrides ``isa`` and ``native_bf16``: one of ``DEFAULT``,
 ``AVX2``, ``AVX512`` (no native bf16), ``AVX512_BF16`` or ``AMX`` (native bf16).
@@ -48,11 +48,6 @@ class CpuCapability:
     native_bf16: bool
     vendor: str
     source: str = "detected"  # or the override's name
-
-    @property
-    def mkl_is_fast(self) -> bool:
-        """MKL's float32 SGEMM is the fast path on Intel; elsewhere oneDNN's packed kernel is."""
-        return self.vendor == "GenuineIntel"
 
 
 @lru_cache(maxsize=1)

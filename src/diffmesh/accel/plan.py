@@ -4,8 +4,9 @@
 mode          what runs
 ============  ==================================================================================
 reference     the plain model (a copy), nothing swapped: the baseline for benchmarks
-parity        float32 everywhere; oneDNN packed or MKL products, whichever this CPU runs faster;
-              batches chunked to stay in cache. Equal to the reference within float32 rounding
+parity        float32 everywhere; oneDNN products on pre-packed weights where this torch has them
+              (at least as fast as MKL on every CPU measured), batches chunked to stay in
+              cache. Equal to the reference within float32 rounding
 fast          low precision where it pays: bf16 sub-blocks on CPUs that multiply bf16 natively
               (AVX512-BF16, AMX), float16 on CUDA; elsewhere exactly ``parity`` (emulated bf16
               is several times slower than float32, so fast is never slower than parity)
@@ -44,9 +45,8 @@ class AccelPlan:
             reverse-loop products): ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         kernels: of those products: ``"onednn-packed"`` (oneDNN on pre-packed weights),
             ``"mkl"`` (PyTorch's default CPU products), ``"cuda"`` or ``"reference"``.
-        float32_kernels: of the float32 products (all of them in parity mode; the embedding,
-            ``pre_logits`` and heads in fast mode): oneDNN packed where MKL is slow (non-Intel
-            CPUs), else ``"mkl"``; the body model's pose blend shapes always run packed on CPU.
+        float32_kernels: of the float32 encoder products (all of them in parity mode,
+            ``pre_logits`` in fast mode); the body model's pose blend shapes use the same.
         chunked: batches are split into cache-sized chunks (encoder and skinning).
     """
 
@@ -79,7 +79,7 @@ def make_plan(mode: str = "auto", device: torch.device | str = "cpu", capability
     if mode == "reference":
         return AccelPlan(mode, kind, cap.isa, cap.native_bf16, "float32", "reference", "reference", False)
     low = mode == "bf16" or (mode in ("fast", "auto") and cap.native_bf16)
-    float32_kernels = "onednn-packed" if packed and not cap.mkl_is_fast else "mkl"
-    # the bf16 sub-blocks run oneDNN on packed weights wherever it exists (GELU fused)
-    kernels = ("onednn-packed" if packed else "mkl") if low else float32_kernels
+    # oneDNN on packed weights wherever this torch has it: float32 at least as fast as MKL on
+    # every CPU measured (AMD EPYC ~2.3x, Intel ~1.1x; docs/benchmarks.md 1.5), bf16 with GELU fused
+    kernels = float32_kernels = "onednn-packed" if packed else "mkl"
     return AccelPlan(mode, kind, cap.isa, cap.native_bf16, "bfloat16" if low else "float32", kernels, float32_kernels, True)
