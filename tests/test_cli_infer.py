@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("av")
-pytest.importorskip("mediapipe")
+from diffmesh.cli import main
+from tests._official import official_config
+from tests._videos import make_walk_video, write_zero_frame_video
+from tests.conftest import TINY
 
-from diffmesh.cli import main  # noqa: E402
-from tests.test_pipeline import TINY, _one_torch_thread, make_walk_video  # noqa: E402, F401 (autouse fixture)
-from tests.test_video import write_zero_frame_video  # noqa: E402
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -113,18 +112,14 @@ def test_keypoints_json_not_matching(tmp_path: Path, walk: Path, capsys: pytest.
 
 
 def test_checkpoint_not_matching_config(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("yaml")
     import diffmesh
 
     tiny = diffmesh.create_model("diffmesh", **TINY)
     torch.save({"model": {f"module.{k}": v for k, v in tiny.state_dict().items()}}, tmp_path / "ckpt.bin")
     # The official DiffMesh config describes the full-size model: the tiny weights do not fit it.
-    cfg = Path(__file__).resolve().parents[2] / "shared" / "reference" / "configs"
-    cfgs = sorted(cfg.rglob("DM_ft_pw3d.yaml")) if cfg.is_dir() else []
-    if not cfgs:
-        pytest.skip("official configs not available")
+    config = official_config("DM_ft_pw3d")  # skipped without ../shared/reference, required in CI
     _fails(["infer", str(walk), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "ckpt.bin"),
-            "--config", str(cfgs[0])], capsys, "ckpt.bin", tmp_path / "o")  # fmt: skip
+            "--config", str(config)], capsys, "ckpt.bin", tmp_path / "o")  # fmt: skip
 
 
 def test_unwritable_output(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:
