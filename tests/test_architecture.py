@@ -14,6 +14,8 @@ above it. Two graphs are checked:
 from __future__ import annotations
 
 import ast
+import re
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -219,3 +221,41 @@ def test_the_library_does_not_import_the_tests() -> None:
         and not (isinstance(node, ast.ImportFrom) and node.level)
     ]
     assert not offenders, "src/diffmesh imports the test suite: " + ", ".join(offenders)
+
+
+# ------------------------------------------------------------------ the test suite itself
+
+
+def _test_sources() -> dict[Path, str]:
+    return {p: p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests").glob("*.py"))}
+
+
+def test_markers_are_declared_and_used() -> None:
+    """Every declared marker marks some test (``--strict-markers`` already refuses undeclared ones)."""
+    if sys.version_info < (3, 11):
+        pytest.skip("tomllib needs Python 3.11")
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    declared = {m.split(":")[0].strip() for m in config["markers"]}
+    builtin = {"parametrize", "skipif", "skip", "xfail", "usefixtures", "filterwarnings"}
+    used = {m for text in _test_sources().values() for m in re.findall(r"pytest\.mark\.(\w+)", text)} - builtin
+    assert used <= declared, f"markers used but not declared in pyproject.toml: {sorted(used - declared)}"
+    assert declared <= used, f"markers declared in pyproject.toml but used by no test: {sorted(declared - used)}"
+
+
+def test_ci_runs_every_test() -> None:
+    """The README test command (what ``.ci/run`` runs) deselects nothing, and no test turns a
+    missing dependency into a silent skip: everything a test needs ships in the dev install."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = readme.split("<!-- test-command -->", 1)[1].split("```", 2)[1]
+    pytest_args = command.split("pytest", 1)[1]
+    for flag in (" -m ", " -k ", "--ignore", "--deselect"):
+        assert flag not in f" {pytest_args} ", f"the README test command deselects tests ({flag.strip()}): {pytest_args.strip()}"
+    offenders = [
+        f"{p.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}"
+        for p, text in _test_sources().items()
+        if p.name != Path(__file__).name
+        for m in re.finditer(r"importorskip\(", text)
+    ]
+    assert not offenders, "pytest.importorskip hides a broken install; import the module plainly: " + ", ".join(offenders)
