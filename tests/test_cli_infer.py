@@ -103,6 +103,37 @@ def test_progress_bar_with_rate_on_a_terminal(capsys: pytest.CaptureFixture[str]
     assert "render" in err and "5/5" in err and "frame/s" in err and "100%" in err
 
 
+def test_progress_follows_whether_stderr_is_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bars on a terminal, log lines otherwise: decided by stderr, the stream progress goes to."""
+    import io
+
+    from diffmesh.cli.infer import StageProgress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert StageProgress().terminal
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not StageProgress().terminal
+
+
+def test_one_progress_bar_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    from diffmesh.cli.infer import StageProgress
+
+    progress = StageProgress(terminal=True)
+    for stage, total in (("detect", 4), ("model", 3), ("render", 4)):
+        for i in range(1, total + 1):
+            progress(stage, i, total)
+        assert not progress.bars  # a finished stage's bar is closed
+    err = capsys.readouterr().err
+    assert "detect" in err and "4/4" in err and "model" in err and "3/3" in err and "render" in err
+    progress("model", 1, 3)  # a failed run: close() ends the open bar
+    progress.close()
+    assert not progress.bars
+
+
 def test_keypoints_json_not_matching(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kp = np.zeros((26, 3))
     kp[:, :2], kp[:, 2] = 100, 0.9

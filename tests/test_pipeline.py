@@ -169,16 +169,25 @@ def test_fast_mode_never_changes_the_callers_model() -> None:
         fast(x)  # using the accelerated copy must not touch the original either
         plain = prepare_model(bundle, InferSettings(fast=False))(x)
         fresh = tiny_network()(x)
+    assert plain.rotmats.dtype == plain.verts.dtype == torch.float32
     assert torch.equal(plain.rotmats, fresh.rotmats) and torch.equal(plain.betas, fresh.betas)
+    assert all(p.dtype == torch.float32 for p in bundle.model.parameters())
 
 
-def test_thread_default_leaves_half_the_cores_free() -> None:
+def test_thread_default_leaves_half_the_cores_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a busy machine one OpenMP thread per core makes the model stage 10-300x slower
+    (docs/benchmarks.md): the default (threads=0) takes half the cores, 1 on a 2-core machine."""
     import os
 
     from diffmesh.pipelines import InferSettings
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
+    assert InferSettings().threads == 0  # 0: default_threads() at the start of the run
     assert default_threads() == max(1, min(4, len(os.sched_getaffinity(0)) // 2))
+    for cores, expected in ((1, 1), (2, 1), (3, 1), (8, 4), (64, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert default_threads() == expected, cores
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="threads must be >= 0"):
         InferSettings(threads=-1)
     old = torch.get_num_threads()
