@@ -17,7 +17,6 @@ import torch
 from diffmesh.cli import main
 from tests._official import official_config
 from tests._videos import make_walk_video, write_zero_frame_video
-from tests.conftest import TINY
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -142,10 +141,12 @@ def test_keypoints_json_not_matching(tmp_path: Path, walk: Path, capsys: pytest.
            "does not match the video", tmp_path / "o")  # fmt: skip
 
 
-def test_checkpoint_not_matching_config(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_checkpoint_not_matching_config(
+    tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str], tiny_config: dict[str, object]
+) -> None:
     import diffmesh
 
-    tiny = diffmesh.create_model("diffmesh", **TINY)
+    tiny = diffmesh.create_model("diffmesh", **tiny_config)
     torch.save({"model": {f"module.{k}": v for k, v in tiny.state_dict().items()}}, tmp_path / "ckpt.bin")
     # The official DiffMesh config describes the full-size model: the tiny weights do not fit it.
     config = official_config("DM_ft_pw3d")  # skipped without ../shared/reference, required in CI
