@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,14 +17,18 @@ def golden_dir() -> Path:
     return Path(env) if env else _REPO_ROOT.parent / "shared" / "reference" / "golden"
 
 
+def skip_unless_ci(message: str) -> NoReturn:
+    """Skip the test for a missing external file, or fail it in CI: ``DIFFMESH_REQUIRE_GOLDEN=1``
+    (as ``.ci/run`` sets) or ``CI`` set — CI must never skip the parity and real-data tests."""
+    if os.environ.get("DIFFMESH_REQUIRE_GOLDEN") == "1" or os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_reference(path: Path, what: str) -> Path:
-    """``path`` if it exists; else skip the test, or fail it when ``DIFFMESH_REQUIRE_GOLDEN=1``
-    (as ``.ci/run`` sets: CI must never skip the parity tests)."""
+    """``path`` if it exists; else :func:`skip_unless_ci`."""
     if not path.is_file():
-        message = f"{what} not found at {path} (the reference files live in ../shared/reference)"
-        if os.environ.get("DIFFMESH_REQUIRE_GOLDEN") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_unless_ci(f"{what} not found at {path} (the reference files live in ../shared/reference)")
     return path
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -12,13 +14,32 @@ from tests._smpl_fixtures import make_h36m_regressor, make_smpl_arrays, write_me
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
-#: A small encoder so model tests run in milliseconds.
+#: A small encoder so model tests run in milliseconds: the one tiny configuration of the test
+#: suite (``create_model(name, **TINY)``; also the ``tiny_config`` fixture).
 TINY = {"dim_feat": 32, "dim_rep": 48, "depth": 2, "num_heads": 4, "mlp_ratio": 2, "maxlen": 27}
+
+
+@pytest.fixture
+def tiny_config() -> dict[str, Any]:
+    """A fresh copy of :data:`TINY` (a test may change it freely)."""
+    return dict(TINY)
 
 
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread: on the shared 2-core test machine, 2 OpenMP threads make the many tiny ops
+    of the tiny model 10-30x slower whenever another process holds a core (barrier waits on a
+    descheduled worker). Results do not depend on the thread count. Use it module-wide with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

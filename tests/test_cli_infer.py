@@ -14,13 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("av")
-pytest.importorskip("mediapipe")
+from diffmesh.cli import main
+from tests._official import official_config
+from tests._videos import make_walk_video, write_zero_frame_video
 
-from diffmesh.cli import main  # noqa: E402
-from tests.test_pipeline import TINY, _one_torch_thread, make_walk_video  # noqa: E402, F401 (autouse fixture)
-from tests.test_video import write_zero_frame_video  # noqa: E402
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +102,37 @@ def test_progress_bar_with_rate_on_a_terminal(capsys: pytest.CaptureFixture[str]
     assert "render" in err and "5/5" in err and "frame/s" in err and "100%" in err
 
 
+def test_progress_follows_whether_stderr_is_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bars on a terminal, log lines otherwise: decided by stderr, the stream progress goes to."""
+    import io
+
+    from diffmesh.cli.infer import StageProgress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert StageProgress().terminal
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not StageProgress().terminal
+
+
+def test_one_progress_bar_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    from diffmesh.cli.infer import StageProgress
+
+    progress = StageProgress(terminal=True)
+    for stage, total in (("detect", 4), ("model", 3), ("render", 4)):
+        for i in range(1, total + 1):
+            progress(stage, i, total)
+        assert not progress.bars  # a finished stage's bar is closed
+    err = capsys.readouterr().err
+    assert "detect" in err and "4/4" in err and "model" in err and "3/3" in err and "render" in err
+    progress("model", 1, 3)  # a failed run: close() ends the open bar
+    progress.close()
+    assert not progress.bars
+
+
 def test_keypoints_json_not_matching(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kp = np.zeros((26, 3))
     kp[:, :2], kp[:, 2] = 100, 0.9
@@ -112,19 +141,17 @@ def test_keypoints_json_not_matching(tmp_path: Path, walk: Path, capsys: pytest.
            "does not match the video", tmp_path / "o")  # fmt: skip
 
 
-def test_checkpoint_not_matching_config(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("yaml")
+def test_checkpoint_not_matching_config(
+    tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str], tiny_config: dict[str, object]
+) -> None:
     import diffmesh
 
-    tiny = diffmesh.create_model("diffmesh", **TINY)
+    tiny = diffmesh.create_model("diffmesh", **tiny_config)
     torch.save({"model": {f"module.{k}": v for k, v in tiny.state_dict().items()}}, tmp_path / "ckpt.bin")
     # The official DiffMesh config describes the full-size model: the tiny weights do not fit it.
-    cfg = Path(__file__).resolve().parents[2] / "shared" / "reference" / "configs"
-    cfgs = sorted(cfg.rglob("DM_ft_pw3d.yaml")) if cfg.is_dir() else []
-    if not cfgs:
-        pytest.skip("official configs not available")
+    config = official_config("DM_ft_pw3d")  # skipped without ../shared/reference, required in CI
     _fails(["infer", str(walk), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "ckpt.bin"),
-            "--config", str(cfgs[0])], capsys, "ckpt.bin", tmp_path / "o")  # fmt: skip
+            "--config", str(config)], capsys, "ckpt.bin", tmp_path / "o")  # fmt: skip
 
 
 def test_unwritable_output(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str]) -> None:

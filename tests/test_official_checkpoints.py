@@ -11,8 +11,6 @@ from diffmesh.convert import CheckpointMismatchError, load_official
 from diffmesh.models import ActionNet, DSTformer, MeshRegressor
 from tests._official import VARIANTS, official_checkpoint, official_config
 
-pytest.importorskip("yaml", reason="reading official YAML configs needs PyYAML (pip install -e '.[dev]')")
-
 NON_MESH = [v for v in VARIANTS if not v.startswith(("MB_mesh", "DM_"))]
 MESH = [v for v in VARIANTS if v.startswith(("MB_mesh", "DM_"))]
 

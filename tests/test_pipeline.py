@@ -9,7 +9,6 @@ and checks the recovered *pose* against the known motion.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +21,10 @@ from diffmesh.geometry.flip import flip_data, flip_smpl_rotmats
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.tracking import Segment, follow_person, track
 from diffmesh.pipelines.windows import WindowBlender, plan_windows
+from tests._videos import FPS, W, make_walk_video
+from tests.conftest import TINY
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """One torch thread: on the shared 2-core test machine, 2 OpenMP threads make the many tiny ops
-    of the tiny model 10-30x slower whenever another process holds a core (barrier waits on a
-    descheduled worker). Results do not depend on the thread count."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-TINY = dict(dim_feat=32, dim_rep=48, depth=2, num_heads=4, mlp_ratio=2, maxlen=27)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- pure stages ---------------------------------------------------------------------------------
@@ -143,23 +132,11 @@ def test_cache_is_keyed_by_content(tmp_path: Path) -> None:
 
 # --- end to end on rendered videos ---------------------------------------------------------------
 
-W, H, FPS = 480, 360, 25.0
 # Bounds for the packaged default weights on the rendered walk (BlazePose keypoints of a
 # render of the open model). Measured: PA-MPJPE 42.8 mm, MPJPE 60.5 mm; the rest pose gives
 # PA-MPJPE 151 mm (docs/model_card.md).
 PIPELINE_PA_MPJPE_MM = 65.0
 PIPELINE_MPJPE_MM = 100.0
-
-
-def make_walk_video(path: Path, frames: int = 30, visible: np.ndarray | None = None) -> dict:
-    """Render the open body model walking (known motion) into ``path``; returns the ground truth."""
-    pytest.importorskip("av")
-    from diffmesh.pipelines.sample import render_motion_video, walking_motion
-
-    motion = walking_motion(frames, FPS)
-    gt = render_motion_video(path, motion, W, H, visible=visible)
-    gt["transl"] = motion.transl
-    return gt
 
 
 def tiny_network(body_model: torch.nn.Module | str = "open") -> torch.nn.Module:
@@ -195,18 +172,27 @@ def test_fast_mode_never_changes_the_callers_model(monkeypatch: pytest.MonkeyPat
         fast(x)  # using the accelerated copy must not touch the original either
         plain = prepare_model(bundle, InferSettings(fast=False))(x)
         fresh = accelerate(tiny_network(), "parity")(x)
+    assert plain.rotmats.dtype == plain.verts.dtype == torch.float32
     assert torch.equal(plain.rotmats, fresh.rotmats) and torch.equal(plain.betas, fresh.betas)
+    assert all(p.dtype == torch.float32 for p in bundle.model.parameters())
     monkeypatch.setenv("DIFFMESH_CPU_CAPABILITY", "AVX2")  # emulated bf16 would be slower: float32
     assert prepare_model(bundle, InferSettings(fast=True)).accel_plan.dtype == "float32"
 
 
-def test_thread_default_leaves_half_the_cores_free() -> None:
+def test_thread_default_leaves_half_the_cores_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a busy machine one OpenMP thread per core makes the model stage 10-300x slower
+    (docs/benchmarks.md): the default (threads=0) takes half the cores, 1 on a 2-core machine."""
     import os
 
     from diffmesh.pipelines import InferSettings
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
+    assert InferSettings().threads == 0  # 0: default_threads() at the start of the run
     assert default_threads() == max(1, min(4, len(os.sched_getaffinity(0)) // 2))
+    for cores, expected in ((1, 1), (2, 1), (3, 1), (8, 4), (64, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert default_threads() == expected, cores
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="threads must be >= 0"):
         InferSettings(threads=-1)
     old = torch.get_num_threads()
@@ -236,7 +222,6 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -> None:
-    pytest.importorskip("mediapipe")
     from diffmesh.io.video import probe_video
     from diffmesh.pipelines import InferSettings, run
 
@@ -289,7 +274,6 @@ def test_default_weights_recover_the_known_motion(walk: tuple[Path, dict], tmp_p
     """No checkpoint given: the packaged synthetic-trained weights recover the rendered walk's
     3-D pose (root-aligned and Procrustes-aligned joints against the true ones) far better
     than the body model's rest pose does."""
-    pytest.importorskip("mediapipe")
     from diffmesh.body import load
     from diffmesh.metrics import mpjpe, p_mpjpe
     from diffmesh.pipelines import InferSettings, run
@@ -313,7 +297,6 @@ def test_default_weights_recover_the_known_motion(walk: tuple[Path, dict], tmp_p
 
 
 def test_person_leaves_and_returns(tmp_path: Path) -> None:
-    pytest.importorskip("mediapipe")
     from diffmesh.pipelines import InferSettings, run
 
     visible = np.ones(40, bool)
@@ -327,7 +310,6 @@ def test_person_leaves_and_returns(tmp_path: Path) -> None:
 
 
 def test_no_person_anywhere(tmp_path: Path) -> None:
-    pytest.importorskip("mediapipe")
     from diffmesh.pipelines import run
 
     make_walk_video(tmp_path / "empty.mp4", 8, np.zeros(8, bool))

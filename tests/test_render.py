@@ -244,12 +244,10 @@ def test_posed_body_bbox_matches_projected_vertices():
 
 
 def _posed_open_body():
-    """The shipped open body model, posed, in the camera frame 3 m away (skips if not available yet)."""
-    body = pytest.importorskip("diffmesh.body", reason="diffmesh.body is not written yet")
-    try:
-        model = body.load("open")
-    except (AttributeError, FileNotFoundError, ValueError, NotImplementedError) as exc:
-        pytest.skip(f"open body model asset not available: {exc}")
+    """The shipped open body model, posed, in the camera frame 3 m away."""
+    from diffmesh.body import load
+
+    model = load("open")
     pose = torch.zeros(1, 23, 3)
     pose[0, 15, 2], pose[0, 16, 2] = -1.1, 1.1  # shoulders: arms down-ish (sign only matters visually)
     pose[0, 3, 0], pose[0, 4, 0], pose[0, 0, 0] = 0.6, 0.2, -0.4  # knees bent, left hip flexed
@@ -395,7 +393,8 @@ def test_png_round_trip(tmp_path):
 def test_png_is_standard_and_rgb(tmp_path):
     """write_png's files decode with another library to the same RGB pixels (not BGR), and read_png
     reads PNGs other writers made; a missing or broken file is a clear error."""
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image
+
     img = _gradient()
     write_png(tmp_path / "x.png", img)
     with Image.open(tmp_path / "x.png") as im:

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("av")
-
-from diffmesh.io.video import VideoWriter, iter_frames, probe_video  # noqa: E402
+from diffmesh.io.video import VideoWriter, iter_frames, probe_video
+from tests._videos import write_zero_frame_video
 
 
 def _write(path: Path, n: int, width: int, height: int, fps: float = 25.0) -> np.ndarray:
@@ -19,17 +18,6 @@ def _write(path: Path, n: int, width: int, height: int, fps: float = 25.0) -> np
         for i in range(n):
             w.write(np.full((height, width, 3), levels[i], np.uint8))
     return levels
-
-
-def write_zero_frame_video(path: Path) -> None:
-    """An AVI with a video stream header and no frames."""
-    import av
-
-    c = av.open(str(path), "w")
-    s = c.add_stream("mpeg4", rate=25)
-    s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
-    c.start_encoding()
-    c.close()
 
 
 def test_exact_count_fps_timestamps(tmp_path: Path) -> None:

@@ -137,7 +137,6 @@ def _save(path: Path, obj: Any) -> Path:
      ("DM_ft_pw3d", "diffmesh"), ("DM_ft_pw3d_refine_hybrik", "diffmesh-refine")],
 )  # fmt: skip
 def test_each_official_config_describes_one_variant(variant: str, name: str) -> None:
-    pytest.importorskip("yaml", reason="reading official YAML configs needs PyYAML (pip install -e '.[dev]')")
     assert variant in VARIANTS
     assert variant_for_config(official_config(variant)) == name
 
@@ -160,7 +159,6 @@ def test_a_checkpoint_holding_code_is_refused_in_one_line(tmp_path: Path, capsys
     assert f"{os.system.__module__}.system" in message  # posix.system: the global it would have called
     assert message.endswith("and loading it could run code")
     # The command line shows the same single line.
-    pytest.importorskip("yaml")
     config = tmp_path / "MB_lite.yaml"
     config.write_text("dim_feat: 256\nmlp_ratio: 4\n")
     assert main(["inspect", str(path), "--config", str(config)]) == 2
@@ -189,7 +187,6 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_inspect_reports_an_official_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("yaml")
     encoder = diffmesh.create_model("motionbert", **TINY)
     path = _save(tmp_path / "best_epoch.bin", official_layout(encoder, "model_pos"))
     config = tmp_path / "MB_tiny.yaml"
