@@ -147,6 +147,11 @@ def check_skeleton_input(x: torch.Tensor, *, num_joints: int, dim_in: int, maxle
         raise ValueError(f"{name} contains NaN or infinite values; mark missing joints with confidence 0 instead")
 
 
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32, or float64 if it is (a low-precision autocast output is widened)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 @torch.no_grad()
 def _trunc_normal(t: torch.Tensor, std: float = 0.02) -> None:
     """The official ``trunc_normal_(std=0.02)`` with its *absolute* bounds ±2, i.e. ±100σ:
@@ -230,9 +235,10 @@ class DSTformer(nn.Module):
         return self.pre_logits(tokens)
 
     def get_representation(self, x: torch.Tensor) -> torch.Tensor:
-        """Motion representation ``E [B, T, J, dim_rep]`` (the embeddings' dtype) consumed by every task head."""
-        return self._encode(x)
+        """Motion representation ``E [B, T, J, dim_rep]`` consumed by every task head (float32,
+        also under autocast; float64 when the module is)."""
+        return _at_least_float32(self._encode(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """3-D joints ``[B, T, J, dim_out]`` (pre-training / 3-D pose task)."""
-        return self.head(self._encode(x))
+        """3-D joints ``[B, T, J, dim_out]`` (pre-training / 3-D pose task; dtype as above)."""
+        return _at_least_float32(self.head(self._encode(x)))
