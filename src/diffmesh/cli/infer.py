@@ -93,7 +93,8 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--data-root", default=None, help="official data/mesh folder: SMPL instead of the open body model (with --checkpoint/--config)")
     g.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda)")
     g.add_argument("--flip", action="store_true", help="flip test-time augmentation (2x model cost)")
-    g.add_argument("--no-fast", action="store_true", help="float32 everywhere instead of bf16 matmuls on CPU")
+    g.add_argument("--no-fast", action="store_true", help="float32 everywhere (fast mode uses bf16 products only on CPUs with native bf16; "
+                   "`diffmesh info` shows this machine's plan)")
     g = p.add_argument_group("input")
     g.add_argument("--keypoints", default=None, help="AlphaPose Halpe-26/COCO-17 JSON for this video instead of the detector")
     g.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
