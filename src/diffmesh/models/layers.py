@@ -8,14 +8,13 @@ from torch import nn
 
 
 class Mlp(nn.Module):
-    """``fc1 → GELU (erf) → fc2``; the official dropouts are all p = 0 and omitted.
-    ``linear`` is the class of both layers (``nn.Linear`` or a subclass)."""
+    """``fc1 → GELU (erf) → fc2``; the official dropouts are all p = 0 and omitted."""
 
-    def __init__(self, dim: int, hidden: int, linear: type[nn.Linear] = nn.Linear) -> None:
+    def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.fc1 = linear(dim, hidden)
+        self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU()
-        self.fc2 = linear(hidden, dim)
+        self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -37,19 +36,17 @@ class SelfAttention(nn.Module):
     """Multi-head self-attention over the token axis of ``[N, L, C]``.
 
     ``qkv`` gives ``3C`` channels laid out ``(q|k|v, head, head_dim)``; scale ``head_dim^-½``.
-    ``linear`` is the class of both projections (``nn.Linear`` or a subclass with the same
-    parameters, e.g. :class:`~diffmesh.accel.onednn.PackedLinear`).
     """
 
-    def __init__(self, dim: int, num_heads: int, linear: type[nn.Linear] = nn.Linear) -> None:
+    def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"width {dim} must be divisible by num_heads={num_heads}")
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
         # Registration order (proj before qkv) mirrors the official state-dict order.
-        self.proj = linear(dim, dim)
-        self.qkv = linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.qkv = nn.Linear(dim, dim * 3)
 
     def qkv_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``[N, L, C]`` → q, k, v each ``[N, H, L, c]``."""
