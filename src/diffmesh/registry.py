@@ -72,6 +72,10 @@ class ModelSpec:
         training_data: what packaged weights were trained on.
         reported: metrics (official READMEs for official variants; measured here for packaged weights).
         body_model: the body model packaged weights were trained with (the only one they fit).
+        input_normalization: which frames share one 2-D crop box at inference
+            (:data:`diffmesh.pipelines.prediction.NORMALIZATIONS`): ``"segment"`` (the official
+            whole-video ``crop_scale``) or ``"window"`` (one box per network window, as the packaged
+            weights were trained).
     """
 
     name: str
@@ -87,6 +91,7 @@ class ModelSpec:
     reported: Mapping[str, str] = field(default_factory=dict)
     training_data: str = ""
     body_model: str | None = None
+    input_normalization: str = "segment"
 
     @property
     def task(self) -> str:
@@ -213,6 +218,7 @@ _REGISTRY: dict[str, ModelSpec] = {
                 "2-D -> 3-D clips, then mesh training on 16,000 clips of 16 frames"
             ),
             body_model="open",
+            input_normalization="window",
             reported={
                 "held-out synthetic test, 256 clips (synthetic-trained)": "MPJPE 60.7 mm, PA-MPJPE 40.9 mm, MPVE 79.4 mm, accel error 4.77 mm/frame^2",
                 "families seen in training, 192 clips": "MPJPE 55.8 mm, PA-MPJPE 35.8 mm, MPVE 71.1 mm, accel error 2.78",

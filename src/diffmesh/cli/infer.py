@@ -93,6 +93,9 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--data-root", default=None, help="official data/mesh folder: SMPL instead of the open body model (with --checkpoint/--config)")
     g.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda)")
     g.add_argument("--flip", action="store_true", help="flip test-time augmentation (2x model cost)")
+    g.add_argument("--normalization", choices=("segment", "window"), default=None,
+                   help="which frames share one 2-D crop box: the whole segment (official) or each network window "
+                        "(what the packaged weights were trained with); default: the model's own")
     g.add_argument("--no-fast", action="store_true", help="float32 everywhere (fast mode uses bf16 products only on CPUs with native bf16; "
                    "`diffmesh info` shows this machine's plan)")
     g = p.add_argument_group("input")
@@ -129,6 +132,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         track_id=args.track_id,
         max_gap=args.max_gap,
         flip=args.flip,
+        normalization=args.normalization,
         fov_y_deg=args.fov,
         focal_px=args.focal,
         fast=not args.no_fast,

@@ -175,7 +175,8 @@ def _predict_and_place(
 ) -> PlacedMesh:  # fmt: skip
     """Windows → network → blended body parameters, then placed in the camera frame."""
     assert model is not None, "the network is prepared whenever the model stage is not cached"
-    mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress)
+    normalization = settings.normalization or bundle.normalization
+    mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
     return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
 
 

@@ -38,6 +38,8 @@ class ModelBundle:
         identity: content hash of network + weights (+ body model), the model part of cache keys.
         body_model: the body model the network poses; required when ``model`` is a builder.
         name: what ``result.npz`` records as the model (default: the network's class name).
+        normalization: which frames share one crop box when keypoints are normalised for this
+            network (:data:`~diffmesh.pipelines.prediction.NORMALIZATIONS`; ``"segment"``: official).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class ModelBundle:
         *,
         body_model: nn.Module | None = None,
         name: str | None = None,
+        normalization: str = "segment",
     ) -> None:
         self._model = model if isinstance(model, nn.Module) else None
         self._build = None if isinstance(model, nn.Module) else model
@@ -67,6 +70,7 @@ class ModelBundle:
         self.trained = trained
         self.identity = identity
         self.name = name or type(self._model).__name__
+        self.normalization = normalization
 
     @property
     def model(self) -> nn.Module:
@@ -109,6 +113,7 @@ def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> 
         identity=f"{DEFAULT_MESH_MODEL}-{str(spec.sha256)[:16]}-{getattr(body, 'name', 'body')}",
         body_model=body,
         name=DEFAULT_MESH_MODEL,
+        normalization=spec.input_normalization,
     )
 
 

@@ -241,7 +241,7 @@ def summarize(
         cached_stages=cached,
         outputs=outputs + ["summary.json"],
         mean_reprojection_px=float(np.mean(reproj[placed])) if placed.any() else float("nan"),
-        settings=asdict(settings),
+        settings={**asdict(settings), "normalization": settings.normalization or result.bundle.normalization},
         versions=package_versions(),
         acceleration=asdict(make_plan(settings.accel_mode, settings.device)),
     )

@@ -19,7 +19,10 @@ from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.windows import WindowBlender, plan_windows
 
-__all__ = ["MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
+#: Which frames share one crop box when 2-D keypoints are normalised (:func:`predict_mesh`).
+NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
+
+__all__ = ["NORMALIZATIONS", "MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
 
 
 @dataclass
@@ -47,13 +50,19 @@ def predict_mesh(
     stride: int | None = None,
     batch_windows: int = 8,
     progress: Progress = no_progress,
+    normalization: str = "segment",
 ) -> MeshSequence:
-    """Normalise each segment, run overlapping windows through the model, blend.
+    """Normalise, run overlapping windows through the model, blend.
 
-    Each segment is normalised as a whole (the official whole-video ``crop_scale``) and cut into
-    ``clip_len`` windows with ``stride``; segments shorter than a clip are padded by repeating their
-    last frame (official). Windows are batched ``batch_windows`` at a time.
+    Each segment is cut into ``clip_len`` windows with ``stride``; segments shorter than a clip
+    are padded by repeating their last frame (official). Windows are batched ``batch_windows``
+    at a time. ``normalization`` (:data:`NORMALIZATIONS`) says which frames share one crop box:
+    ``"segment"``, the whole segment (the official whole-video ``crop_scale``, what official
+    checkpoints were evaluated with); ``"window"``, each window its own box (what the packaged
+    weights were trained with: one box per 16-frame clip).
     """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     clip_len = model_clip_len(model)
     stride = stride or max(1, clip_len // 2)
     device = next(model.parameters()).device
@@ -64,14 +73,18 @@ def predict_mesh(
     total = sum(len(s) for s in trk.segments)
     done = 0
     for seg in trk.segments:
-        x_seg = torch.from_numpy(crop_scale(trk.keypoints[seg.start : seg.end]))  # [L, 17, 3]
+        kp_seg = trk.keypoints[seg.start : seg.end]
+        x_seg = torch.from_numpy(crop_scale(kp_seg)) if normalization == "segment" else None  # [L, 17, 3]
         windows = plan_windows(len(seg), clip_len, stride)
         blender = WindowBlender(len(seg))
         for b0 in range(0, len(windows), batch_windows):
             batch = windows[b0 : b0 + batch_windows]
             clips = []
             for w in batch:
-                clip = x_seg[w.start : w.start + w.length]
+                if x_seg is None:  # one box per window, around its own (unpadded) frames
+                    clip = torch.from_numpy(crop_scale(kp_seg[w.start : w.start + w.length]))
+                else:
+                    clip = x_seg[w.start : w.start + w.length]
                 if w.length < clip_len:  # pad by repeating the last frame (official DiffMesh demo)
                     clip = torch.cat([clip, clip[-1:].expand(clip_len - w.length, -1, -1)])
                 clips.append(clip)

@@ -35,6 +35,8 @@ class InferSettings:
         flip: flip test-time augmentation (doubles the model cost).
         fov_y_deg, focal_px: camera intrinsics guess (default 50 degrees vertical), or a known focal length.
         smooth_sigma: Gaussian smoothing of the root trajectory, in frames.
+        normalization: which frames share one crop box (``"segment"`` or ``"window"``,
+            :func:`diffmesh.pipelines.prediction.predict_mesh`); ``None``: the model's own.
         fast: low-precision products where this CPU multiplies bf16 natively (acceleration
             mode ``"auto"``), else float32 (``"parity"``); see :mod:`diffmesh.accel.plan`.
         device: torch device for the model.
@@ -54,12 +56,15 @@ class InferSettings:
     fov_y_deg: float | None = None
     focal_px: float | None = None
     smooth_sigma: float = 2.0
+    normalization: str | None = None
     fast: bool = True
     device: str = "cpu"
     batch_windows: int = 8
     threads: int = 0
 
     def __post_init__(self) -> None:
+        if self.normalization not in (None, "segment", "window"):
+            raise ValueError(f"normalization must be 'segment', 'window' or None (the model's own), got {self.normalization!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
 
