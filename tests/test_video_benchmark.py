@@ -31,9 +31,10 @@ def test_scores_of_a_perfect_prediction_are_perfect() -> None:
     s = bench.score_3d(joints, joints, valid)
     assert s["pa_mpjpe_mm"] < 1e-3 and s["mpjpe_mm"] < 1e-3 and s["accel_mm"] < 1e-3
     assert s["facing"] == 1.0 and s["detected"] == 1.0
-    mirrored = joints * np.array([1.0, 1.0, -1.0])  # the torso seen from the other side
-    mirrored[..., 2] += 2 * joints[..., 2].mean()
-    assert bench.score_3d(mirrored, joints, valid)["facing"] == 0.0
+    centre = joints.mean(axis=1, keepdims=True)
+    turned = (joints - centre) * np.array([-1.0, 1.0, -1.0]) + centre  # turned 180 deg about the camera's y axis
+    s = bench.score_3d(turned, joints, valid)
+    assert s["facing"] == 0.0 and s["pa_mpjpe_mm"] < 1e-3 and s["mpjpe_mm"] > 50
 
 
 def test_bad_input_is_one_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -45,11 +46,16 @@ def test_bad_input_is_one_clear_error(tmp_path: Path, caplog: pytest.LogCaptureF
     assert bench.main([str(CLIPS), "--system", "noequals"]) == 2
 
 
-# Measured on 2026-12-02 with the packaged default weights (synthetic-trained) and BlazePose on the
-# 3 clips: see the bounds below; each is the measured value plus ~20 % (accuracy must not regress
-# past them). Runs three `diffmesh infer` subprocesses (~15 s each on 2 shared cores).
-BOUNDS = {"pa_mpjpe_mm": 0.0, "mpjpe_mm": 0.0, "reproj_pct": 0.0}
-BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 0.0}
+# Measured on 2026-12-02 (2 shared cores, x86-64 AVX2) with the packaged default weights
+# (synthetic-trained) and mediapipe 0.10.21 on the 3 clips, means over the clips:
+#   default weights: limb PA-MPJPE 114.0 mm, hip-aligned MPJPE 177.1 mm, accel 14.7 mm/frame^2,
+#                    facing 98.8 %, reprojection 9.6 px = 3.66 % of the person's height;
+#   BlazePose world landmarks: PA-MPJPE 100.2 mm, MPJPE 175.4 mm, accel 43.2, facing 97.6 %.
+# Each bound is the measured value plus ~20 %: accuracy must not regress past it (retraining that
+# improves the numbers should lower the bounds). Three `diffmesh infer` subprocesses plus BlazePose
+# take ~60 s on 2 shared cores, hence the slow marker.
+BOUNDS = {"pa_mpjpe_mm": 137.0, "mpjpe_mm": 213.0, "accel_mm": 18.0, "reproj_pct": 4.4}
+BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 120.0}
 
 
 @pytest.mark.slow
@@ -66,6 +72,7 @@ def test_video_benchmark_subset_through_the_real_path(tmp_path: Path) -> None:
         assert np.isfinite([s["pa_mpjpe_mm"], s["mpjpe_mm"], s["accel_mm"], s["facing"]]).all(), (system, s)
         assert 10 < s["pa_mpjpe_mm"] < s["mpjpe_mm"] + 1 < 1000, (system, s)
         assert 0.0 <= s["facing"] <= 1.0
+    assert mean["default"]["facing"] >= 0.8
     s = mean["default"]
     assert np.isfinite(s["reproj_px"]) and 0 < s["reproj_pct"] < 50
     for metric, bound in BOUNDS.items():
