@@ -19,6 +19,8 @@ Scores, on the 12 limb joints shared by every skeleton (:data:`diffmesh.conventi
   is within ~6 deg of side-on are left out);
 - ``reproj_px`` / ``reproj_pct``: the mesh's joints projected with the result's camera ``K``
   against the *detected* 2-D keypoints the model was given (px, and % of the person's height);
+- ``kp2d_pct``: the detected 2-D keypoints against the true 2-D joints (% of the person's
+  height): how much of the error the detector brings in;
 - ``detected``: fraction of frames with a result.
 
 BlazePose's own 3-D output (``pose_world_landmarks``, hip-centred metres) is scored the same way
@@ -50,7 +52,7 @@ logger = logging.getLogger("bench_video_accuracy")
 
 DEFAULT_CLIPS = Path(__file__).resolve().parent / "data" / "video_v1"
 BLAZEPOSE = "blazepose-world"
-METRICS = ("pa_mpjpe_mm", "mpjpe_mm", "accel_mm", "facing", "reproj_px", "reproj_pct", "detected")
+METRICS = ("pa_mpjpe_mm", "mpjpe_mm", "accel_mm", "facing", "reproj_px", "reproj_pct", "kp2d_pct", "detected")
 _LIMB_H36M = list(limb_indices(H36M_JOINTS))
 _LIMB_BLAZE = list(limb_indices(BLAZEPOSE_JOINTS))
 _J = {name: i for i, name in enumerate(LIMB_JOINTS)}
@@ -158,6 +160,8 @@ def score_result(res: dict[str, np.ndarray] | None, gt: dict[str, np.ndarray], f
             if i is not None and bool(res["valid"][i]) and np.isfinite(res["joints_3d_cam"][i]).all():
                 pred[t], kp2d[t], K[t], valid[t] = res["joints_3d_cam"][i, _LIMB_H36M], res["keypoints_2d"][i, _LIMB_H36M], res["K"][i], True
     scores = score_3d(pred, gt["joints_cam"][frames], valid)
+    kp_err = np.linalg.norm(kp2d[valid, :, :2] - gt["joints_2d"][frames][valid], axis=-1).mean(axis=1)
+    scores["kp2d_pct"] = float(np.mean(kp_err / gt["height_px"][frames][valid]) * 100) if valid.any() else float("nan")
     return scores | score_reprojection(pred, K, kp2d, valid, gt["height_px"][frames])
 
 
@@ -220,7 +224,7 @@ def evaluate(clips: list[dict], systems: dict[str, list[str]], work: Path, still
                 per_clip[name][f"{system} (stills)"] = {m: _nanmean([s.get(m, np.nan) for s in scores]) for m in METRICS}
         if with_blazepose:
             joints, valid = blazepose_world(clip["video"])
-            per_clip[name][BLAZEPOSE] = score_3d(joints, gt["joints_cam"], valid) | {"reproj_px": float("nan"), "reproj_pct": float("nan")}
+            per_clip[name][BLAZEPOSE] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
         logger.info("[%d/%d] %s (%s): %s", n + 1, len(clips), name, clip["category"],
                     "; ".join(f"{s}: PA {v['pa_mpjpe_mm']:.0f} mm, MPJPE {v['mpjpe_mm']:.0f} mm" for s, v in per_clip[name].items()))  # fmt: skip
     categories = {c["name"]: c["category"] for c in clips}
@@ -247,7 +251,8 @@ def markdown(summary: dict, n_clips: dict[str, int]) -> str:
     """One table per metric: rows = categories + mean, columns = systems."""
     labels = {"pa_mpjpe_mm": "limb PA-MPJPE (mm)", "mpjpe_mm": "hip-aligned MPJPE (mm)", "accel_mm": "accel error (mm/frame²)",
               "facing": "torso facing right way (%)", "reproj_px": "reprojection vs detected 2-D (px)",
-              "reproj_pct": "reprojection (% of person height)", "detected": "frames with a result (%)"}  # fmt: skip
+              "reproj_pct": "reprojection (% of person height)",
+              "kp2d_pct": "detected 2-D keypoints vs true 2-D joints (% of person height)", "detected": "frames with a result (%)"}  # fmt: skip
     systems = list(summary["mean"])
     lines = []
     for m in METRICS:
@@ -256,7 +261,7 @@ def markdown(summary: dict, n_clips: dict[str, int]) -> str:
             cells = []
             for s in systems:
                 v = row[s][m] * (100 if m in ("facing", "detected") else 1)
-                cells.append("–" if not np.isfinite(v) else f"{v:.1f}" if m in ("reproj_pct", "accel_mm") else f"{v:.0f}")
+                cells.append("–" if not np.isfinite(v) else f"{v:.1f}" if m in ("reproj_pct", "accel_mm", "kp2d_pct") else f"{v:.0f}")
             name = f"**{g}**" if g == "mean" else g
             lines.append(f"| {name} | {n_clips[g]} | " + " | ".join(cells) + " |")
         lines.append("")
