@@ -46,7 +46,7 @@ def test_bad_input_is_one_clear_error(tmp_path: Path, caplog: pytest.LogCaptureF
     assert bench.main([str(CLIPS), "--system", "noequals"]) == 2
 
 
-# Measured on 2026-12-02 (2 shared cores, x86-64 AVX2) with the packaged default weights
+# Measured on 2026-12-02 (2 shared cores, Intel Xeon, torch cpu capability AVX512) with the packaged default weights
 # (synthetic-trained) and mediapipe 0.10.21 on the 3 clips, means over the clips:
 #   default weights: limb PA-MPJPE 114.0 mm, hip-aligned MPJPE 177.1 mm, accel 14.7 mm/frame^2,
 #                    facing 98.8 %, reprojection 9.6 px = 3.66 % of the person's height;
