@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vbench_motions import DEEPMIMIC_CLIPS, FPS, Motion, deepmimic_motion, procedural_motion  # noqa: E402
+from vbench_motions import DEEPMIMIC_CLIPS, DM_REST_ROOT_HEIGHT, FPS, Motion, deepmimic_motion, procedural_motion  # noqa: E402
 from vbench_render import SceneRenderer  # noqa: E402
 
 logger = logging.getLogger("make_video_benchmark")
@@ -126,8 +126,6 @@ def place_in_world(motion: Motion, verts: np.ndarray, heads: np.ndarray, pelvis:
     if motion.root_z is None:
         shift[:, 2] = motion.lift - low
     else:  # motion capture: pelvis height scaled to this body; one offset per clip puts it on the floor
-        from vbench_motions import DM_REST_ROOT_HEIGHT
-
         z = motion.root_z * rest_pelvis_height / DM_REST_ROOT_HEIGHT - heads[:, pelvis, 2]
         shift[:, 2] = z - (z + low).min()
     return shift

@@ -258,7 +258,7 @@ def walk_away(b: _Builder, rng: np.random.Generator) -> Motion:
     """Walking straight ahead (the camera is placed behind, obliquely)."""
     f, speed = rng.uniform(0.8, 1.0), rng.uniform(1.0, 1.4)
     ph = 2 * np.pi * f * b.t
-    for s, sign in (("l", 1.0), ("r", -1.0)):
+    for s in ("l", "r"):
         p = ph if s == "l" else ph + np.pi
         b.leg(s, hip=25 * np.sin(p) + 3, knee=8 + 30 * _bump((np.mod(p, 2 * np.pi) - np.pi) / np.pi), ankle=5 * np.sin(p))
         b.arm(s, flex=-18 * np.sin(p), elbow=15 + 8 * np.sin(p) ** 2)
