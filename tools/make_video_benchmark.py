@@ -98,7 +98,7 @@ def sample_phenotype(rng: np.random.Generator, body: str) -> dict[str, float]:
     MakeHuman's adults get dwarf-like proportions, thighs 40 % shorter than shins)."""
     age = rng.uniform(0.15, 0.4) if body == "child" else rng.uniform(0.55, 1.0)
     return {"gender": rng.uniform(0, 1), "age": age, "muscle": rng.uniform(0, 1), "weight": rng.uniform(0, 1),
-            "height": rng.uniform(0.25, 0.85), "proportions": rng.uniform(0.2, 0.8)}  # fmt: skip
+            "height": rng.uniform(0.25, 0.7), "proportions": rng.uniform(0.2, 0.8)}  # fmt: skip
 
 
 def pose_body(model, motion: Motion, phenotype: dict[str, float], chunk: int = 30) -> tuple[np.ndarray, np.ndarray]:
