@@ -48,14 +48,14 @@ def test_bad_input_is_one_clear_error(tmp_path: Path, caplog: pytest.LogCaptureF
 
 # Measured on 2026-12-02 (2 shared cores, Intel Xeon, torch cpu capability AVX512) with the packaged default weights
 # (synthetic-trained) and mediapipe 0.10.21 on the 3 clips, means over the clips:
-#   default weights: limb PA-MPJPE 114.0 mm, hip-aligned MPJPE 177.1 mm, accel 14.7 mm/frame^2,
-#                    facing 98.8 %, reprojection 9.6 px = 3.66 % of the person's height;
-#   BlazePose world landmarks: PA-MPJPE 100.2 mm, MPJPE 175.4 mm, accel 43.2, facing 97.6 %.
+#   default weights: limb PA-MPJPE 108.9 mm, hip-aligned MPJPE 164.5 mm, accel 14.8 mm/frame^2,
+#                    facing 98.8 %, reprojection 9.5 px = 3.68 % of the person's height;
+#   BlazePose world landmarks: PA-MPJPE 99.1 mm, MPJPE 158.5 mm, accel 44.8, facing 96.4 %.
 # Each bound is the measured value plus ~20 %: accuracy must not regress past it (retraining that
 # improves the numbers should lower the bounds). Three `diffmesh infer` subprocesses plus BlazePose
 # took 30-50 s on 2 shared cores (load 1-5): under the 60 s that would earn a slow marker.
-BOUNDS = {"pa_mpjpe_mm": 137.0, "mpjpe_mm": 213.0, "accel_mm": 18.0, "reproj_pct": 4.4}
-BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 120.0}
+BOUNDS = {"pa_mpjpe_mm": 131.0, "mpjpe_mm": 197.0, "accel_mm": 18.0, "reproj_pct": 4.4}
+BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 119.0}
 
 
 def test_video_benchmark_subset_through_the_real_path(tmp_path: Path) -> None:
