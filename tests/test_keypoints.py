@@ -170,3 +170,29 @@ def test_detector_on_real_photographs(opencv_doc_images: dict[str, Path], name: 
     assert (kp[:, 0] > -0.05 * w).all() and (kp[:, 0] < 1.05 * w).all()
     # A standing person: ankles about a body height below the head.
     assert y[J["left_ankle"]] - y[J["head_top"]] > 0.25 * h
+
+
+def test_detect_with_world_on_rendered_frame() -> None:
+    """One graph pass gives the 2-D landmarks and BlazePose's own 3-D (world) landmarks; on a
+    rendered frame of the video benchmark both agree with the ground truth."""
+    pytest.importorskip("mediapipe")
+    from diffmesh.conventions import limb_indices
+    from diffmesh.io.video import iter_frames
+    from diffmesh.metrics import p_mpjpe
+    from diffmesh.pipelines.keypoints import PoseDetector
+
+    clip = Path(__file__).parent / "data" / "video_benchmark" / "08_boxing"
+    gt = np.load(clip.with_suffix(".npz"))
+    image = next(iter_frames(clip.with_suffix(".mp4"), threads=1)).image
+    with PoseDetector(static_image_mode=True) as det:
+        found = det.detect_with_world(image)
+        assert found is not None
+        kp33, world = found
+        np.testing.assert_array_equal(det.detect33(image), kp33)  # the same graph, the same landmarks
+    assert kp33.shape == (33, 4) and world is not None and world.shape == (33, 3)
+    limbs = list(limb_indices(BLAZEPOSE_JOINTS))
+    err_2d = np.linalg.norm(kp33[limbs, :2] - gt["joints_2d"][0], axis=-1).mean()
+    assert err_2d < 0.08 * gt["height_px"][0], err_2d
+    hips = world[[BLAZEPOSE_JOINTS.index("left_hip"), BLAZEPOSE_JOINTS.index("right_hip")]]
+    assert np.linalg.norm(hips.mean(0)) < 0.05  # hip-centred metres
+    assert p_mpjpe(world[limbs][None].astype(np.float64), gt["joints_cam"][:1].astype(np.float64))[0] < 0.2

@@ -274,3 +274,22 @@ def blazepose_to_h36m(kp33: np.ndarray) -> np.ndarray:
     out[..., j("head_top"), :2] = eyes[..., :2] + HEAD_TOP_EXTRAPOLATION * (eyes[..., :2] - thorax[..., :2])
     out[..., j("head_top"), 2] = np.minimum(eyes[..., 2], thorax[..., 2])
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Limb joints shared by every body and keypoint order
+
+#: The 12 limb joints whose definitions agree across H36M-17, SMPL-24, COCO-17, BlazePose-33 and
+#: the Anny body model (hips, knees, ankles, shoulders, elbows, wrists), in H36M order. The
+#: trunk and head joints (pelvis, spine, thorax, neck/nose, head top) are defined differently by
+#: each and are left out of cross-skeleton comparisons such as the held-out video benchmark.
+LIMB_JOINTS: tuple[str, ...] = tuple(name for name in H36M_JOINTS if name in _LIMB_COPIES and name != "nose")
+
+
+def limb_indices(order: tuple[str, ...]) -> tuple[int, ...]:
+    """Indices of :data:`LIMB_JOINTS` in a joint order (``H36M_JOINTS``, ``SMPL_JOINTS``,
+    ``BLAZEPOSE_JOINTS``, ``COCO_JOINTS``, ...): ``x[..., limb_indices(order), :]`` is ``[..., 12, C]``."""
+    missing = [name for name in LIMB_JOINTS if name not in order]
+    if missing:
+        raise ValueError(f"joint order {order[:3]}... has no {missing}; expected one that names all of {LIMB_JOINTS}")
+    return tuple(order.index(name) for name in LIMB_JOINTS)

@@ -116,14 +116,29 @@ class PoseDetector:
     def detect33(self, image: np.ndarray) -> np.ndarray | None:
         """BlazePose landmarks ``[33, 4]`` (x, y pixels, z, visibility) for a ``uint8 [H, W, 3]`` RGB
         image (grey ``[H, W]`` is expanded), or None when no person is found."""
+        found = self.detect_with_world(image)
+        return None if found is None else found[0]
+
+    def detect_with_world(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """One pass of the graph: ``(landmarks [33, 4], world [33, 3] or None)``, or None when no
+        person is found.
+
+        ``landmarks`` are as :meth:`detect33`. ``world`` is BlazePose's own 3-D estimate
+        (``pose_world_landmarks``): metres, origin at the centre of the hips, x right, y down,
+        z away from the camera (the camera's axes, the person's distance unknown), order
+        :data:`~diffmesh.conventions.BLAZEPOSE_JOINTS`.
+        """
         image = _as_rgb(image)
         h, w = image.shape[:2]
         result = self._pose.process(image)
         if result.pose_landmarks is None:
             return None
         lm = result.pose_landmarks.landmark
-        arr = np.array([[p.x * w, p.y * h, p.z * w, p.visibility] for p in lm], dtype=np.float32)
-        return arr
+        landmarks = np.array([[p.x * w, p.y * h, p.z * w, p.visibility] for p in lm], dtype=np.float32)
+        world = None
+        if result.pose_world_landmarks is not None:
+            world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark], dtype=np.float32)
+        return landmarks, world
 
     def detect(self, image: np.ndarray) -> np.ndarray | None:
         """H36M-17 keypoints ``[17, 3]`` (x, y pixels, confidence) or None when no person is found."""

@@ -1,0 +1,330 @@
+#!/usr/bin/env python
+"""Held-out video accuracy: ``diffmesh infer`` on rendered clips it never saw, against ground truth.
+
+The clips (``benchmarks/data/video_v1``, made by ``tools/make_video_benchmark.py``: Anny bodies,
+held-out motion capture and procedural motions, rooms, every camera azimuth) are run through the
+real user path, one subprocess per clip and system::
+
+    python benchmarks/bench_video_accuracy.py                       # default weights, all clips
+    python benchmarks/bench_video_accuracy.py --system fast="" --system flip="--flip" \
+        --stills 2 --out results.json
+
+Scores, on the 12 limb joints shared by every skeleton (:data:`diffmesh.conventions.LIMB_JOINTS`):
+
+- ``pa_mpjpe_mm``: MPJPE after a per-frame similarity (Procrustes) alignment;
+- ``mpjpe_mm``: MPJPE after subtracting the hip midpoint (orientation in the camera frame counts);
+- ``accel_mm``: acceleration error (mm/frame^2) of the hip-aligned joints over consecutive frames;
+- ``facing``: fraction of frames whose torso faces the right way: the sign, along the optical axis,
+  of the normal of the hip-shoulder plane, against the ground truth (frames where the true torso
+  is within ~6 deg of side-on are left out);
+- ``reproj_px`` / ``reproj_pct``: the mesh's joints projected with the result's camera ``K``
+  against the *detected* 2-D keypoints the model was given (px, and % of the person's height);
+- ``kp2d_pct``: the detected 2-D keypoints against the true 2-D joints (% of the person's
+  height): how much of the error the detector brings in;
+- ``detected``: fraction of frames with a result.
+
+BlazePose's own 3-D output (``pose_world_landmarks``, hip-centred metres) is scored the same way
+in the same run (column ``blazepose-world``; no reprojection: it has no camera placement).
+``--stills K`` also runs K frames per clip as JPEG photos (``diffmesh infer photo.jpg``).
+Scores are per clip, then the mean over the clips of each motion category and over all clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, LIMB_JOINTS, limb_indices
+from diffmesh.metrics import compute_error_accel, p_mpjpe
+
+logger = logging.getLogger("bench_video_accuracy")
+
+DEFAULT_CLIPS = Path(__file__).resolve().parent / "data" / "video_v1"
+BLAZEPOSE = "blazepose-world"
+METRICS = ("pa_mpjpe_mm", "mpjpe_mm", "accel_mm", "facing", "reproj_px", "reproj_pct", "kp2d_pct", "detected")
+_LIMB_H36M = list(limb_indices(H36M_JOINTS))
+_LIMB_BLAZE = list(limb_indices(BLAZEPOSE_JOINTS))
+_J = {name: i for i, name in enumerate(LIMB_JOINTS)}
+#: |cos| of the true torso normal with the optical axis below which a frame is side-on (not scored).
+SIDE_ON_COS = 0.1
+
+
+# ------------------------------------------------------------------ scoring (pure functions)
+
+
+def hip_centred(j: np.ndarray) -> np.ndarray:
+    """``[T, 12, 3]`` minus the midpoint of the two hips."""
+    return j - 0.5 * (j[:, _J["left_hip"]] + j[:, _J["right_hip"]])[:, None]
+
+
+def torso_normal_z(j: np.ndarray) -> np.ndarray:
+    """Optical-axis component ``[T]`` of the unit normal of the hip-shoulder plane
+    (left-to-right hips x hips-to-shoulders; the same formula for prediction and ground truth)."""
+    across = j[:, _J["right_hip"]] - j[:, _J["left_hip"]]
+    up = 0.5 * (j[:, _J["left_shoulder"]] + j[:, _J["right_shoulder"]] - j[:, _J["left_hip"]] - j[:, _J["right_hip"]])
+    n = np.cross(across, up)
+    return n[:, 2] / np.maximum(np.linalg.norm(n, axis=1), 1e-9)
+
+
+def score_3d(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> dict[str, float]:
+    """Metres ``pred, gt [T, 12, 3]``, ``valid [T]`` → pa_mpjpe_mm, mpjpe_mm, accel_mm, facing, detected."""
+    out = {"detected": float(valid.mean()) if len(valid) else 0.0}
+    if valid.sum() == 0:
+        return out | {"pa_mpjpe_mm": float("nan"), "mpjpe_mm": float("nan"), "accel_mm": float("nan"), "facing": float("nan")}
+    p, g = pred[valid].astype(np.float64), gt[valid].astype(np.float64)
+    out["pa_mpjpe_mm"] = float(p_mpjpe(p, g).mean() * 1000)
+    out["mpjpe_mm"] = float(np.linalg.norm(hip_centred(p) - hip_centred(g), axis=-1).mean() * 1000)
+    filled = np.where(valid[:, None, None], pred, 0.0).astype(np.float64)
+    accel = compute_error_accel(hip_centred(gt.astype(np.float64)), hip_centred(filled), vis=valid) if len(valid) > 2 else []
+    out["accel_mm"] = float(np.mean(accel) * 1000) if len(accel) else float("nan")
+    nz_gt, nz_pred = torso_normal_z(g), torso_normal_z(p)
+    scored = np.abs(nz_gt) >= SIDE_ON_COS
+    out["facing"] = float((np.sign(nz_gt[scored]) == np.sign(nz_pred[scored])).mean()) if scored.any() else float("nan")
+    return out
+
+
+def score_reprojection(joints_cam: np.ndarray, K: np.ndarray, kp2d: np.ndarray, valid: np.ndarray,
+                       height_px: np.ndarray) -> dict[str, float]:  # fmt: skip
+    """Mesh joints ``[T, 12, 3]`` projected with ``K [T, 3, 3]`` against detected ``kp2d [T, 12, 3]``."""
+    v = valid & (kp2d[..., 2].max(axis=1) > 0)
+    if not v.any():
+        return {"reproj_px": float("nan"), "reproj_pct": float("nan")}
+    X, k = joints_cam[v].astype(np.float64), K[v].astype(np.float64)
+    uv = np.einsum("tij,tkj->tki", k, X)
+    uv = uv[..., :2] / uv[..., 2:3]
+    err = np.linalg.norm(uv - kp2d[v, :, :2], axis=-1)  # [T', 12]
+    conf = kp2d[v, :, 2] > 0
+    per_frame = np.array([e[c].mean() if c.any() else np.nan for e, c in zip(err, conf)])
+    return {"reproj_px": float(np.nanmean(per_frame)), "reproj_pct": float(np.nanmean(per_frame / height_px[v]) * 100)}
+
+
+# ------------------------------------------------------------------ running the user path
+
+
+def load_clips(clip_dir: Path, limit: int | None = None) -> list[dict]:
+    """The clips of a benchmark folder: ``NAME.mp4`` + ``NAME.npz`` pairs, sorted by name."""
+    if not clip_dir.is_dir():
+        raise FileNotFoundError(f"clip folder {str(clip_dir)!r} does not exist; pass the folder made by tools/make_video_benchmark.py")
+    clips = []
+    for npz in sorted(clip_dir.glob("*.npz")):
+        video = npz.with_suffix(".mp4")
+        if not video.is_file():
+            raise FileNotFoundError(f"{str(npz)!r} has no video {video.name} beside it; regenerate the folder")
+        with np.load(npz, allow_pickle=False) as d:
+            gt = {k: d[k] for k in d.files}
+        if tuple(str(s) for s in gt["joint_names"]) != LIMB_JOINTS:
+            raise ValueError(f"{str(npz)!r}: joint_names {list(gt['joint_names'])} are not {list(LIMB_JOINTS)}")
+        clips.append({"name": npz.stem, "video": video, "gt": gt, "category": str(gt["category"])})
+    if not clips:
+        raise FileNotFoundError(f"clip folder {str(clip_dir)!r} holds no NAME.mp4 + NAME.npz pairs; pass the folder made by tools/make_video_benchmark.py")
+    return clips[:limit] if limit else clips
+
+
+def run_infer(media: Path, out_dir: Path, extra: list[str], timeout: float) -> dict[str, np.ndarray] | None:
+    """``diffmesh infer MEDIA -o OUT_DIR --no-overlay --no-animation EXTRA`` → result.npz arrays,
+    or None when it found no person (logged)."""
+    cmd = [sys.executable, "-m", "diffmesh.cli", "infer", str(media), "-o", str(out_dir), "--no-overlay", "--no-animation", *extra]
+    logger.debug("running %s", shlex.join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    result = out_dir / "result.npz"
+    if proc.returncode != 0 or not result.is_file():
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        logger.warning("%s: diffmesh infer exited %d: %s", media.name, proc.returncode, last)
+        return None
+    with np.load(result, allow_pickle=False) as d:
+        return {k: d[k] for k in d.files}
+
+
+def score_result(res: dict[str, np.ndarray] | None, gt: dict[str, np.ndarray], frames: np.ndarray) -> dict[str, float]:
+    """A result.npz against the ground truth of ``frames`` (video frame indices)."""
+    T = len(frames)
+    pred = np.zeros((T, 12, 3))
+    kp2d = np.zeros((T, 12, 3))
+    K = np.tile(np.eye(3), (T, 1, 1))
+    valid = np.zeros(T, dtype=bool)
+    if res is not None:
+        row = {int(f): i for i, f in enumerate(res["frame_indices"])}
+        for t, f in enumerate(frames):
+            i = row.get(int(f))
+            if i is not None and bool(res["valid"][i]) and np.isfinite(res["joints_3d_cam"][i]).all():
+                pred[t], kp2d[t], K[t], valid[t] = res["joints_3d_cam"][i, _LIMB_H36M], res["keypoints_2d"][i, _LIMB_H36M], res["K"][i], True
+    scores = score_3d(pred, gt["joints_cam"][frames], valid)
+    kp_err = np.linalg.norm(kp2d[valid, :, :2] - gt["joints_2d"][frames][valid], axis=-1).mean(axis=1)
+    scores["kp2d_pct"] = float(np.mean(kp_err / gt["height_px"][frames][valid]) * 100) if valid.any() else float("nan")
+    return scores | score_reprojection(pred, K, kp2d, valid, gt["height_px"][frames])
+
+
+def blazepose_world(video: Path, stills: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose ``pose_world_landmarks`` on every frame (video mode, the pipeline's settings) →
+    limb joints ``[T, 12, 3]`` (metres, hip-centred) and ``valid [T]``."""
+    from diffmesh.io.video import iter_frames
+    from diffmesh.pipelines.keypoints import PoseDetector
+
+    joints, valid = [], []
+    with PoseDetector(min_detection_confidence=0.3) as det:
+        for frame in iter_frames(video, threads=1):
+            found = det.detect_with_world(frame.image)
+            ok = found is not None and found[1] is not None
+            joints.append(found[1][_LIMB_BLAZE] if ok else np.zeros((12, 3), np.float32))
+            valid.append(ok)
+    return np.stack(joints), np.array(valid)
+
+
+def extract_stills(video: Path, picks: list[int], folder: Path) -> list[Path]:
+    """Frames ``picks`` of a video as JPEG photos (quality 95)."""
+    from PIL import Image
+
+    from diffmesh.io.video import iter_frames
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for frame in iter_frames(video, threads=1):
+        if frame.index in picks:
+            p = folder / f"{video.stem}_f{frame.index:03d}.jpg"
+            Image.fromarray(frame.image).save(p, quality=95)
+            paths.append(p)
+    return paths
+
+
+# ------------------------------------------------------------------ the benchmark
+
+
+def evaluate(clips: list[dict], systems: dict[str, list[str]], work: Path, stills: int, timeout: float,
+             with_blazepose: bool = True) -> dict:  # fmt: skip
+    """Score every clip under every system; returns ``{"clips": {name: {system: scores}}, ...}``."""
+    per_clip: dict[str, dict[str, dict[str, float]]] = {}
+    for n, clip in enumerate(clips):
+        gt, name = clip["gt"], clip["name"]
+        T = len(gt["joints_cam"])
+        frames = np.arange(T)
+        per_clip[name] = {}
+        for system, extra in systems.items():
+            res = run_infer(clip["video"], work / system / name, extra, timeout)
+            per_clip[name][system] = score_result(res, gt, frames)
+            if stills:
+                picks = sorted({int(i) for i in np.linspace(T * 0.1, T * 0.9, stills).round()})
+                scores = []
+                for photo in extract_stills(clip["video"], picks, work / "stills"):
+                    frame = np.array([int(photo.stem.rsplit("_f", 1)[1])])
+                    res = run_infer(photo, work / f"{system}-stills" / photo.stem, extra, timeout)
+                    if res is not None:
+                        res = dict(res, frame_indices=frame)  # a photo's frame 0 is this video frame
+                    scores.append(score_result(res, gt, frame))
+                per_clip[name][f"{system} (stills)"] = {m: _nanmean([s.get(m, np.nan) for s in scores]) for m in METRICS}
+        if with_blazepose:
+            joints, valid = blazepose_world(clip["video"])
+            per_clip[name][BLAZEPOSE] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
+        logger.info("[%d/%d] %s (%s): %s", n + 1, len(clips), name, clip["category"],
+                    "; ".join(f"{s}: PA {v['pa_mpjpe_mm']:.0f} mm, MPJPE {v['mpjpe_mm']:.0f} mm" for s, v in per_clip[name].items()))  # fmt: skip
+    categories = {c["name"]: c["category"] for c in clips}
+    return {"clips": per_clip, "categories": categories, "summary": summarize(per_clip, categories)}
+
+
+def _nanmean(values: list[float]) -> float:
+    a = np.asarray(values, dtype=np.float64)
+    return float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+
+
+def summarize(per_clip: dict[str, dict[str, dict[str, float]]], categories: dict[str, str]) -> dict:
+    """Mean over the clips of each category (and ``"mean"`` over all clips), per system and metric."""
+    systems = list(next(iter(per_clip.values())))
+    groups: dict[str, list[str]] = {}
+    for name, cat in categories.items():
+        groups.setdefault(cat, []).append(name)
+    groups["mean"] = list(per_clip)
+    return {g: {s: {m: _nanmean([per_clip[c][s].get(m, np.nan) for c in names]) for m in METRICS} for s in systems}
+            for g, names in sorted(groups.items(), key=lambda kv: (kv[0] == "mean", kv[0]))}  # fmt: skip
+
+
+def markdown(summary: dict, n_clips: dict[str, int]) -> str:
+    """One table per metric: rows = categories + mean, columns = systems."""
+    labels = {"pa_mpjpe_mm": "limb PA-MPJPE (mm)", "mpjpe_mm": "hip-aligned MPJPE (mm)", "accel_mm": "accel error (mm/frame²)",
+              "facing": "torso facing right way (%)", "reproj_px": "reprojection vs detected 2-D (px)",
+              "reproj_pct": "reprojection (% of person height)",
+              "kp2d_pct": "detected 2-D keypoints vs true 2-D joints (% of person height)", "detected": "frames with a result (%)"}  # fmt: skip
+    systems = list(summary["mean"])
+    lines = []
+    for m in METRICS:
+        lines += [f"**{labels[m]}**", "", "| category | clips | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
+        for g, row in summary.items():
+            cells = []
+            for s in systems:
+                v = row[s][m] * (100 if m in ("facing", "detected") else 1)
+                cells.append("–" if not np.isfinite(v) else f"{v:.1f}" if m in ("reproj_pct", "accel_mm", "kp2d_pct") else f"{v:.0f}")
+            name = f"**{g}**" if g == "mean" else g
+            lines.append(f"| {name} | {n_clips[g]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_systems(values: list[str] | None) -> dict[str, list[str]]:
+    if not values:
+        return {"default": []}
+    systems = {}
+    for v in values:
+        name, sep, extra = v.partition("=")
+        if not sep or not name or name == BLAZEPOSE:
+            raise ValueError(f"--system {v!r}: expected NAME=\"extra infer args\" (e.g. flip=\"--flip\"), NAME not {BLAZEPOSE!r}")
+        systems[name] = shlex.split(extra)
+    return systems
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+            "date": datetime.date.today().isoformat(), "python": platform.python_version(), "torch": torch.__version__}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("clip_dir", nargs="?", default=str(DEFAULT_CLIPS), help="benchmark folder (default benchmarks/data/video_v1)")
+    p.add_argument("--system", action="append", help='NAME="extra diffmesh infer args", repeatable (default: default="")')
+    p.add_argument("--stills", type=int, default=0, help="also score K frames per clip run as JPEG photos")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--work", default=None, help="folder for the runs' outputs (default: a temporary folder)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N clips")
+    p.add_argument("--no-blazepose", action="store_true", help="do not score BlazePose's world landmarks")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per diffmesh infer run")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        systems = parse_systems(args.system)
+        clips = load_clips(Path(args.clip_dir), args.limit)
+    except (FileNotFoundError, ValueError) as err:
+        logger.error("%s", err)
+        return 2
+    logger.info("%d clips from %s; systems %s", len(clips), args.clip_dir, {k: shlex.join(v) for k, v in systems.items()})
+    with tempfile.TemporaryDirectory(prefix="vbench_") as tmp:
+        work = Path(args.work or tmp)
+        results = evaluate(clips, systems, work, args.stills, args.timeout, not args.no_blazepose)
+    results |= {"command": shlex.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+                "systems": {k: shlex.join(v) for k, v in systems.items()}, "clip_dir": str(args.clip_dir), "machine": machine()}  # fmt: skip
+    n_clips = {g: sum(1 for c in results["categories"].values() if g in ("mean", c)) for g in results["summary"]}
+    table = markdown(results["summary"], n_clips)
+    results["markdown"] = table
+    logger.info("results:\n%s", table)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1, allow_nan=True) + "\n")
+        logger.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
