@@ -12,7 +12,7 @@ import yaml
 from diffmesh.cli import main
 from diffmesh.convert.official import read_config
 from diffmesh.training import Trainer
-from diffmesh.training.config import build_run
+from diffmesh.training.build import build_run
 from tests._official import official_config
 from tests._official_data import write_mesh_det_pkl
 from tests._smpl_fixtures import make_smpl_arrays, write_mesh_folder

@@ -79,7 +79,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
         raise SystemExit("run `python tools/default_weights.py pretrain` first (the arms start from its encoder)")
     # Build the shared clip bank once before runs start in parallel.
     from diffmesh.cli.train import _read_config
-    from diffmesh.training.config import build_run
+    from diffmesh.training.build import build_run
 
     build_run(_read_config(str(CONFIGS / "mesh_diffmesh.yaml")))
     jobs = [(CONFIGS / f"mesh_{arm}.yaml", RUNS / f"{arm}_s{seed}", seed) for seed in args.seeds for arm in args.arms]
