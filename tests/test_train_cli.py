@@ -12,7 +12,9 @@ import yaml
 from diffmesh.cli import main
 from diffmesh.convert.official import read_config
 from diffmesh.training import Trainer
-from diffmesh.training.config import build_run
+from diffmesh.training.build import build_run
+from diffmesh.training.checkpoint import load_checkpoint
+from diffmesh.training.config import RunConfig, load_run_config
 from tests._official import official_config
 from tests._official_data import write_mesh_det_pkl
 from tests._smpl_fixtures import make_smpl_arrays, write_mesh_folder
@@ -44,6 +46,10 @@ def test_train_and_eval_commands_on_synthetic_data(tmp_path: Path, capsys: pytes
     out = tmp_path / "run"
     assert main(["train", str(TINY_CONFIG), "-o", str(out), "--max-steps", "3"]) == 0
     assert (out / "latest_epoch.bin").is_file() and (out / "metrics.jsonl").is_file()
+    # The run folder records its typed config; it reads back equal to the checkpoint's copy.
+    saved = load_run_config(out / "config.yaml")
+    assert saved.schedule.max_steps == 3 and saved.name == TINY_CONFIG.stem
+    assert RunConfig.from_dict(load_checkpoint(out / "latest_epoch.bin")["config"]) == saved
     # An existing run is not overwritten by accident ...
     assert main(["train", str(TINY_CONFIG), "-o", str(out), "--max-steps", "4"]) == 2
     assert "--resume" in capsys.readouterr().err

@@ -75,7 +75,7 @@ def _synthetic_cfg(**extra: object) -> dict:
 
 def test_seed_initialises_the_model_and_init_backbone_loads_the_encoder(tmp_path: Path) -> None:
     from diffmesh.training.checkpoint import FORMAT_VERSION
-    from diffmesh.training.config import build_run
+    from diffmesh.training.build import build_run
 
     a = build_run(_synthetic_cfg(seed=1)).model
     b = build_run(_synthetic_cfg(seed=1)).model

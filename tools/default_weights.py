@@ -79,7 +79,7 @@ def cmd_ablation(args: argparse.Namespace) -> None:
         raise SystemExit("run `python tools/default_weights.py pretrain` first (the arms start from its encoder)")
     # Build the shared clip bank once before runs start in parallel.
     from diffmesh.cli.train import _read_config
-    from diffmesh.training.config import build_run
+    from diffmesh.training.build import build_run
 
     build_run(_read_config(str(CONFIGS / "mesh_diffmesh.yaml")))
     jobs = [(CONFIGS / f"mesh_{arm}.yaml", RUNS / f"{arm}_s{seed}", seed) for seed in args.seeds for arm in args.arms]
@@ -107,17 +107,18 @@ def load_run(run: Path, fast: bool = False) -> tuple[Any, bool]:
     """The model of a training run with the full open body model; ``(model, per_frame)``."""
     import diffmesh
     from diffmesh.training.checkpoint import load_checkpoint
+    from diffmesh.training.config import RunConfig
 
     payload = load_checkpoint(run / "latest_epoch.bin")
-    cfg = payload["config"]
-    model = diffmesh.create_model(cfg["model"], body_model="open", **(cfg.get("model_overrides") or {}))
+    cfg = RunConfig.from_dict(payload["config"], where=str(run / "latest_epoch.bin"))
+    model = diffmesh.create_model(str(cfg.model.variant), config=cfg.to_dict(), body_model="open")
     model.load_state_dict(payload["model"])
     model.eval()
     if fast:
         from diffmesh.accel import accelerate
 
         model = accelerate(model, "auto")
-    return model, bool(cfg.get("per_frame", False))
+    return model, cfg.task.per_frame
 
 
 def score(model: Any, per_frame: bool, sets: dict[str, list[Any]]) -> dict[str, dict[str, float]]:

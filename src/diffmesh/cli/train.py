@@ -9,7 +9,10 @@ import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from diffmesh.training.config import RunConfig
 
 logger = logging.getLogger("diffmesh.cli")
 
@@ -21,25 +24,28 @@ OFFICIAL_REPORTED: dict[str, dict[str, float]] = {
 }
 
 
-def _read_config(path: str) -> dict[str, Any]:
-    from diffmesh.convert.official import read_config
+#: Name of the run's config in its output folder (``diffmesh.training.config.load_run_config`` reads it).
+RUN_CONFIG_FILE = "config.yaml"
 
-    cfg = read_config(path)
-    cfg.setdefault("name", Path(path).stem)
-    return cfg
+
+def _read_config(path: str) -> RunConfig:
+    """The typed run config of a YAML file; its name defaults to the file's stem."""
+    from diffmesh.training.config import load_run_config
+
+    rc = load_run_config(path)
+    return rc if rc.name is not None else rc.with_values({"name": Path(path).stem})
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from diffmesh.training import Trainer, init_distributed
-    from diffmesh.training.config import build_run
+    from diffmesh.training.build import build_run
     from diffmesh.training.distributed import shutdown
 
     cfg = _read_config(args.config)
-    for key in ("epochs", "max_steps", "batch_size", "seed"):
-        if getattr(args, key) is not None:
-            cfg[key] = getattr(args, key)
+    fields = {"epochs": "optim.epochs", "max_steps": "schedule.max_steps", "batch_size": "optim.batch_size", "seed": "seed"}
+    cfg = cfg.with_values({path: getattr(args, arg) for arg, path in fields.items() if getattr(args, arg) is not None})
     if args.threads:
         torch.set_num_threads(args.threads)
     info = init_distributed(args.device)
@@ -47,11 +53,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     resume = out / "latest_epoch.bin"
     if out.is_dir() and resume.exists() and not args.resume:
         raise ValueError(f"{out} already holds a run (latest_epoch.bin); pass --resume to continue it or choose another -o folder")
-    run = build_run(cfg, device=args.device)
-    trainer = Trainer(run.model, run.task, run.passes, run.train_config, out, run_config=cfg, dist_info=info)
+    if args.resume and not resume.exists():
+        raise FileNotFoundError(f"--resume: {resume} does not exist")
     if args.resume:
-        if not resume.exists():
-            raise FileNotFoundError(f"--resume: {resume} does not exist")
+        _compare_with_saved(cfg, out)
+    run = build_run(cfg, device=args.device)
+    trainer = Trainer(run.model, run.task, run.passes, run.train_config, out, run_config=cfg.to_dict(), dist_info=info)
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / RUN_CONFIG_FILE)
+    if args.resume:
         trainer.resume(resume)
     try:
         trainer.fit()
@@ -67,7 +78,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from diffmesh.convert.official import load_official
     from diffmesh.training.checkpoint import load_checkpoint
-    from diffmesh.training.config import build_run
+    from diffmesh.training.build import build_run
 
     cfg = _read_config(args.config)
     run = build_run(cfg, device=args.device)
@@ -78,14 +89,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         run.model.load_state_dict(payload["model"])
         source = "diffmesh training checkpoint"
     except ValueError:
-        model = load_official(args.checkpoint, cfg, data_root=cfg.get("data_root"))
+        model = load_official(args.checkpoint, cfg.to_dict(), data_root=cfg.data.data_root)
         run.model.load_state_dict(model.state_dict())
         source = "official checkpoint"
     run.model.eval()
     with torch.no_grad():
         metrics = run.task.evaluate(run.model)
-    reported = OFFICIAL_REPORTED.get(str(cfg.get("name")), {})
-    print(f"{args.checkpoint} ({source}), config {cfg.get('name')}:")
+    reported = OFFICIAL_REPORTED.get(str(cfg.name), {})
+    print(f"{args.checkpoint} ({source}), config {cfg.name}:")
     print(f"  {'metric':14s} {'ours':>10s} {'official README':>16s}")
     for key, value in metrics.items():
         ref = f"{reported[key]:.1f}" if key in reported else "-"
@@ -93,6 +104,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(metrics, indent=2))
     return 0
+
+
+def _compare_with_saved(cfg: RunConfig, out: Path) -> None:
+    """Log the fields a resumed run changes relative to the config the run was started with."""
+    from diffmesh.training.config import load_run_config
+
+    saved_path = out / RUN_CONFIG_FILE
+    if not saved_path.is_file():
+        return
+    saved, now = load_run_config(saved_path).to_dict(), cfg.to_dict()
+    changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    if changed:
+        logger.warning("resuming %s with changed settings %s (the run started with %s)", out, changed, saved_path)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

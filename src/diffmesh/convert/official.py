@@ -16,34 +16,16 @@ This module is the import's public face: :func:`load_official` is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from diffmesh.files import read_config
-from diffmesh.registry import get_spec, load_official, variant_for_config
+from diffmesh.registry import load_official, variant_for_config
 from diffmesh.weights import CheckpointMismatchError, UnsafeCheckpointError, read_checkpoint, strict_load
 
 __all__ = [
     "CheckpointMismatchError",
     "UnsafeCheckpointError",
-    "architecture_from_config",
     "load_official",
     "read_checkpoint",
     "read_config",
     "strict_load",
     "variant_for_config",
 ]
-
-# Architecture names of the old config classifier (``mesh``: MotionBERT's mesh model).
-_LEGACY_NAMES = {"motionbert_mesh": "mesh"}
-
-
-def architecture_from_config(cfg: Mapping[str, Any]) -> str | None:
-    """Compatibility for :mod:`diffmesh.training.config`: the architecture of
-    :func:`variant_for_config` under the old names (``"mesh"`` for MotionBERT's mesh model),
-    ``None`` when the config describes no model. New code: ``variant_for_config``."""
-    try:
-        arch = get_spec(variant_for_config(cfg)).architecture
-    except ValueError:
-        return None
-    return _LEGACY_NAMES.get(arch, arch)

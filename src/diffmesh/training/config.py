@@ -1,333 +1,358 @@
-"""Turn a run config (YAML or dict) into model, task, data passes and loop settings.
+"""The run config of ``diffmesh train`` / ``diffmesh eval``: typed sections, read from YAML.
 
-Two kinds of config are accepted:
+Two layouts of YAML are read into one :class:`RunConfig`:
 
-* **Official YAML configs, unchanged** (``configs/mesh/DM_ft_pw3d.yaml`` …) with their dataset
-  paths: ``data_root``, ``dt_file_*``, ``subset_list`` … The architecture is read from the
-  config as :func:`diffmesh.models.load_official` does, the data passes follow the official
-  epoch structure (TRAINING.md §4–5: H36M pass while ``epoch < warmup_h36m``, COCO single
-  frames while ``epoch < warmup_coco``, then 3DPW), and validation uses the 3DPW test split
-  (else H36M test).
-* **diffmesh configs** (``configs/*.yaml`` of this repository), which name a registered model
-  and a ``data`` section, e.g. the synthetic motion engine::
+* **official MotionBERT / DiffMesh configs, unchanged** (``configs/mesh/DM_ft_pw3d.yaml`` …):
+  flat keys; the model variant follows from the keys
+  (:func:`diffmesh.registry.variant_for_config`), the data from ``data_root``,
+  ``dt_file_*``, ``subset_list`` …;
+* **diffmesh configs** (``configs/*.yaml`` of this repository), which name a registered
+  model and a ``data`` section, e.g. the synthetic motion engine::
 
       model: diffmesh
       model_overrides: {dim_feat: 64, depth: 2}
       body_model: open
-      data: {type: synthetic, clip_len: 16, train_clips: 20000, val_clips: 256, exclude_families: [jump]}
+      data: {type: synthetic, clip_len: 16, train_clips: 20000, val_clips: 256}
       epochs: 10
       batch_size: 32
       lr_backbone: 1.0e-4
       lr_head: 5.0e-4
 
-Loop settings (``epochs``, ``batch_size``, ``learning_rate`` or ``lr_backbone``/``lr_head``,
-``weight_decay``, ``lr_decay``, ``checkpoint_frequency``) use the official key names.
+Every key is declared once in :data:`diffmesh.training.config_keys.KEYS`; an unknown or
+misspelt key is a ``ValueError`` naming the key, the file and its closest match.
+``None`` in a field means "absent": the task's default applies (see docs/training.md).
+:meth:`RunConfig.to_dict` writes the config back in its own layout, so that
+``RunConfig.from_dict(rc.to_dict()) == rc`` (a run folder's checkpoints record it).
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-from torch.utils.data import Dataset
+from diffmesh.files import PathLike, read_config
+from diffmesh.training.config_keys import IGNORED, KEYS, Layout, keys_for, primary_keys
 
-from diffmesh.losses import MeshLossWeights, PoseLossWeights
-from diffmesh.training.loop import Task, TrainConfig, TrainPass
-
-logger = logging.getLogger(__name__)
-
-#: Architecture keys of the registry for official configs (see diffmesh.convert.official).
-_OFFICIAL_MODEL = {
-    "dstformer": "motionbert",
-    "mesh": "motionbert-mesh",
-    "diffmesh": "diffmesh",
-    "diffmesh_refine": "diffmesh-refine",
-    "action_class": "motionbert-action-ntu60",
-    "action_embed": "motionbert-action-ntu120-oneshot",
-}
-_MODEL_KEYS = (
-    "dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints",
-    "hidden_dim", "dropout", "clip_len", "action_classes", "dropout_ratio",
-)  # fmt: skip
+__all__ = [
+    "DataConfig",
+    "EvalConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "ScheduleConfig",
+    "SyntheticConfig",
+    "TaskConfig",
+    "load_run_config",
+]
 
 
-@dataclass
-class Run:
-    """Everything :class:`~diffmesh.training.Trainer` needs, plus the validation data."""
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model: a registered variant (diffmesh configs) or the official keys' architecture;
+    ``None`` hyper-parameters keep the variant's own."""
 
-    model: nn.Module
-    task: Task
-    passes: list[TrainPass]
-    train_config: TrainConfig
-    val_data: Dataset | None
-    config: dict[str, Any]
-
-
-def train_config_from(cfg: dict[str, Any], device: str = "cpu") -> TrainConfig:
-    """Loop settings from official key names."""
-    lr_backbone = cfg.get("lr_backbone", cfg.get("learning_rate", 1e-4))
-    return TrainConfig(
-        epochs=int(cfg.get("epochs", 1)),
-        batch_size=int(cfg.get("batch_size", 32)),
-        lr_backbone=float(lr_backbone),
-        lr_head=float(cfg["lr_head"]) if "lr_head" in cfg else None,
-        weight_decay=float(cfg.get("weight_decay", 0.01)),
-        lr_decay=float(cfg.get("lr_decay", 0.99)),
-        seed=int(cfg.get("seed", 0)),
-        checkpoint_every_steps=int(cfg.get("checkpoint_every_steps", 0)),
-        checkpoint_frequency=int(cfg.get("checkpoint_frequency", 0)),
-        num_workers=int(cfg.get("num_workers", 0)),
-        log_every_steps=int(cfg.get("log_every_steps", 10)),
-        device=device,
-        max_steps=cfg.get("max_steps"),
-    )
+    variant: str | None = None
+    model_version: str | None = None
+    dim_feat: int | None = None
+    dim_rep: int | None = None
+    depth: int | None = None
+    num_heads: int | None = None
+    mlp_ratio: float | None = None
+    maxlen: int | None = None
+    num_joints: int | None = None
+    hidden_dim: int | None = None
+    dropout: float | None = None
+    dropout_ratio: float | None = None
+    action_classes: int | None = None
+    clip_len: int | None = None
+    diffusion_grad: bool | None = None
+    refine_6d_convention: str | None = None
+    body_model: str = "open"
+    init_backbone: str | None = None
 
 
-def is_official(cfg: dict[str, Any]) -> bool:
-    return "model" not in cfg and "dim_feat" in cfg
+@dataclass(frozen=True)
+class DataConfig:
+    """The official datasets (official configs); ``clip_len`` ``None``: the task's default
+    (243 frames for pose and action, 100 for one-shot, 16 for mesh)."""
+
+    data_root: str | None = None
+    dt_file: str | None = None
+    dt_file_h36m: str | None = None
+    dt_file_coco: str | None = None
+    dt_file_pw3d: str | None = None
+    subset_list: tuple[str, ...] = ("H36M-SH",)
+    dataset: str = "ntu60_hrnet"
+    data_split: str = "xsub"
+    clip_len: int | None = None
+    data_stride: int = 81
+    flip: bool = True
+    synthetic: bool = False
+    no_conf: bool = False
+    random_move: bool = True
+    scale_range_train: tuple[float, ...] = (1.0, 3.0)
+    scale_range_test: tuple[float, ...] = (2.0, 2.0)
+    train_2d: bool = False
+    train_pw3d: bool = False
 
 
-def build_run(cfg: dict[str, Any], device: str = "cpu") -> Run:
-    """Model, task, data passes and loop settings for a config dict.
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The synthetic motion engine (diffmesh configs' ``data:``); defaults are the engine's
+    (:class:`diffmesh.data.synthetic.SyntheticMotionEngine`). ``clip_len`` ``None``: 16 for
+    mesh models, 243 for pose models."""
 
-    The model is initialised from the config's ``seed`` (default 0), so a run is
-    reproducible from its config alone and different seeds give different initialisations.
-    """
-    import torch
-
-    torch.manual_seed(int(cfg.get("seed", 0)))
-    return _build_official(cfg, device) if is_official(cfg) else _build_ours(cfg, device)
-
-
-# ------------------------------------------------------------------ diffmesh configs
-
-
-def _build_ours(cfg: dict[str, Any], device: str) -> Run:
-    import diffmesh
-    from diffmesh.body import load
-
-    name = cfg.get("model")
-    if not name:
-        raise ValueError("config has no 'model': name a registered model (diffmesh list) or use an official config")
-    spec = diffmesh.get_spec(str(name))
-    overrides = dict(cfg.get("model_overrides") or {})
-    body = load(cfg.get("body_model", "open")) if spec.task == "mesh" else None
-    model = diffmesh.create_model(spec.name, body_model=body, **overrides) if body is not None else diffmesh.create_model(spec.name, **overrides)
-    data = dict(cfg.get("data") or {})
-    if data.get("type") != "synthetic":
-        raise ValueError(f"data.type {data.get('type')!r} is not supported in diffmesh configs; use 'synthetic' (official datasets: use an official config)")
-    from diffmesh.data.synthetic import SyntheticMotionDataset, SyntheticMotionEngine
-
-    output = "mesh" if spec.task == "mesh" else "pose"
-    clip_len = int(data.get("clip_len", 16 if output == "mesh" else 243))
-    engine_keys = ("families", "exclude_families", "noise", "mask_ratio", "mask_T_ratio", "beta_std", "fps", "mesh_vertex_stride")
-    engine_args = {k: data[k] for k in engine_keys if k in data}
-    engine = SyntheticMotionEngine(body if body is not None else cfg.get("body_model", "open"), clip_len=clip_len,
-                                   seed=int(data.get("seed", 0)), **engine_args)
-    train: Dataset = SyntheticMotionDataset(int(data.get("train_clips", 1000)), "train", output, engine=engine)
-    if data.get("bank"):
-        # Pre-generated clips shared by runs (diffmesh.data.synthetic.bank), built on first use.
-        from diffmesh.data.synthetic.bank import SyntheticClipBank, build_bank
-
-        train = SyntheticClipBank(build_bank(train, str(data["bank"])), train)  # type: ignore[arg-type]
-    if body is not None and engine.mesh_model is not engine.body:
-        # Train against the vertex sample the clips carry (exact for those vertices and
-        # for the joints); the full model is put back for inference (mesh_model is not
-        # part of the state dict).
-        model.body_model = engine.mesh_model
-    val_engine = engine
-    if data.get("val_families") or data.get("val_exclude_families"):
-        val_args = {**engine_args, "families": data.get("val_families"), "exclude_families": data.get("val_exclude_families", ())}
-        val_engine = SyntheticMotionEngine(engine.body, clip_len=clip_len, seed=int(data.get("seed", 0)), **val_args)
-    val_clips = int(data.get("val_clips", 0))
-    val = SyntheticMotionDataset(val_clips, "val", output, engine=val_engine) if val_clips else None
-    if cfg.get("init_backbone"):
-        load_backbone(model, str(cfg["init_backbone"]))
-    task = _task_for(spec.task, cfg, val)
-    tcfg = train_config_from(cfg, device)
-    return Run(model, task, [TrainPass("synthetic", train, tcfg.batch_size)], tcfg, val, cfg)
+    type: str | None = None
+    clip_len: int | None = None
+    train_clips: int = 1000
+    val_clips: int = 0
+    seed: int = 0
+    families: tuple[str, ...] | None = None
+    exclude_families: tuple[str, ...] = ()
+    noise: bool = True
+    mask_ratio: float = 0.05
+    mask_T_ratio: float = 0.1
+    beta_std: float = 1.0
+    fps: float = 30.0
+    mesh_vertex_stride: int = 1
+    bank: str | None = None
+    val_families: tuple[str, ...] | None = None
+    val_exclude_families: tuple[str, ...] | None = None
 
 
-def load_backbone(model: nn.Module, checkpoint: str) -> None:
-    """Initialise ``model``'s DSTformer encoder from a diffmesh training checkpoint of any
-    model that has one (a pre-training run, or another mesh/action model)."""
-    from diffmesh.training.checkpoint import load_checkpoint
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser groups and learning-rate decay (``lr_head`` ``None``: one group)."""
 
-    state = load_checkpoint(checkpoint)["model"]
-    target = model.backbone if hasattr(model, "backbone") else model
-    prefix = "backbone." if any(k.startswith("backbone.") for k in state) else ""
-    encoder = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    own = target.state_dict()
-    # A pre-training checkpoint also holds the 3-D pose head (head.*), which mesh models
-    # replace; anything else missing or misshapen is an error.
-    encoder = {k: v for k, v in encoder.items() if k in own or not k.startswith("head.")}
-    missing = sorted(set(own) - set(encoder))
-    unexpected = sorted(set(encoder) - set(own))
-    wrong = sorted(k for k in set(own) & set(encoder) if own[k].shape != encoder[k].shape)
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f"init_backbone {checkpoint!r} does not fit this encoder: missing {missing[:5]}, unexpected {unexpected[:5]}, "
-            f"shape mismatch {wrong[:5]}; pre-train with the same model_overrides (dim_feat, depth, ...)"
-        )
-    target.load_state_dict(encoder)
-    logger.info("encoder initialised from %s (%d tensors)", checkpoint, len(encoder))
+    epochs: int = 1
+    batch_size: int = 32
+    batch_size_img: int = 512
+    lr_backbone: float = 1e-4
+    lr_head: float | None = None
+    weight_decay: float = 0.01
+    lr_decay: float = 0.99
 
 
-def _task_for(task: str, cfg: dict[str, Any], val: Dataset | None, h36m_reader: Any = None) -> Task:
-    from diffmesh.training.tasks import ActionTask, MeshTask, Pose3DTask
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Which passes run when, how long, how often to log and save."""
 
-    # Official configs evaluate with flip test-time augmentation (`flip: True`); ours opt in.
-    flip = bool(cfg.get("flip", False)) if is_official(cfg) else bool(cfg.get("eval_flip", False))
-    if task == "mesh":
-        return MeshTask(MeshLossWeights.from_config(cfg), str(cfg.get("loss_type", "L1")), val, flip=flip,
-                        per_frame=bool(cfg.get("per_frame", False)))  # fmt: skip
-    if task == "pose3d":
-        weights = PoseLossWeights(
-            scale=float(cfg.get("lambda_scale", 0.5)), velocity=float(cfg.get("lambda_3d_velocity", 20.0))
-        )
-        pose = Pose3DTask(weights, bool(cfg.get("rootrel", True)), val, h36m_reader=h36m_reader, flip=flip)
-        if not is_official(cfg):  # pre-training augmentation of our configs (official: see train_2d)
-            pose.noise = bool(cfg.get("noise", False))
-            pose.mask_ratio = float(cfg.get("mask_ratio", 0.0))
-            pose.mask_T_ratio = float(cfg.get("mask_T_ratio", 0.0))
-        return pose
-    return ActionTask(val)
+    warmup_h36m: int | None = None
+    warmup_coco: int | None = None
+    pretrain_3d_curriculum: int = 0
+    max_steps: int | None = None
+    checkpoint_frequency: int = 0
+    checkpoint_every_steps: int = 0
+    log_every_steps: int = 10
+    num_workers: int = 0
 
 
-# ------------------------------------------------------------------ official configs
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights; ``None``: the task's default (:class:`diffmesh.losses.MeshLossWeights`;
+    pose: ``lambda_scale`` 0.5, ``lambda_3d_velocity`` 20)."""
+
+    lambda_3d: float | None = None
+    lambda_scale: float | None = None
+    lambda_3dv: float | None = None
+    lambda_lv: float | None = None
+    lambda_lg: float | None = None
+    lambda_a: float | None = None
+    lambda_av: float | None = None
+    lambda_pose: float | None = None
+    lambda_shape: float | None = None
+    lambda_norm: float | None = None
+    lambda_diff: float | None = None
+    lambda_3d_velocity: float | None = None
+
+    def given(self) -> dict[str, float]:
+        """The weights the config sets."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
-def _build_official(cfg: dict[str, Any], device: str) -> Run:
-    import diffmesh
-    from diffmesh.convert.official import architecture_from_config
-    from diffmesh.registry import allowed_overrides
+@dataclass(frozen=True)
+class TaskConfig:
+    """Task options: mesh loss type, per-frame mesh head, pose targets, pre-training masking."""
 
-    arch = architecture_from_config(cfg)
-    if arch not in _OFFICIAL_MODEL:
-        raise ValueError(
-            f"official {arch!r} configs are read for checkpoints (diffmesh inspect) but training them is not wired yet; "
-            "supported: pre-training/3-D pose, action and mesh configs"
-        )
-    name = _OFFICIAL_MODEL[arch]
-    overrides = {k: cfg[k] for k in _MODEL_KEYS if k in cfg and k in allowed_overrides(name)}
-    tcfg = train_config_from(cfg, device)
-    if arch == "action_class":
-        # NTU-60 classification (TRAINING.md §3.1): the official scripts read
-        # data/action/<dataset>.pkl; `data_root` (not an official key) moves that folder.
-        from diffmesh.data.readers.ntu import NTUActionDataset
-
-        path = Path(str(cfg.get("data_root", "data/action"))) / f"{cfg.get('dataset', 'ntu60_hrnet')}.pkl"
-        if not path.is_file():
-            raise FileNotFoundError(f"NTU skeleton file {str(path)!r} does not exist; put {path.name} in data/action or set data_root")
-        split, clip_len = str(cfg.get("data_split", "xsub")), int(cfg.get("clip_len", 243))
-        train = NTUActionDataset(path, f"{split}_train", clip_len=clip_len, random_move=bool(cfg.get("random_move", True)),
-                                 scale_range=tuple(cfg.get("scale_range_train", (1, 3))))
-        val = NTUActionDataset(path, f"{split}_val", clip_len=clip_len, train=False,
-                               scale_range=tuple(cfg.get("scale_range_test", (2, 2))))
-        model = diffmesh.create_model(name, **overrides)
-        return Run(model, _task_for("action", cfg, val), [TrainPass("ntu", train, tcfg.batch_size)], tcfg, val, cfg)
-    if arch == "action_embed":
-        # NTU-120 one-shot (TRAINING.md §3.2): train on the 100 auxiliary classes of
-        # ntu120_hrnet.pkl; validate with the 20 anchors and test samples of the one-shot file.
-        from diffmesh.data.readers.ntu import NTUActionDataset
-        from diffmesh.training.tasks import ClassPairs, OneShotTask
-
-        folder = Path(str(cfg.get("data_root", "data/action")))
-        aux_path, oneshot_path = folder / "ntu120_hrnet.pkl", folder / "ntu120_hrnet_oneshot.pkl"
-        for path in (aux_path, oneshot_path):
-            if not path.is_file():
-                raise FileNotFoundError(f"NTU-120 file {str(path)!r} does not exist; put it in data/action or set data_root")
-        clip_len = int(cfg.get("clip_len", 100))
-        aux = NTUActionDataset(aux_path, None, clip_len=clip_len, oneshot_aux=True, random_move=bool(cfg.get("random_move", True)),
-                               scale_range=tuple(cfg.get("scale_range_train", (1, 3))))
-        test_scale = tuple(cfg.get("scale_range_test", (2, 2)))
-        anchors = NTUActionDataset(oneshot_path, "oneshot_train", clip_len=clip_len, train=False, scale_range=test_scale)
-        test = NTUActionDataset(oneshot_path, "oneshot_val", clip_len=clip_len, train=False, scale_range=test_scale)
-        model = diffmesh.create_model(name, **overrides)
-        task = OneShotTask(anchors, test, temperature=float(cfg.get("temp", 0.1)))
-        # A batch of B pairs holds 2B samples: B = batch_size / 2 keeps the official 32 samples.
-        pairs = ClassPairs(aux, aux.labels, seed=tcfg.seed)
-        return Run(model, task, [TrainPass("ntu120-aux", pairs, max(1, tcfg.batch_size // 2))], tcfg, test, cfg)
-    if arch == "dstformer":
-        from diffmesh.data.readers.mb3d import MB3DClipDataset
-
-        root = _existing(cfg, "data_root")
-        subsets = list(cfg.get("subset_list", ["H36M-SH"]))
-        train = MB3DClipDataset(root, subsets, "train", flip=bool(cfg.get("flip", True)), synthetic=bool(cfg.get("synthetic", False)))
-        val: Dataset = MB3DClipDataset(root, subsets, "test", flip=False)
-        reader = None
-        table = root.parent / str(cfg.get("dt_file", ""))
-        if "dt_file" in cfg and table.is_file():
-            # The official evaluation: H36M test clips from the LCN table, de-normalised with
-            # each clip's first camera, per-action Protocol #1/#2 (EVALUATION.md §1).
-            from diffmesh.data.readers.h36m import H36MPoseDataset, H36MReader
-
-            reader = H36MReader(table, n_frames=int(cfg.get("clip_len", 243)), stride_train=int(cfg.get("data_stride", 81)),
-                                stride_test=int(cfg.get("clip_len", 243)), read_confidence=not cfg.get("no_conf", False))
-            val = H36MPoseDataset(reader, "test", flip=False)
-        elif "dt_file" in cfg:
-            logger.warning("%s not found: validating on the MB3D test clips without the H36M protocol", table)
-        model = diffmesh.create_model(name, **overrides)
-        task = _task_for("pose3d", cfg, val, h36m_reader=reader)
-        passes = [TrainPass("3d", train, tcfg.batch_size)]
-        if cfg.get("train_2d", False):
-            passes = _pretrain_2d_passes(root, cfg, tcfg.batch_size) + passes
-            task.noise = bool(cfg.get("noise", False))  # type: ignore[attr-defined]
-            task.mask_ratio = float(cfg.get("mask_ratio", 0.0))  # type: ignore[attr-defined]
-            task.mask_T_ratio = float(cfg.get("mask_T_ratio", 0.0))  # type: ignore[attr-defined]
-        return Run(model, task, passes, tcfg, val, cfg)
-
-    from diffmesh.body import load
-    from diffmesh.data.readers.mesh import MeshDataset, MeshReader
-
-    root = _existing(cfg, "data_root")
-    body = load(root)  # SMPL_NEUTRAL.pkl and the regressors in data/mesh
-    model = diffmesh.create_model(name, body_model=body, **overrides)
-    clip_len = int(cfg.get("clip_len", 16))
-    flip = bool(cfg.get("flip", True))
-    passes: list[TrainPass] = []
-    val: Dataset | None = None
-    sources = (("h36m", "dt_file_h36m", "warmup_h36m"), ("coco", "dt_file_coco", "warmup_coco"), ("pw3d", "dt_file_pw3d", None))
-    for source, key, warmup in sources:
-        if key not in cfg or (source == "pw3d" and not cfg.get("train_pw3d", False)):
-            continue
-        reader = MeshReader(root / str(cfg[key]), source, clip_len=1 if source == "coco" else clip_len)
-        batch = int(cfg.get("batch_size_img", 512)) if source == "coco" else tcfg.batch_size
-        passes.append(TrainPass(source, MeshDataset(reader, "train", body, flip=flip), batch, int(cfg[warmup]) if warmup and warmup in cfg else None))
-        if source in ("h36m", "pw3d"):
-            val = MeshDataset(reader, "test", body, flip=False)  # 3DPW test when configured, else H36M
-    if not passes:
-        raise ValueError("the mesh config names no training file (dt_file_h36m / dt_file_coco / dt_file_pw3d)")
-    return Run(model, _task_for("mesh", cfg, val), passes, tcfg, val, cfg)
+    loss_type: str = "L1"
+    rootrel: bool = True
+    per_frame: bool = False
+    temp: float = 0.1
+    noise: bool = False
+    mask_ratio: float = 0.0
+    mask_T_ratio: float = 0.0
 
 
-def _pretrain_2d_passes(root: Path, cfg: dict[str, Any], batch_size: int) -> list[TrainPass]:
-    """PoseTrack then InstaVariety passes from epoch ``pretrain_3d_curriculum`` (TRAINING.md §1).
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation options of diffmesh configs (official configs: ``flip``, see DataConfig)."""
 
-    The official scripts read ``data/motion2d/...`` next to ``data/motion3d``."""
-    from diffmesh.data.readers.instavariety import InstaVarietyDataset2D
-    from diffmesh.data.readers.posetrack import PoseTrackDataset2D
-    from diffmesh.training.tasks import KIND_2D_OTHER, KIND_2D_POSETRACK, Tagged
-
-    motion2d = root.parent.parent / "motion2d"
-    posetrack, insta = motion2d / "posetrack18_annotations" / "train", motion2d / "InstaVariety"
-    for folder in (posetrack, insta):
-        if not folder.is_dir():
-            raise FileNotFoundError(f"pre-training 2-D data {str(folder)!r} does not exist (train_2d: True); see docs/data.md")
-    start = int(cfg.get("pretrain_3d_curriculum", 0))
-    return [
-        TrainPass("posetrack", Tagged(PoseTrackDataset2D(posetrack), KIND_2D_POSETRACK), batch_size, from_epoch=start),
-        TrainPass("instavariety", Tagged(InstaVarietyDataset2D(insta), KIND_2D_OTHER), batch_size, from_epoch=start),
-    ]
+    flip: bool = False
 
 
-def _existing(cfg: dict[str, Any], key: str) -> Path:
-    if key not in cfg:
-        raise ValueError(f"the config has no {key!r}")
-    path = Path(str(cfg[key]))
-    if not path.exists():
-        raise FileNotFoundError(f"{key} {str(path)!r} (from the config) does not exist; download the official data or fix the path")
-    return path
+_SECTIONS: dict[str, type] = {
+    "model": ModelConfig, "data": DataConfig, "synthetic": SyntheticConfig, "optim": OptimConfig,
+    "schedule": ScheduleConfig, "loss": LossConfig, "task": TaskConfig, "evaluation": EvalConfig,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run, typed. ``layout`` says which YAML layout it was read from (and is
+    written back in): ``official`` or ``diffmesh``."""
+
+    layout: Layout = "diffmesh"
+    name: str | None = None
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def is_official(self) -> bool:
+        return self.layout == "official"
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], where: str = "<dict>") -> RunConfig:
+        """Parse a config mapping (``where`` names its file in error messages)."""
+        layout: Layout = "diffmesh" if ("model" in raw or "data" in raw) else "official"
+        values: dict[str, Any] = {}
+        set_by: dict[str, str] = {}
+        for key, value in _flatten(raw, layout, where).items():
+            if layout == "official" and key in IGNORED:
+                continue
+            spec = KEYS.get(key)
+            if spec is None or layout not in spec.layouts:
+                raise ValueError(_unknown_key(key, layout, where))
+            if spec.field in set_by and values[spec.field] != value:
+                raise ValueError(f"keys {set_by[spec.field]!r} and {key!r} in {where} both set {spec.field}; give one of them")
+            set_by[spec.field], values[spec.field] = key, value
+        return cls.from_fields(values, layout=layout, where=where)
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any], layout: Layout = "diffmesh", where: str = "<dict>") -> RunConfig:
+        """A config from field paths (``{"optim.epochs": 3, "seed": 1}``), values checked and converted."""
+        return RunConfig(layout=layout).with_values(values, where=where)
+
+    def with_values(self, values: Mapping[str, Any], where: str = "<overrides>") -> RunConfig:
+        """A copy with fields replaced, by path (``{"optim.epochs": 3, "seed": 1}``)."""
+        top: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
+        for path, value in values.items():
+            section, _, name = path.rpartition(".")
+            owner = _SECTIONS[section] if section else RunConfig
+            hints = typing.get_type_hints(owner)
+            if name not in hints or (not section and name in _SECTIONS):
+                raise ValueError(f"RunConfig has no field {path!r}")
+            converted = _convert(value, hints[name], path, where)
+            (sections.setdefault(section, {}) if section else top)[name] = converted
+        for section, changes in sections.items():
+            top[section] = dataclasses.replace(getattr(self, section), **changes)
+        return dataclasses.replace(self, **top)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config in its own YAML layout (every set field; lists for sequences)."""
+        out: dict[str, Any] = {}
+        for path, key in primary_keys(self.layout).items():
+            section, _, name = path.rpartition(".")
+            value = getattr(getattr(self, section) if section else self, name)
+            if value is None:
+                continue
+            value = list(value) if isinstance(value, tuple) else value
+            outer, _, inner = key.rpartition(".")
+            (out.setdefault(outer, {}) if outer else out)[inner] = value
+        return out
+
+    def save(self, path: PathLike) -> None:
+        """Write the config as YAML (:func:`load_run_config` reads it back equal)."""
+        import yaml
+
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def load_run_config(config: PathLike | Mapping[str, Any] | RunConfig) -> RunConfig:
+    """A :class:`RunConfig` from a YAML file, a mapping, or a RunConfig (returned as is)."""
+    if isinstance(config, RunConfig):
+        return config
+    where = "<dict>" if isinstance(config, Mapping) else str(config)
+    return RunConfig.from_dict(read_config(config), where)
+
+
+def _flatten(raw: Mapping[str, Any], layout: Layout, where: str) -> dict[str, Any]:
+    """Top-level keys, and the nested sections of diffmesh configs as ``section.key``."""
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if layout == "diffmesh" and key in ("model_overrides", "data"):
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{key!r} in {where} must be a mapping of options, got {value!r}")
+            flat.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            flat[str(key)] = value
+    return flat
+
+
+def _unknown_key(key: str, layout: Layout, where: str) -> str:
+    known = keys_for(layout)
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {match[0]!r}?" if match else "the keys are listed in docs/training.md"
+    spec = KEYS.get(key)
+    if spec is not None or key in IGNORED:
+        other = "official MotionBERT/DiffMesh" if layout == "diffmesh" else "diffmesh (model: NAME)"
+        return f"key {key!r} in {where} belongs to {other} configs, not to this {layout} config ({hint})"
+    return f"unknown key {key!r} in {where} ({hint})"
+
+
+def _convert(value: Any, hint: Any, path: str, where: str) -> Any:
+    """``value`` as the field's type (YAML lists → tuples, ints → floats ...)."""
+    args = typing.get_args(hint)
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{path} in {where} may not be null")
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    origin = typing.get_origin(base)
+    try:
+        if origin is tuple:
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise TypeError
+            item = typing.get_args(base)[0]
+            return tuple(_convert(v, item, path, where) for v in value)
+        if base is typing.Any or typing.get_origin(base) is typing.Literal:
+            return value
+        if base is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if base is int:
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise TypeError
+            return int(float(value))
+        if base is float:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if base is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise TypeError
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise AssertionError(f"unhandled field type {base!r}")
+    name = getattr(base, "__name__", str(base))
+    raise ValueError(f"{path} in {where} must be {name}, got {value!r}")

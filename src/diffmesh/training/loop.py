@@ -57,7 +57,7 @@ class Task(Protocol):
 
 @dataclass
 class TrainConfig:
-    """Loop settings (a YAML config is turned into this by :mod:`diffmesh.training.config`).
+    """Loop settings (a run config becomes this in :func:`diffmesh.training.build.train_config`).
 
     ``batch_size`` is the global batch: under ``torchrun`` each of the ``world_size``
     processes takes ``batch_size / world_size`` samples of every batch.
