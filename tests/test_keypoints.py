@@ -175,7 +175,6 @@ def test_detector_on_real_photographs(opencv_doc_images: dict[str, Path], name: 
 def test_detect_with_world_on_rendered_frame() -> None:
     """One graph pass gives the 2-D landmarks and BlazePose's own 3-D (world) landmarks; on a
     rendered frame of the video benchmark both agree with the ground truth."""
-    pytest.importorskip("mediapipe")
     from diffmesh.conventions import limb_indices
     from diffmesh.io.video import iter_frames
     from diffmesh.metrics import p_mpjpe

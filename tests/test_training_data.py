@@ -17,7 +17,7 @@ from diffmesh.data.synthetic.bank import SyntheticClipBank, build_bank
 from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel
 from diffmesh.training.tasks import MeshTask, evaluate_mesh_model
 
-TINY = dict(dim_feat=16, dim_rep=16, depth=1, num_heads=2, mlp_ratio=1, maxlen=16)
+from tests.conftest import TINY
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_seed_initialises_the_model_and_init_backbone_loads_the_encoder(tmp_path
     d = build_run(_synthetic_cfg(seed=1, init_backbone=str(tmp_path / "pre.bin"))).model
     for key, value in encoder.state_dict().items():
         assert torch.equal(d.backbone.state_dict()[key], value), key
-    bigger = diffmesh.create_model("motionbert", **{**TINY, "dim_feat": 32})
+    bigger = diffmesh.create_model("motionbert", **{**TINY, "dim_feat": 2 * TINY["dim_feat"]})
     torch.save({"format_version": FORMAT_VERSION, "model": bigger.state_dict()}, tmp_path / "big.bin")
     with pytest.raises(ValueError, match="does not fit this encoder"):
         build_run(_synthetic_cfg(init_backbone=str(tmp_path / "big.bin")))

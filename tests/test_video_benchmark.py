@@ -59,7 +59,6 @@ BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 119.0}
 
 
 def test_video_benchmark_subset_through_the_real_path(tmp_path: Path) -> None:
-    pytest.importorskip("mediapipe")
     bench = _bench()
     clips = bench.load_clips(CLIPS)
     assert len(clips) == 3 and all(c["gt"]["joints_cam"].shape[1:] == (len(LIMB_JOINTS), 3) for c in clips)
