@@ -1,0 +1,152 @@
+"""3-D pose from a video with an official MotionBERT pose checkpoint (``infer_wild.py``'s recipe).
+
+The same decode → keypoints → tracking stages as ``diffmesh infer``, then the official 3-D pose
+demo (INFERENCE.md §3): each tracked segment is normalised with one box (``crop_scale`` over the
+whole segment, or ``--pixel``: centred on the image, scaled by half its shorter side), cut into
+consecutive, non-overlapping chunks of ``clip_len`` frames (the last one shorter), and each chunk
+goes through the network, with flip averaging when the config says ``flip: True``; ``rootrel``
+configs get a zero root in every frame, the others a zero root depth in each chunk's first
+frame. The result is ``X3D.npy [N, 17, 3]`` in the official layout (normalised units, or pixels
+with ``--pixel``), one row per frame with a person.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.flip import flip_data
+from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
+from diffmesh.pipelines.tracking import Track
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PoseModel", "load_pose_model", "lift_track", "run_pose"]
+
+
+@dataclass
+class PoseModel:
+    """A 3-D pose network (DSTformer with its 3-D head) and the config flags of the official demo."""
+
+    network: nn.Module
+    name: str
+    clip_len: int = 243
+    flip: bool = True
+    rootrel: bool = False
+    no_conf: bool = False
+
+
+def load_pose_model(checkpoint: str | None, config: str | None) -> PoseModel:
+    """An official 3-D pose checkpoint (``MB_ft_h36m``, ``MB_ft_h36m_global_lite``, pre-training) and its config."""
+    if checkpoint is None or config is None:
+        raise ValueError(
+            "diffmesh pose needs an official 3-D pose checkpoint and its config: --checkpoint best_epoch.bin "
+            "--config MB_ft_h36m_global_lite.yaml (no 3-D pose weights are packaged yet)"
+        )
+    from diffmesh.files import read_config
+    from diffmesh.registry import load_official
+
+    net = load_official(checkpoint, config)
+    if getattr(net, "head", None) is None or not hasattr(net, "get_representation"):
+        raise ValueError(
+            f"{checkpoint!r} is a {type(net).__name__}, not a 3-D pose model; pass a MotionBERT pose checkpoint "
+            "(model_pos: MB_ft_h36m, MB_ft_h36m_global_lite or MB_pretrain) with its config"
+        )
+    cfg: dict[str, Any] = read_config(config)
+    clip_len = int(cfg.get("clip_len", cfg.get("maxlen", 243)))
+    return PoseModel(net.eval(), Path(config).name, clip_len, bool(cfg.get("flip", True)),
+                     bool(cfg.get("rootrel", False)), bool(cfg.get("no_conf", False)))  # fmt: skip
+
+
+def _pixel_normalize(kp: np.ndarray, width: int, height: int) -> np.ndarray:
+    half = min(width, height) / 2.0
+    out = kp.astype(np.float32, copy=True)
+    out[..., 0] = (kp[..., 0] - width / 2.0) / half
+    out[..., 1] = (kp[..., 1] - height / 2.0) / half
+    return out
+
+
+def lift_track(
+    model: PoseModel, trk: Track, pixel: bool = False, size: tuple[int, int] = (0, 0), progress: Progress = no_progress
+) -> np.ndarray:
+    """``[N, 17, 3]`` float32 per frame (NaN where there is no person), in normalised units
+    (``pixel``: the ``--pixel`` normalisation of an image of ``size = (width, height)``)."""
+    out = np.full((len(trk.has_person), 17, 3), np.nan, np.float32)
+    total, done = sum(len(s) for s in trk.segments), 0
+    for seg in trk.segments:
+        kp = trk.keypoints[seg.start : seg.end]
+        x_seg = _pixel_normalize(kp, *size) if pixel else crop_scale(kp)
+        for a in range(0, len(seg), model.clip_len):
+            x = torch.from_numpy(np.ascontiguousarray(x_seg[a : a + model.clip_len]))[None].float()
+            if model.no_conf:
+                x = x[..., :2]
+            with torch.inference_mode():
+                y = model.network(x)
+                if model.flip:
+                    y = 0.5 * (y + flip_data(model.network(flip_data(x))))
+            y = y[0].float().numpy()
+            if model.rootrel:
+                y[:, 0, :] = 0
+            else:
+                y[0, 0, 2] = 0
+            out[seg.start + a : seg.start + a + len(y)] = y
+            progress("model", done + a + len(y), total)
+        done += len(seg)
+    return out
+
+
+def run_pose(
+    video: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    model: PoseModel,
+    settings: InferSettings = InferSettings(),
+    pixel: bool = False,
+    progress: Progress = no_progress,
+) -> Path:
+    """Keypoints → tracking → the official pose demo; writes ``OUT/X3D.npy`` (official layout: rows
+    are the frames with a person) and ``OUT/pose3d.npz`` (aligned to the video's frames) atomically."""
+    from diffmesh.conventions import H36M_JOINTS
+    from diffmesh.io.motion import atomic_write
+    from diffmesh.io.video import probe_video
+    from diffmesh.pipelines.infer import frame_range
+    from diffmesh.pipelines.keypoints import find_keypoints
+    from diffmesh.pipelines.outputs import prepare_output_folder
+    from diffmesh.pipelines.threads import default_threads, torch_threads
+    from diffmesh.pipelines.tracking import track
+
+    info = probe_video(video)
+    start, end = frame_range(info, settings.start, settings.end)
+    out = prepare_output_folder(out_dir)
+    kps = find_keypoints(info, start, end, settings, progress)
+    trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap)
+    if not trk.has_person.any():
+        raise ValueError(f"no person was found in any of the {end - start} frames of {str(video)!r}; nothing to lift")
+    with torch_threads(settings.threads or default_threads()):
+        x3d = lift_track(model, trk, pixel, (info.width, info.height), progress)
+    if pixel:  # back to pixels: all three coordinates scaled, x and y re-centred (official)
+        half = min(info.width, info.height) / 2.0
+        x3d = x3d * half
+        x3d[..., 0] += info.width / 2.0
+        x3d[..., 1] += info.height / 2.0
+
+    def save_npy(f: io.BufferedWriter) -> None:  # type: ignore[type-arg]
+        np.save(f, x3d[trk.has_person])
+
+    def save_npz(f: io.BufferedWriter) -> None:  # type: ignore[type-arg]
+        np.savez(f, joints_3d=x3d, units=np.array("pixels" if pixel else "normalised (crop box [-1, 1])"),
+                 keypoints_2d=trk.keypoints.astype(np.float32), valid=trk.has_person, frame_indices=kps.frame_indices,
+                 fps=np.float64(info.fps), model=np.array(model.name), joint_names=np.array(H36M_JOINTS))  # fmt: skip
+
+    path = atomic_write(out / "X3D.npy", save_npy)
+    atomic_write(out / "pose3d.npz", save_npz)
+    logger.info("3-D pose of %d frames -> %s", int(trk.has_person.sum()), path)
+    return path
