@@ -1,4 +1,4 @@
-"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect | info | embed | pose``."""
+"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect | info | embed | pose | action``."""
 
 from __future__ import annotations
 
@@ -37,11 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the registered model variants")
     p.set_defaults(func=_cmd_list)
 
-    from diffmesh.cli import embed, info, infer, pose, train
+    from diffmesh.cli import action, embed, info, infer, pose, train
 
     infer.register(sub)  # infer, demo
     embed.register(sub)
     pose.register(sub)
+    action.register(sub)
     train.register(sub)  # train, eval
     info.register(sub)
 
