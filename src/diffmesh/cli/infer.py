@@ -106,6 +106,13 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--fov", type=float, default=None, help="vertical field of view in degrees (default 50)")
     g.add_argument("--focal", type=float, default=None, help="focal length in pixels, if known (overrides --fov)")
     g.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")
+    if video:
+        g = p.add_argument_group("live")
+        g.add_argument("--live", action="store_true", help="VIDEO is a live source (camera /dev/video0, stream URL, or a "
+                       "file read at its own frame rate): results as they come in OUT/live.jsonl")  # fmt: skip
+        g.add_argument("--live-stride", type=int, default=4, help="frames between network calls in live mode (default 4)")
+        g.add_argument("--live-seconds", type=float, default=None, help="stop a live run after this many seconds")
+        g.add_argument("--live-no-pacing", action="store_true", help="read a file as fast as it decodes (no dropped frames)")
     g = p.add_argument_group("outputs")
     g.add_argument("--side-view", action="store_true", help="overlay.mp4 also shows the mesh from the side")
     g.add_argument("--no-overlay", action="store_true", help="do not render overlay.mp4")
@@ -168,8 +175,31 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
-    """``diffmesh infer VIDEO -o OUT``."""
+    """``diffmesh infer VIDEO -o OUT`` (``--live SOURCE``: :func:`_run_live`)."""
+    if args.live:
+        return _run_live(args)
     return _run(args, args.video, args.output)
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    """``diffmesh infer SOURCE --live -o OUT``: causal windows, results as they come (docs/inference.md)."""
+    from diffmesh.pipelines import InferSettings, load_model
+    from diffmesh.pipelines.live import run_live
+    from diffmesh.pipelines.model import prepare_model
+    from diffmesh.pipelines.threads import default_threads, torch_threads
+
+    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device)
+    settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads)
+    with torch_threads(settings.threads or default_threads()):
+        model = prepare_model(bundle, settings)
+        summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
+                           realtime=not args.live_no_pacing, max_seconds=args.live_seconds)  # fmt: skip
+    print(
+        f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
+        f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "
+        f"95th percentile {summary.latency_ms_p95:.0f} ms -> {args.output}/live.jsonl"
+    )
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

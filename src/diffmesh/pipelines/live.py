@@ -1,0 +1,240 @@
+"""Live mode: bodies from a camera, a stream or a file read at its own frame rate, as they come.
+
+A capture thread reads the source in real time (a file is paced by its timestamps, as if it were
+a camera) and keeps only the newest frame, so a slow machine drops frames instead of falling
+behind. The main thread runs the detector on each frame it takes and keeps the last ``clip_len``
+frames' keypoints; every ``stride`` processed frames it runs the network on that **causal** window
+(normalised by its own crop box; frames before the first are the first one repeated) and emits
+the window's last ``stride`` frames: body parameters, camera-frame joints and a translation fitted
+to the keypoints. Each result is one JSON line appended to ``OUT/live.jsonl`` and flushed at once
+(other programs can follow the file); ``OUT/live_summary.json`` holds frames/s, dropped frames and
+the capture-to-result latency (median and 95th percentile) when the source ends or on Ctrl-C.
+
+Accuracy cost: each frame is seen by one causal window instead of the blended, centred windows
+of the offline run (measured in ``docs/benchmarks.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffmesh.geometry.camera import default_intrinsics, fit_translation
+from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.rotations import rotmat_to_axis_angle
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LiveSummary", "run_live"]
+
+
+@dataclass
+class LiveSummary:
+    """What a live run did (``live_summary.json``)."""
+
+    source: str
+    frames_read: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    frames_with_person: int = 0
+    processed_fps: float = 0.0
+    latency_ms_median: float = float("nan")
+    latency_ms_p95: float = float("nan")
+    stride: int = 4
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+
+class _Capture(threading.Thread):
+    """Reads ``source`` in real time into a one-frame slot (newest wins); with ``realtime=False``
+    every frame is handed over (the reader waits for the consumer: nothing is dropped)."""
+
+    def __init__(self, source: str, realtime: bool) -> None:
+        super().__init__(daemon=True, name="diffmesh-capture")
+        from diffmesh.io.video import require_av
+
+        av = require_av()
+        fmt = "v4l2" if source.startswith("/dev/video") else None
+        try:
+            self.container = av.open(source, format=fmt)
+        except Exception as err:  # PyAV raises its own error types per FFmpeg error
+            raise ValueError(f"cannot open live source {source!r}: {err}; pass a camera device (/dev/video0), "
+                             "a stream URL (rtsp://, http://) or a video file") from None  # fmt: skip
+        self.stream = self.container.streams.video[0]
+        self.width, self.height = self.stream.codec_context.width, self.stream.codec_context.height
+        self.realtime = realtime
+        self.lock = threading.Lock()
+        self.slot: tuple[int, float, np.ndarray] | None = None
+        self.read = 0
+        self.done = threading.Event()
+        self.stop = threading.Event()
+        self.taken = threading.Event()  # the consumer took the slot's frame (realtime=False only)
+        self.taken.set()
+
+    def run(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            for frame in self.container.decode(self.stream):
+                if self.stop.is_set():
+                    break
+                if self.realtime and frame.time is not None:  # a file: wait until its presentation time
+                    delay = float(frame.time) - (time.perf_counter() - t0)
+                    if delay > 0:
+                        time.sleep(delay)
+                image = frame.to_ndarray(format="rgb24")
+                if not self.realtime:
+                    self.taken.wait()
+                    self.taken.clear()
+                with self.lock:
+                    self.slot = (self.read, time.perf_counter(), image)
+                self.read += 1
+        finally:
+            self.container.close()
+            self.done.set()
+
+    def take(self) -> tuple[int, float, np.ndarray] | None:
+        with self.lock:
+            item, self.slot = self.slot, None
+        if item is not None:
+            self.taken.set()
+        return item
+
+
+def _r(x: np.ndarray, digits: int) -> Any:
+    """Rounded nested lists of a float array (float64, so JSON shows short decimals)."""
+    return np.round(np.asarray(x, dtype=np.float64), digits).tolist()
+
+
+def _write_line(f: TextIO, record: dict[str, Any]) -> None:
+    f.write(json.dumps(record, separators=(",", ":")) + "\n")
+    f.flush()
+
+
+def run_live(
+    source: str,
+    out_dir: str | os.PathLike[str],
+    model: nn.Module,
+    body_model: nn.Module,
+    stride: int = 4,
+    realtime: bool = True,
+    max_seconds: float | None = None,
+) -> LiveSummary:
+    """Run live until the source ends, ``max_seconds`` pass, or Ctrl-C; returns (and writes) the summary.
+
+    Args:
+        source: camera device, stream URL or video file.
+        model: the mesh network (its ``head.clip_len`` frames per window).
+        body_model: the body model its parameters belong to.
+        stride: frames between network calls (each call emits that many frames).
+        realtime: pace a file by its timestamps (``False``: as fast as it decodes, dropping nothing).
+    """
+    from diffmesh.pipelines.keypoints import PoseDetector
+    from diffmesh.pipelines.outputs import prepare_output_folder
+
+    if stride < 1:
+        raise ValueError(f"--live-stride must be >= 1, got {stride}")
+    clip_len = int(getattr(model.head, "clip_len", 16))
+    stride = min(stride, clip_len)
+    out = prepare_output_folder(out_dir)
+    cap = _Capture(source, realtime)
+    K = default_intrinsics(cap.width, cap.height)
+    summary = LiveSummary(source, stride=stride)
+    buf: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=clip_len)
+    pending: list[tuple[int, float, np.ndarray | None]] = []
+    # The network runs on a second thread while the detector takes the next frames (2 cores: both
+    # busy); one worker keeps the windows, and the lines, in order.
+    with PoseDetector() as det, open(out / "live.jsonl", "w", encoding="utf-8") as f, ThreadPoolExecutor(1) as pool:
+        det.detect(np.zeros((cap.height, cap.width, 3), np.uint8))  # start the graph before the clock
+        with torch.inference_mode():  # and the network (first-call allocations)
+            model(torch.zeros(1, clip_len, 17, 3))
+        started = time.perf_counter()
+        busy: Future[None] | None = None
+        cap.start()
+        try:
+            while not (cap.done.is_set() and cap.slot is None):
+                if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                    break
+                item = cap.take()
+                if item is None:
+                    time.sleep(0.002)
+                    continue
+                index, t_cap, image = item
+                kp = det.detect(image)
+                buf.append((index, t_cap, kp))
+                pending.append((index, t_cap, kp))
+                summary.frames_processed += 1
+                if len(pending) >= stride:
+                    if busy is not None:
+                        busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
+                    busy = pool.submit(_emit, f, model, body_model, list(buf), pending, K, clip_len, summary)
+                    pending = []
+            if busy is not None:
+                busy.result()
+            if pending:
+                _emit(f, model, body_model, list(buf), pending, K, clip_len, summary)
+        except KeyboardInterrupt:
+            logger.info("live run stopped (Ctrl-C)")
+        finally:
+            cap.stop.set()
+            cap.taken.set()
+    summary.frames_read = cap.read
+    summary.frames_dropped = max(0, summary.frames_read - summary.frames_processed)
+    elapsed = time.perf_counter() - started
+    summary.processed_fps = summary.frames_processed / max(elapsed, 1e-9)
+    if summary.latencies_ms:
+        summary.latency_ms_median = float(np.median(summary.latencies_ms))
+        summary.latency_ms_p95 = float(np.percentile(summary.latencies_ms, 95))
+    data = {k: v for k, v in asdict(summary).items() if k != "latencies_ms"}
+    (out / "live_summary.json").write_text(json.dumps(data, indent=1))
+    return summary
+
+
+def _emit(
+    f: TextIO, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
+    pending: list[tuple[int, float, np.ndarray | None]], K: np.ndarray, clip_len: int, summary: LiveSummary,
+) -> None:  # fmt: skip
+    """Run the causal window ending at the newest frame; write one line per pending frame."""
+    kps = np.stack([kp if kp is not None else np.zeros((17, 3), np.float32) for _, _, kp in window])
+    if not any(kp is not None for _, _, kp in pending):
+        for index, t_cap, _ in pending:
+            _write_line(f, {"frame": index, "person": False})
+        return
+    x = crop_scale(kps)
+    if len(x) < clip_len:  # the first frames: repeat the first one before them
+        x = np.concatenate([np.repeat(x[:1], clip_len - len(x), 0), x])
+    with torch.inference_mode():
+        res = model(torch.from_numpy(x)[None].float())
+        rot = res.rotmats[0, -len(pending) :].float()
+        betas = res.betas[0, -len(pending) :].float()
+        body = body_model(betas=betas, body_pose=rot[:, 1:], global_orient=rot[:, :1])
+    joints = body.joints_h36m.numpy()
+    joints = joints - joints[:, :1]
+    kp_p = np.stack([kp if kp is not None else np.zeros((17, 3), np.float32) for _, _, kp in pending])
+    w = np.where(kp_p[..., 2] >= 0.3, kp_p[..., 2], 0.0)
+    transl, _ = fit_translation(joints, kp_p[..., :2], w, K)
+    aa = rotmat_to_axis_angle(rot).numpy()
+    now = time.perf_counter()
+    for k, (index, t_cap, kp) in enumerate(pending):
+        if kp is None:
+            _write_line(f, {"frame": index, "person": False})
+            continue
+        latency = 1000.0 * (now - t_cap)
+        summary.latencies_ms.append(latency)
+        summary.frames_with_person += 1
+        _write_line(f, {
+            "frame": index, "person": True, "latency_ms": round(latency, 1),
+            "pose_axis_angle": _r(aa[k], 5), "betas": _r(betas[k].numpy(), 5),
+            "transl": None if not np.isfinite(transl[k]).all() else _r(transl[k], 4),
+            "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp, 2),
+        })  # fmt: skip
