@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from diffmesh.data.transforms import make_cam, resample
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.pipelines.action import _sample
 from diffmesh.pipelines.action_classes import NTU60_CLASSES, NTU120_CLASSES, classes_for
+from tests._cli import run_cli
 from tests._official import official_checkpoint, official_config
 from tests._videos import make_walk_video
 
@@ -30,15 +29,12 @@ def test_samples_are_made_like_the_official_ntu_test_samples() -> None:
     assert classes_for(60)[22] == "hand waving" and classes_for(7)[3] == "class 3"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diffmesh.cli", *args], capture_output=True, text=True, timeout=600)
-
 
 def test_action_cli_lists_classes_over_time(tmp_path: Path) -> None:
     make_walk_video(tmp_path / "walk.mp4", 50)  # 2 s at 25 fps
     ckpt = tmp_path / "best_epoch.bin"
     torch.save(official_checkpoint("action_ntu60_xsub"), ckpt)
-    r = _cli("action", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
+    r = run_cli("action", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
              "--config", str(official_config("action_ntu60_xsub")), "--window", "1", "--stride", "0.5", "--top-k", "3")  # fmt: skip
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "out" / "actions.json").read_text())
@@ -52,5 +48,5 @@ def test_action_cli_lists_classes_over_time(tmp_path: Path) -> None:
 
 def test_action_without_a_checkpoint_says_why_in_one_line(tmp_path: Path) -> None:
     make_walk_video(tmp_path / "w.mp4", 4)
-    r = _cli("action", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"))
+    r = run_cli("action", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "NTU" in r.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import diffmesh
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.pipelines.embed import Encoder, embed_track
 from diffmesh.pipelines.tracking import Segment, Track
+from tests._cli import run_cli
 from tests._official import official_checkpoint, official_config
 from tests._videos import make_walk_video
 from tests.conftest import TINY
@@ -51,16 +50,13 @@ def test_representation_is_the_encoders_blended_over_windows(normalization: str)
     np.testing.assert_allclose(rep[25:28], want, atol=1e-5)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diffmesh.cli", *args], capture_output=True, text=True, timeout=600)
-
 
 def test_embed_a_video_with_an_official_checkpoint(tmp_path: Path) -> None:
     """A real video through PyAV and the real detector, encoded by an official-layout MotionBERT checkpoint."""
     make_walk_video(tmp_path / "walk.mp4", 24)
     ckpt = tmp_path / "best_epoch.bin"
     torch.save(official_checkpoint("MB_lite"), ckpt)
-    r = _cli("embed", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
+    r = run_cli("embed", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
              "--config", str(official_config("MB_lite")))  # fmt: skip
     assert r.returncode == 0, r.stderr
     e = np.load(tmp_path / "out" / "embedding.npz")
@@ -71,8 +67,8 @@ def test_embed_a_video_with_an_official_checkpoint(tmp_path: Path) -> None:
 
 
 def test_embed_errors_are_one_line(tmp_path: Path) -> None:
-    r = _cli("embed", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o"))
+    r = run_cli("embed", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "missing.mp4" in r.stderr
     make_walk_video(tmp_path / "w.mp4", 4)
-    r = _cli("embed", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o2"), "--checkpoint", "x.bin")
+    r = run_cli("embed", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o2"), "--checkpoint", "x.bin")
     assert r.returncode == 2 and "--checkpoint and --config go together" in r.stderr

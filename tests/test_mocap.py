@@ -68,7 +68,7 @@ def test_total_duration_and_unknown_name() -> None:
 
 def test_rest_joints_are_the_open_model_joints(body: BodyModel) -> None:
     expected = (body.J_regressor @ body.v_template).numpy()
-    np.testing.assert_allclose(mocap.rest_joints(), expected, atol=1e-6)
+    np.testing.assert_allclose(mocap.rest_joints(), expected, atol=1e-5)  # float32 sums over 13,718 vertices
 
 
 def test_clips_stand_on_the_floor(body: BodyModel) -> None:

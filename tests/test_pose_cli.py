@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.flip import flip_data
 from diffmesh.pipelines.pose import PoseModel, lift_track
 from diffmesh.pipelines.tracking import Segment, Track
+from tests._cli import run_cli
 from tests._official import official_checkpoint, official_config
 from tests._videos import make_walk_video
 from tests.conftest import TINY
@@ -39,23 +38,20 @@ def test_lift_follows_the_official_chunks_flip_and_root_rules() -> None:
     assert not root[:, 0].any()
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diffmesh.cli", *args], capture_output=True, text=True, timeout=600)
-
 
 def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
     make_walk_video(tmp_path / "walk.mp4", 20)
     ckpt = tmp_path / "best_epoch.bin"
     torch.save(official_checkpoint("pose3d_ft_h36m_global_lite"), ckpt)
     cfg = str(official_config("pose3d_ft_h36m_global_lite"))
-    r = _cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt), "--config", cfg)
+    r = run_cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt), "--config", cfg)
     assert r.returncode == 0, r.stderr
     x3d = np.load(tmp_path / "out" / "X3D.npy")
     assert x3d.shape == (20, 17, 3) and x3d.dtype == np.float32 and np.isfinite(x3d).all()
     assert x3d[0, 0, 2] == 0  # global-lite config: rootrel False
     d = np.load(tmp_path / "out" / "pose3d.npz")
     assert d["valid"].all() and d["joints_3d"].shape == (20, 17, 3)
-    r = _cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "px"), "--checkpoint", str(ckpt), "--config", cfg, "--pixel")
+    r = run_cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "px"), "--checkpoint", str(ckpt), "--config", cfg, "--pixel")
     assert r.returncode == 0, r.stderr
     px = np.load(tmp_path / "px" / "X3D.npy")
     assert 0 < np.median(px[..., 0]) < 640 and 0 < np.median(px[..., 1]) < 480  # pixel units
@@ -63,10 +59,10 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
 
 def test_pose_without_a_checkpoint_or_with_a_mesh_checkpoint_is_one_line(tmp_path: Path) -> None:
     make_walk_video(tmp_path / "w.mp4", 4)
-    r = _cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"))
+    r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--checkpoint" in r.stderr
     ckpt = tmp_path / "mesh.bin"
     torch.save(official_checkpoint("action_ntu60_xsub"), ckpt)
-    r = _cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"), "--checkpoint", str(ckpt),
+    r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"), "--checkpoint", str(ckpt),
              "--config", str(official_config("action_ntu60_xsub")))  # fmt: skip
     assert r.returncode == 2 and "not a 3-D pose model" in r.stderr, r.stderr

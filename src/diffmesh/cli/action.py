@@ -7,33 +7,27 @@ from __future__ import annotations
 
 import argparse
 
+from diffmesh.cli.infer import add_source_arguments, source_settings
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``action`` subcommand."""
     p = sub.add_parser("action", help="top-k NTU action classes over time with an official action checkpoint (actions.json)")
-    p.add_argument("video", help="input video file (anything FFmpeg reads)")
-    p.add_argument("-o", "--output", required=True, help="output folder (created)")
+    add_source_arguments(p)
     p.add_argument("--checkpoint", default=None, help="official action checkpoint (best_epoch.bin of MB_ft_NTU60_xsub, ...)")
     p.add_argument("--config", default=None, help="the checkpoint's official YAML config")
     p.add_argument("--window", type=float, default=3.0, help="seconds per classified window (default 3)")
     p.add_argument("--stride", type=float, default=1.0, help="seconds between window starts (default 1)")
     p.add_argument("--top-k", type=int, default=5, help="classes listed per window (default 5)")
-    p.add_argument("--keypoints", default=None, help="AlphaPose Halpe-26/COCO-17 JSON for this video instead of the detector")
-    p.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
-    p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
-    p.add_argument("--end", type=int, default=None, help="stop before this frame")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: half the cores, at most 4)")
     p.set_defaults(func=cmd_action)
 
 
 def cmd_action(args: argparse.Namespace) -> int:
     from diffmesh.cli.infer import StageProgress
     from diffmesh.pipelines.action import load_action_model, run_action
-    from diffmesh.pipelines.settings import InferSettings
 
     model = load_action_model(args.checkpoint, args.config)
-    settings = InferSettings(start=args.start, end=args.end, keypoints_file=args.keypoints, track_id=args.track_id,
-                             threads=args.threads)  # fmt: skip
+    settings = source_settings(args)
     progress = StageProgress()
     try:
         result = run_action(args.video, args.output, model, settings, args.window, args.stride, args.top_k, progress)

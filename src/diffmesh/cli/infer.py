@@ -209,6 +209,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(args, str(clip), args.output)
 
 
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """The video, output and keypoint arguments shared by ``embed``, ``pose`` and ``action``."""
+    p.add_argument("video", help="input video file (anything FFmpeg reads)")
+    p.add_argument("-o", "--output", required=True, help="output folder (created)")
+    p.add_argument("--keypoints", default=None, help="AlphaPose Halpe-26/COCO-17 JSON for this video instead of the detector")
+    p.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
+    p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
+    p.add_argument("--end", type=int, default=None, help="stop before this frame")
+    p.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: half the cores, at most 4)")
+
+
+def source_settings(args: argparse.Namespace) -> Any:
+    """The :class:`~diffmesh.pipelines.InferSettings` of :func:`add_source_arguments`' arguments."""
+    from diffmesh.pipelines import InferSettings
+
+    return InferSettings(start=args.start, end=args.end, keypoints_file=args.keypoints, track_id=args.track_id,
+                         max_gap=args.max_gap, threads=args.threads)  # fmt: skip
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``infer`` and ``demo`` subcommands."""
     p = sub.add_parser("infer", help="recover 3-D meshes from a video (outputs: result.npz, overlay.mp4, animation.glb, ...)")

@@ -126,20 +126,11 @@ def run_action(
 ) -> dict[str, Any]:
     """Keypoints → tracking → the classifier; writes ``OUT/actions.json`` atomically and returns its content."""
     from diffmesh.io.motion import atomic_write
-    from diffmesh.io.video import probe_video
-    from diffmesh.pipelines.infer import frame_range
-    from diffmesh.pipelines.keypoints import find_keypoints
-    from diffmesh.pipelines.outputs import prepare_output_folder
+    from diffmesh.pipelines.source import tracked_video
     from diffmesh.pipelines.threads import default_threads, torch_threads
-    from diffmesh.pipelines.tracking import track
 
-    info = probe_video(video)
-    start, end = frame_range(info, settings.start, settings.end)
-    out = prepare_output_folder(out_dir)
-    kps = find_keypoints(info, start, end, settings, progress)
-    trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap)
-    if int(trk.has_person.sum()) < 2:
-        raise ValueError(f"a person was found in fewer than 2 of the {end - start} frames of {str(video)!r}; nothing to classify")
+    tv = tracked_video(video, out_dir, settings, progress, min_frames=2, purpose="classify")
+    info, out, start, trk = tv.info, tv.out, tv.start, tv.track
     with torch_threads(settings.threads or default_threads()):
         result = classify_track(model, trk, (info.width, info.height), info.fps, window_s, stride_s, top_k, progress)
     result["video_path"] = str(video)

@@ -141,21 +141,12 @@ def run_embed(
     """
     from diffmesh.conventions import H36M_JOINTS
     from diffmesh.io.motion import atomic_write
-    from diffmesh.io.video import probe_video
-    from diffmesh.pipelines.infer import frame_range
-    from diffmesh.pipelines.keypoints import find_keypoints
-    from diffmesh.pipelines.outputs import prepare_output_folder
+    from diffmesh.pipelines.source import tracked_video
     from diffmesh.pipelines.threads import default_threads, torch_threads
-    from diffmesh.pipelines.tracking import track
 
-    info = probe_video(video)
-    start, end = frame_range(info, settings.start, settings.end)
-    out = prepare_output_folder(out_dir)
     encoder = encoder or load_encoder(None, None)
-    kps = find_keypoints(info, start, end, settings, progress)
-    trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap)
-    if not trk.has_person.any():
-        raise ValueError(f"no person was found in any of the {end - start} frames of {str(video)!r}; nothing to embed")
+    tv = tracked_video(video, out_dir, settings, progress, purpose="embed")
+    info, out, kps, trk = tv.info, tv.out, tv.keypoints, tv.track
     with torch_threads(settings.threads or default_threads()):
         rep = embed_track(encoder, trk, settings.stride, settings.batch_windows, progress)
     arrays = {
