@@ -50,3 +50,21 @@ def test_action_without_a_checkpoint_says_why_in_one_line(tmp_path: Path) -> Non
     make_walk_video(tmp_path / "w.mp4", 4)
     r = run_cli("action", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "NTU" in r.stderr
+
+
+def test_one_shot_model_ranks_reference_clips_by_similarity(tmp_path: Path) -> None:
+    """NTU-120 one-shot: the video is compared with user-given reference clips; the video itself,
+    given as a reference, is the closest match of the whole video (cosine similarity 1)."""
+    make_walk_video(tmp_path / "walk.mp4", 30)
+    make_walk_video(tmp_path / "short.mp4", 12)
+    ckpt = tmp_path / "oneshot.bin"
+    torch.save(official_checkpoint("action_ntu120_oneshot"), ckpt)
+    cfg = str(official_config("action_ntu120_oneshot"))
+    r = run_cli("action", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt), "--config", cfg,
+                "--reference", f"same={tmp_path / 'walk.mp4'}", "--reference", f"short={tmp_path / 'short.mp4'}")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "out" / "actions.json").read_text())
+    assert res["classes"] == 2 and res["video"][0]["class"] == "same" and res["video"][0]["score"] > 0.999
+    assert all(-1.0001 <= t["score"] <= 1.0001 for w in res["windows"] for t in w["top"])
+    r = run_cli("action", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "o2"), "--checkpoint", str(ckpt), "--config", cfg)
+    assert r.returncode == 2 and "--reference NAME=VIDEO" in r.stderr and len(r.stderr.strip().splitlines()) == 1

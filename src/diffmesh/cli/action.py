@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--window", type=float, default=3.0, help="seconds per classified window (default 3)")
     p.add_argument("--stride", type=float, default=1.0, help="seconds between window starts (default 1)")
     p.add_argument("--top-k", type=int, default=5, help="classes listed per window (default 5)")
+    p.add_argument("--reference", action="append", default=[], metavar="NAME=VIDEO",
+                   help="one-shot model (MB_ft_NTU120_oneshot): a reference clip of action NAME; repeat per action")  # fmt: skip
     p.set_defaults(func=cmd_action)
 
 
@@ -28,9 +30,16 @@ def cmd_action(args: argparse.Namespace) -> int:
 
     model = load_action_model(args.checkpoint, args.config)
     settings = source_settings(args)
+    references = {}
+    for item in args.reference:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--reference {item!r}: expected NAME=VIDEO, e.g. --reference wave=wave.mp4")
+        references[name] = path
     progress = StageProgress()
     try:
-        result = run_action(args.video, args.output, model, settings, args.window, args.stride, args.top_k, progress)
+        result = run_action(args.video, args.output, model, settings, args.window, args.stride, args.top_k, progress,
+                            references)  # fmt: skip
     finally:
         progress.close()
     print("whole video: " + ", ".join(f"{t['class']} {t['score']:.2f}" for t in result["video"]))

@@ -5,7 +5,9 @@ The pipeline's keypoint and tracking stages give one person's H36M-17 keypoints;
 (DATA.md §2.4): pixels divided by the image's longer side (``make_cam``), resampled evenly to
 ``clip_len`` frames, a zero second person, ``crop_scale`` with the config's test ratio; the
 classifier's softmax gives the top-k class names with scores. The whole video is classified too
-(every tracked frame resampled into one sample).
+(every tracked frame resampled into one sample). The NTU-120 one-shot model outputs unit
+embeddings instead: each sample is compared with reference clips given by the user (one per
+action, as in the official one-shot protocol) and the references are ranked by cosine similarity.
 
 No action weights can be trained here: that needs the NTU RGB+D skeletons, which are not
 redistributable. Pass an official checkpoint.
@@ -17,7 +19,7 @@ import io
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ class ActionModel:
     classes: tuple[str, ...]
     clip_len: int = 243
     scale: float = 2.0
+    one_shot: bool = False
+    references: np.ndarray | None = None  # [R, D] unit embeddings of the reference clips (one-shot)
 
 
 def load_action_model(checkpoint: str | None, config: str | None) -> ActionModel:
@@ -59,14 +63,19 @@ def load_action_model(checkpoint: str | None, config: str | None) -> ActionModel
     from diffmesh.registry import load_official
 
     net = load_official(checkpoint, config)
-    fc2 = getattr(getattr(net, "head", None), "fc2", None)
+    from diffmesh.models.action import ActionHeadEmbed
+
+    head = getattr(net, "head", None)
+    cfg: dict[str, Any] = read_config(config)
+    scale = cfg.get("scale_range_test", [2, 2])
+    if isinstance(head, ActionHeadEmbed):
+        return ActionModel(net.eval(), Path(config).name, (), int(cfg.get("clip_len", 100)), float(scale[0]), one_shot=True)
+    fc2 = getattr(head, "fc2", None)
     if not isinstance(fc2, nn.Linear) or not hasattr(net, "backbone"):
         raise ValueError(
             f"{checkpoint!r} is a {type(net).__name__}, not an action classifier; pass an NTU-60 / NTU-120 "
             "classification checkpoint (MB_ft_NTU60_xsub / xview, MB_ft_NTU120_*) with its config"
         )
-    cfg: dict[str, Any] = read_config(config)
-    scale = cfg.get("scale_range_test", [2, 2])
     return ActionModel(net.eval(), Path(config).name, classes_for(fc2.out_features), int(cfg.get("clip_len", 243)),
                        float(scale[0]))  # fmt: skip
 
@@ -98,8 +107,12 @@ def classify_track(
             kept.append((a, b))
     whole = _sample(trk.keypoints[frames], size, model.clip_len, model.scale)
 
-    def top(logits: torch.Tensor) -> list[dict[str, Any]]:
-        p = torch.softmax(logits.float(), -1)
+    def top(out: torch.Tensor) -> list[dict[str, Any]]:
+        if model.one_shot:  # cosine similarity of unit embeddings to the references
+            assert model.references is not None
+            p = torch.from_numpy(model.references).float() @ out.float()
+        else:
+            p = torch.softmax(out.float(), -1)
         s, i = p.topk(min(top_k, p.numel()))
         return [{"class": model.classes[int(k)], "label": int(k), "score": round(float(v), 4)} for v, k in zip(s, i)]
 
@@ -123,12 +136,20 @@ def run_action(
     stride_s: float = 1.0,
     top_k: int = 5,
     progress: Progress = no_progress,
+    references: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Keypoints → tracking → the classifier; writes ``OUT/actions.json`` atomically and returns its content."""
+    """Keypoints → tracking → the classifier; writes ``OUT/actions.json`` atomically and returns its content.
+
+    ``references`` (one-shot models only, required there): action name → a video of it."""
     from diffmesh.io.motion import atomic_write
     from diffmesh.pipelines.source import tracked_video
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
+    if model.one_shot:
+        names, embs = _reference_embeddings(model, references or {}, settings)
+        model = replace(model, classes=names, references=embs)
+    elif references:
+        raise ValueError(f"--reference is for the one-shot model; {model.name} is a classifier with its own classes")
     tv = tracked_video(video, out_dir, settings, progress, min_frames=2, purpose="classify")
     info, out, start, trk = tv.info, tv.out, tv.start, tv.track
     with torch_threads(settings.threads or default_threads()):
@@ -143,3 +164,26 @@ def run_action(
 
     atomic_write(out / "actions.json", write)
     return result
+
+
+def _reference_embeddings(
+    model: ActionModel, references: dict[str, str], settings: InferSettings
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Names and unit embeddings ``[R, D]`` of the reference videos (whole video, one sample each)."""
+    from diffmesh.pipelines.source import tracked_video
+
+    if len(references) < 2:
+        raise ValueError(
+            f"the one-shot model {model.name} compares the video with reference clips: pass at least two, "
+            "--reference NAME=VIDEO for each action (e.g. --reference wave=wave.mp4 --reference clap=clap.mp4)"
+        )
+    whole = InferSettings(keypoints_file=None, min_detection_confidence=settings.min_detection_confidence,
+                          max_gap=settings.max_gap)  # fmt: skip
+    embs = []
+    for name, path in references.items():
+        tv = tracked_video(path, None, whole, min_frames=2, purpose=f"use as the reference for {name!r}")
+        frames = np.nonzero(tv.track.has_person)[0]
+        x = _sample(tv.track.keypoints[frames], (tv.info.width, tv.info.height), model.clip_len, model.scale)
+        with torch.inference_mode():
+            embs.append(model.network(torch.from_numpy(x)[None])[0].float().numpy())
+    return tuple(references), np.stack(embs)

@@ -32,20 +32,21 @@ class TrackedVideo:
 
 def tracked_video(
     video: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None,
     settings: InferSettings,
     progress: Progress = no_progress,
     min_frames: int = 1,
     purpose: str = "process",
 ) -> TrackedVideo:
     """Probe ``video`` (one-line errors before anything is written), prepare ``out_dir``, find and
-    track the person; raises ``ValueError`` when fewer than ``min_frames`` frames have a person."""
+    track the person; raises ``ValueError`` when fewer than ``min_frames`` frames have a person.
+    ``out_dir=None``: no output folder (``out`` is then the video's folder, not written to)."""
     from diffmesh.pipelines.infer import frame_range
     from diffmesh.pipelines.outputs import prepare_output_folder
 
     info = probe_video(video)
     start, end = frame_range(info, settings.start, settings.end)
-    out = prepare_output_folder(out_dir)
+    out = prepare_output_folder(out_dir) if out_dir is not None else Path(video).parent
     kps = find_keypoints(info, start, end, settings, progress)
     trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap)
     if int(trk.has_person.sum()) < min_frames:
