@@ -276,6 +276,23 @@ def blazepose_to_h36m(kp33: np.ndarray) -> np.ndarray:
     return out
 
 
+def blazepose_world_to_h36m(world33: np.ndarray) -> np.ndarray:
+    """BlazePose's 3-D ``pose_world_landmarks`` ``[..., 33, 3]`` (metres, origin between the hips)
+    → H36M-17 ``[..., 17, 3]`` float32, by the rows of :func:`blazepose_to_h36m` in 3-D (the head
+    top extrapolated from thorax and eyes in 3-D too). The pelvis comes out at the origin."""
+    w = np.asarray(world33, dtype=np.float32)
+    if w.ndim < 2 or w.shape[-2:] != (len(BLAZEPOSE_JOINTS), 3):
+        raise ValueError(f"BlazePose world landmarks must be [..., 33, 3] (x, y, z metres), got {list(w.shape)}")
+    out = _copy_limbs(w, BLAZEPOSE_JOINTS)
+    b, j = BLAZEPOSE_JOINTS.index, H36M_JOINTS.index
+    out[..., j("pelvis"), :] = 0.5 * (w[..., b("left_hip"), :] + w[..., b("right_hip"), :])
+    out[..., j("thorax"), :] = 0.5 * (w[..., b("left_shoulder"), :] + w[..., b("right_shoulder"), :])
+    out[..., j("spine"), :] = 0.5 * (out[..., j("pelvis"), :] + out[..., j("thorax"), :])
+    eyes = 0.5 * (w[..., b("left_eye"), :] + w[..., b("right_eye"), :])
+    out[..., j("head_top"), :] = eyes + HEAD_TOP_EXTRAPOLATION * (eyes - out[..., j("thorax"), :])
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Limb joints shared by every body and keypoint order
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.model_input import network_input
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.windows import plan_windows, window_weights
@@ -91,9 +91,11 @@ def embed_track(
     n = len(trk.has_person)
     out: np.ndarray | None = None
     total, done = sum(len(s) for s in trk.segments), 0
+    channels = int(net.config.dim_in)
     for seg in trk.segments:
         kp = trk.keypoints[seg.start : seg.end]
-        whole = crop_scale(kp) if encoder.normalization == "segment" else None
+        world = None if trk.world is None else trk.world[seg.start : seg.end]
+        whole = network_input(kp, world, channels) if encoder.normalization == "segment" else None
         windows = plan_windows(len(seg), clip_len, stride)
         acc: np.ndarray | None = None
         wsum = np.zeros(len(seg))
@@ -101,8 +103,8 @@ def embed_track(
             batch = windows[b0 : b0 + batch_windows]
             clips = []
             for w in batch:
-                part = kp[w.start : w.start + w.length]
-                clip = crop_scale(part) if whole is None else whole[w.start : w.start + w.length]
+                rows = slice(w.start, w.start + w.length)
+                clip = network_input(kp[rows], None if world is None else world[rows], channels) if whole is None else whole[rows]
                 if w.length < clip_len:  # pad by repeating the last frame, as the model stage does
                     clip = np.concatenate([clip, np.repeat(clip[-1:], clip_len - w.length, 0)])
                 clips.append(clip)

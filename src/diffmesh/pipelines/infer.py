@@ -111,7 +111,7 @@ def run(
             kps = _cached(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
                           lambda: find_keypoints(info, start, end, settings, progress))  # fmt: skip
         with clock("track"):
-            trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap)
+            trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
         with clock("model+placement"):
             _warn_if_untrained(bundle)
             K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
@@ -139,7 +139,7 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
-                     track_id=settings.track_id, conf=settings.min_detection_confidence)  # fmt: skip
+                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True)  # fmt: skip
 
 
 class _Arrays(Protocol):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from diffmesh.conventions import H36M_JOINTS, blazepose_to_h36m, coco_to_h36m, halpe_to_h36m
+from diffmesh.conventions import H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
 from diffmesh.io.video import VideoInfo, iter_frames
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
@@ -53,21 +53,28 @@ class FrameKeypoints:
         detected: ``[N]`` bool, a person was found in the frame.
         frame_indices: ``[N]`` int64 video frame index of each row.
         source: where the keypoints came from (``"mediapipe-blazepose-0.10.21"``, ``"alphapose-json"``).
+        world: ``[N, 17, 3]`` float32, the detector's own 3-D joints (BlazePose ``pose_world_landmarks``
+            in H36M order: metres, origin between the hips, camera axes), zero where not detected;
+            None when the source has no 3-D (keypoint files).
     """
 
     keypoints: np.ndarray
     detected: np.ndarray
     frame_indices: np.ndarray
     source: str
+    world: np.ndarray | None = None
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
-        return {"keypoints": self.keypoints, "detected": self.detected, "frame_indices": self.frame_indices,
-                "source": np.array(self.source)}  # fmt: skip
+        arrays = {"keypoints": self.keypoints, "detected": self.detected, "frame_indices": self.frame_indices,
+                  "source": np.array(self.source)}  # fmt: skip
+        if self.world is not None:
+            arrays["world"] = self.world
+        return arrays
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> FrameKeypoints:
-        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]))
+        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]), a.get("world"))
 
 
 class PoseDetector:
@@ -313,15 +320,18 @@ def detect_video(
     """
     n = end - start
     keypoints = np.zeros((n, len(H36M_JOINTS), 3), dtype=np.float32)
+    world = np.zeros((n, len(H36M_JOINTS), 3), dtype=np.float32)
     detected = np.zeros(n, dtype=bool)
     count = 0
     with PoseDetector(min_detection_confidence=min_detection_confidence) as det:
         # one decoder thread (the prefetcher) on the core the single-threaded detector leaves free
         for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
             i = frame.index - start
-            kp = det.detect(frame.image)
-            if kp is not None:
-                keypoints[i], detected[i] = kp, True
+            found = det.detect_with_world(frame.image)
+            if found is not None:
+                keypoints[i], detected[i] = blazepose_to_h36m(found[0]), True
+                if found[1] is not None:
+                    world[i] = blazepose_world_to_h36m(found[1])
             count += 1
             progress("detect", count, n)
         source = f"{det.name}-{det.version}"
@@ -330,7 +340,7 @@ def detect_video(
             f"{info.path!r} is truncated or corrupt: {count} of the {n} frames it declares could be decoded; "
             "re-encode it (ffmpeg -i in.mp4 out.mp4) or pass --end to stop before the damage"
         )
-    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source)
+    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source, world)
 
 
 def keypoints_from_file(

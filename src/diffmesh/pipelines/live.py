@@ -31,9 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from diffmesh.conventions import blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.geometry.camera import default_intrinsics, fit_translation
-from diffmesh.geometry.crop import crop_scale
+from diffmesh.geometry.model_input import network_input
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
+from diffmesh.pipelines.prediction import model_input_channels
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +159,7 @@ def run_live(
     with PoseDetector() as det, open(out / "live.jsonl", "w", encoding="utf-8") as f, ThreadPoolExecutor(1) as pool:
         det.detect(np.zeros((cap.height, cap.width, 3), np.uint8))  # start the graph before the clock
         with torch.inference_mode():  # and the network (first-call allocations)
-            model(torch.zeros(1, clip_len, 17, 3))
+            model(torch.zeros(1, clip_len, 17, model_input_channels(model)))
         started = time.perf_counter()
         busy: Future[None] | None = None
         cap.start()
@@ -170,7 +172,7 @@ def run_live(
                     time.sleep(0.002)
                     continue
                 index, t_cap, image = item
-                kp = det.detect(image)
+                kp = _detect(det, image)
                 buf.append((index, t_cap, kp))
                 pending.append((index, t_cap, kp))
                 summary.frames_processed += 1
@@ -200,17 +202,26 @@ def run_live(
     return summary
 
 
+def _detect(det: PoseDetector, image: np.ndarray) -> np.ndarray | None:
+    """``[17, 6]``: H36M keypoints (x, y, confidence) and the detector's 3-D joints (zero if none)."""
+    found = det.detect_with_world(image)
+    if found is None:
+        return None
+    world = np.zeros((17, 3), np.float32) if found[1] is None else blazepose_world_to_h36m(found[1])
+    return np.concatenate([blazepose_to_h36m(found[0]), world], axis=-1)
+
+
 def _emit(
     f: TextIO, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
     pending: list[tuple[int, float, np.ndarray | None]], K: np.ndarray, clip_len: int, summary: LiveSummary,
 ) -> None:  # fmt: skip
     """Run the causal window ending at the newest frame; write one line per pending frame."""
-    kps = np.stack([kp if kp is not None else np.zeros((17, 3), np.float32) for _, _, kp in window])
+    kps = np.stack([kp if kp is not None else np.zeros((17, 6), np.float32) for _, _, kp in window])
     if not any(kp is not None for _, _, kp in pending):
         for index, t_cap, _ in pending:
             _write_line(f, {"frame": index, "person": False})
         return
-    x = crop_scale(kps)
+    x = network_input(kps[..., :3], kps[..., 3:], model_input_channels(model))
     if len(x) < clip_len:  # the first frames: repeat the first one before them
         x = np.concatenate([np.repeat(x[:1], clip_len - len(x), 0), x])
     with torch.inference_mode():
@@ -220,7 +231,7 @@ def _emit(
         body = body_model(betas=betas, body_pose=rot[:, 1:], global_orient=rot[:, :1])
     joints = body.joints_h36m.numpy()
     joints = joints - joints[:, :1]
-    kp_p = np.stack([kp if kp is not None else np.zeros((17, 3), np.float32) for _, _, kp in pending])
+    kp_p = np.stack([kp[:, :3] if kp is not None else np.zeros((17, 3), np.float32) for _, _, kp in pending])
     w = np.where(kp_p[..., 2] >= 0.3, kp_p[..., 2], 0.0)
     transl, _ = fit_translation(joints, kp_p[..., :2], w, K)
     aa = rotmat_to_axis_angle(rot).numpy()
@@ -236,5 +247,5 @@ def _emit(
             "frame": index, "person": True, "latency_ms": round(latency, 1),
             "pose_axis_angle": _r(aa[k], 5), "betas": _r(betas[k].numpy(), 5),
             "transl": None if not np.isfinite(transl[k]).all() else _r(transl[k], 4),
-            "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp, 2),
+            "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp[:, :3], 2),
         })  # fmt: skip

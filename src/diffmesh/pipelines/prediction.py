@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from diffmesh.geometry.crop import crop_scale
-from diffmesh.geometry.flip import flip_data, flip_smpl_rotmats
+from diffmesh.geometry.flip import flip_smpl_rotmats
+from diffmesh.geometry.model_input import flip_input, network_input
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.windows import WindowBlender, plan_windows
@@ -22,7 +22,7 @@ from diffmesh.pipelines.windows import WindowBlender, plan_windows
 #: Which frames share one crop box when 2-D keypoints are normalised (:func:`predict_mesh`).
 NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
 
-__all__ = ["NORMALIZATIONS", "MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
+__all__ = ["NORMALIZATIONS", "MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "model_input_channels", "predict_mesh"]
 
 
 @dataclass
@@ -36,6 +36,12 @@ class MeshSequence:
 
     rotmats: np.ndarray
     betas: np.ndarray
+
+
+def model_input_channels(model: nn.Module) -> int:
+    """Channels per joint the network reads (``dim_in``: 3, or 6 with the detector's 3-D joints)."""
+    backbone = getattr(model, "backbone", model)
+    return int(getattr(getattr(backbone, "config", None), "dim_in", 3))
 
 
 def model_clip_len(model: nn.Module) -> int:
@@ -72,9 +78,11 @@ def predict_mesh(
     betas_all = np.zeros((n, 10), dtype=np.float32)
     total = sum(len(s) for s in trk.segments)
     done = 0
+    channels = model_input_channels(model)
     for seg in trk.segments:
         kp_seg = trk.keypoints[seg.start : seg.end]
-        x_seg = torch.from_numpy(crop_scale(kp_seg)) if normalization == "segment" else None  # [L, 17, 3]
+        world_seg = None if trk.world is None else trk.world[seg.start : seg.end]
+        x_seg = torch.from_numpy(network_input(kp_seg, world_seg, channels)) if normalization == "segment" else None
         windows = plan_windows(len(seg), clip_len, stride)
         blender = WindowBlender(len(seg))
         for b0 in range(0, len(windows), batch_windows):
@@ -82,7 +90,8 @@ def predict_mesh(
             clips = []
             for w in batch:
                 if x_seg is None:  # one box per window, around its own (unpadded) frames
-                    clip = torch.from_numpy(crop_scale(kp_seg[w.start : w.start + w.length]))
+                    rows = slice(w.start, w.start + w.length)
+                    clip = torch.from_numpy(network_input(kp_seg[rows], None if world_seg is None else world_seg[rows], channels))
                 else:
                     clip = x_seg[w.start : w.start + w.length]
                 if w.length < clip_len:  # pad by repeating the last frame (official DiffMesh demo)
@@ -93,7 +102,7 @@ def predict_mesh(
                 out = model(x)
                 rot, betas = out.rotmats.float().cpu(), out.betas.float().cpu()
                 if flip:
-                    out_f = model(flip_data(x))
+                    out_f = model(flip_input(x))
                     rot = 0.5 * (rot + flip_smpl_rotmats(out_f.rotmats.float().cpu()))  # projected by the blender
                     betas = 0.5 * (betas + out_f.betas.float().cpu())
             for k, w in enumerate(batch):

@@ -48,7 +48,7 @@ def tracked_video(
     start, end = frame_range(info, settings.start, settings.end)
     out = prepare_output_folder(out_dir) if out_dir is not None else Path(video).parent
     kps = find_keypoints(info, start, end, settings, progress)
-    trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap)
+    trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
     if int(trk.has_person.sum()) < min_frames:
         raise ValueError(
             f"a person was found in {int(trk.has_person.sum())} of the {end - start} frames of {str(video)!r} "

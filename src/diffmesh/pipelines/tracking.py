@@ -45,12 +45,15 @@ class Track:
         detected: ``[N]`` bool, the detector found the person in this frame.
         has_person: ``[N]`` bool, detected or interpolated (inside a segment).
         segments: maximal runs of ``has_person`` frames, in order.
+        world: ``[N, 17, 3]`` the detector's 3-D joints, gaps filled like ``keypoints``; None when
+            the keypoint source has none.
     """
 
     keypoints: np.ndarray
     detected: np.ndarray
     has_person: np.ndarray
     segments: list[Segment]
+    world: np.ndarray | None = None
 
 
 def _centre(kp: np.ndarray) -> np.ndarray:
@@ -95,13 +98,16 @@ def follow_person(candidates: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     return out, detected
 
 
-def track(keypoints: np.ndarray, detected: np.ndarray, max_gap: int = 10, min_length: int = 1) -> Track:
+def track(
+    keypoints: np.ndarray, detected: np.ndarray, max_gap: int = 10, min_length: int = 1, world: np.ndarray | None = None
+) -> Track:
     """Interpolate gaps of at most ``max_gap`` frames and split the sequence at longer ones.
 
     Args:
         keypoints: ``[N, 17, 3]`` per-frame keypoints (x, y, confidence); rows where ``detected`` is
             False are ignored.
         detected: ``[N]`` bool.
+        world: optional ``[N, 17, 3]`` 3-D joints of the same detections, filled and cut alike.
         max_gap: longest run of missing frames that is filled by linear interpolation.
         min_length: segments shorter than this are dropped (their frames marked without person).
 
@@ -113,6 +119,11 @@ def track(keypoints: np.ndarray, detected: np.ndarray, max_gap: int = 10, min_le
     n = len(detected)
     if keypoints.shape != (n, 17, 3):
         raise ValueError(f"keypoints must be [N, 17, 3] with N = len(detected) = {n}, got {list(keypoints.shape)}")
+    if world is not None:
+        world = np.asarray(world, dtype=np.float32)
+        if world.shape != keypoints.shape:
+            raise ValueError(f"world joints must be [N, 17, 3] like the keypoints, got {list(world.shape)}")
+        keypoints = np.concatenate([keypoints, world], axis=-1)  # filled and cut together below
     if max_gap < 0 or min_length < 1:
         raise ValueError(f"need max_gap >= 0 and min_length >= 1, got {max_gap}, {min_length}")
     if not detected.any():
@@ -151,4 +162,5 @@ def track(keypoints: np.ndarray, detected: np.ndarray, max_gap: int = 10, min_le
             "lower min_length or check the video"
         )
     logger.debug("tracking: %d frames, %d detected, %d segments", n, int(detected.sum()), len(segments))
-    return Track(out, detected, has_person, segments)
+    world_out = None if world is None else np.ascontiguousarray(out[..., 3:])
+    return Track(np.ascontiguousarray(out[..., :3]), detected, has_person, segments, world_out)

@@ -18,7 +18,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from diffmesh.data.augment import add_detection_noise, mask_joints_and_frames
-from diffmesh.geometry.flip import flip_data, flip_thetas
+from diffmesh.geometry.flip import flip_thetas
+from diffmesh.geometry.model_input import flip_input
 from diffmesh.losses import MeshLossWeights, PoseLossWeights, loss_2d_weighted, mesh_loss, pose3d_loss
 from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel, flip_average, mpjpe, p_mpjpe
 
@@ -208,7 +209,7 @@ def _forward_per_frame(model: nn.Module, batch: dict[str, Any]) -> Any:
 def _flip_tta(model: nn.Module, batch: dict[str, Any], out: Any, per_frame: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """EVALUATION.md §2 step 2: run on the mirrored input, mirror the pose back (betas kept),
     regenerate the mesh with the body model, average vertices and joints with ``out``."""
-    flipped = {**batch, "input": flip_data(batch["input"])}
+    flipped = {**batch, "input": flip_input(batch["input"])}
     if "init_pose" in batch:  # refine: mirrored initial pose, unchanged betas
         flipped["init_pose"] = flip_thetas(batch["init_pose"])
     out_f = MeshTask._forward(model, flipped, per_frame)
