@@ -45,14 +45,16 @@ def _body(name: str, body: BodyModel) -> dict[str, BodyModel]:
 
 
 def _inputs(name: str, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Random inputs of the variant's shape: ``[B, T, 17, 3]`` 2-D keypoints + confidence,
-    ``[N, M, T, 17, 3]`` for action models, plus the initial SMPL estimate for refine models."""
+    """Random inputs of the variant's shape: ``[B, T, 17, C]`` 2-D keypoints + confidence (C = 3;
+    6 with the detector's 3-D joints), ``[N, M, T, 17, 3]`` for action models, plus the initial
+    SMPL estimate for refine models."""
     spec = get_spec(name)
     frames = getattr(getattr(model, "head", None), "clip_len", None) or 4
     gen = torch.Generator().manual_seed(1)
     if spec.task == "action":
         return {"x": torch.rand(BATCH, PERSONS, frames, 17, 3, generator=gen)}
-    inputs = {"x": torch.rand(BATCH, frames, 17, 3, generator=gen)}
+    channels = get_spec(name).config.get("dim_in", 3)
+    inputs = {"x": torch.rand(BATCH, frames, 17, channels, generator=gen)}
     if spec.architecture == "diffmesh_refine":
         inputs["init_pose"] = torch.randn(BATCH, frames, 72, generator=gen) * 0.3
         inputs["init_shape"] = torch.randn(BATCH, frames, 10, generator=gen)
@@ -73,7 +75,7 @@ def _check_shapes(name: str, out: torch.Tensor | MeshOutput, inputs: dict[str, t
         assert isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == x.shape[0]
     else:
         assert isinstance(out, MeshOutput)
-        assert out.theta.shape == (*x.shape[:2], 82) and out.kp_3d.shape == x.shape
+        assert out.theta.shape == (*x.shape[:2], 82) and out.kp_3d.shape == (*x.shape[:-1], 3)
     assert all(torch.isfinite(t).all() for t in _outputs(out)), name
 
 

@@ -34,7 +34,7 @@ ARCHITECTURES: dict[str, str] = {
 }
 
 #: Config keys that configure the encoder (the values the official factory passes).
-BACKBONE_KEYS = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints")
+BACKBONE_KEYS = ("dim_in", "dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints")
 #: Config keys each head reads; every other key (training, data) is ignored by the model.
 HEAD_KEYS: dict[str, tuple[str, ...]] = {
     "dstformer": (),

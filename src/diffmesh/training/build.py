@@ -64,13 +64,30 @@ def build_model(rc: RunConfig, variant: str, body: nn.Module | None = None) -> n
     """The variant with the config's hyper-parameters (and ``body`` for mesh models), then
     its encoder from ``init_backbone`` when the config names one."""
     import diffmesh
-    from diffmesh.weights import load_backbone
+    from diffmesh.weights import load_backbone, load_weights_widened
 
     kwargs = {"body_model": body} if body is not None else {}
     model = diffmesh.create_model(variant, config=rc.to_dict(), **kwargs)
+    if rc.model.init_backbone and rc.model.init_weights:
+        raise ValueError("the config names both init_backbone and init_weights; keep one")
     if rc.model.init_backbone:
         load_backbone(model, rc.model.init_backbone)
+    if rc.model.init_weights:
+        load_weights_widened(model, _init_weights(rc.model.init_weights))
     return model
+
+
+def _init_weights(source: str) -> Any:
+    """``init_weights``: a registered model's packaged weights (by name), else a checkpoint path."""
+    from diffmesh.registry import get_spec, list_models
+    from diffmesh.weights import read_packaged
+
+    if source not in list_models():
+        return source
+    spec = get_spec(source)
+    if spec.weights is None:
+        raise ValueError(f"init_weights {source!r} names a model without packaged weights; name one of the packaged models or a checkpoint")
+    return read_packaged(spec.weights, spec.sha256)
 
 
 def build_run(config: RunConfig | Mapping[str, Any] | str | Path, device: str = "cpu") -> Run:
@@ -145,7 +162,21 @@ def _build_ours(rc: RunConfig, device: str) -> Run:
         val_engine = SyntheticMotionEngine(engine.body, clip_len=clip_len, seed=syn.seed, **val_args)
     val = SyntheticMotionDataset(syn.val_clips, "val", output, engine=val_engine) if syn.val_clips else None
     tcfg = train_config(rc, device)
-    return Run(model, build_task(spec.task, rc, val), [TrainPass("synthetic", train, tcfg.batch_size)], tcfg, val, rc)
+    channels = int(model.backbone.config.dim_in) if hasattr(model, "backbone") else 3
+    if channels != 3:  # synthetic clips carry no detector 3-D: those channels read "unknown" (zeros)
+        from diffmesh.data.rendered import PadChannels
+
+        train = PadChannels(train, channels)
+        val = PadChannels(val, channels) if val is not None else None
+    passes = [TrainPass("synthetic", train, tcfg.batch_size)]
+    if syn.rendered:
+        if body is None:
+            raise ValueError("data.rendered holds mesh ground truth; use it with a mesh model")
+        from diffmesh.data.rendered import RenderedClipDataset
+
+        rendered = RenderedClipDataset(syn.rendered, model.body_model, clip_len, channels, syn.rendered_window_stride)
+        passes.append(TrainPass("rendered", rendered, tcfg.batch_size))
+    return Run(model, build_task(spec.task, rc, val), passes, tcfg, val, rc)
 
 
 # ------------------------------------------------------------------ official configs

@@ -60,6 +60,7 @@ class ModelConfig:
 
     variant: str | None = None
     model_version: str | None = None
+    dim_in: int | None = None
     dim_feat: int | None = None
     dim_rep: int | None = None
     depth: int | None = None
@@ -76,6 +77,7 @@ class ModelConfig:
     refine_6d_convention: str | None = None
     body_model: str = "open"
     init_backbone: str | None = None
+    init_weights: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class SyntheticConfig:
     fps: float = 30.0
     mesh_vertex_stride: int = 1
     bank: str | None = None
+    rendered: str | None = None
+    rendered_window_stride: int = 4
     val_families: tuple[str, ...] | None = None
     val_exclude_families: tuple[str, ...] | None = None
 

@@ -33,7 +33,7 @@ class Key:
     doc: str = ""
 
 
-_MODEL_HYPER = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints",
+_MODEL_HYPER = ("dim_in", "dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints",
                 "hidden_dim", "dropout", "dropout_ratio", "action_classes")  # fmt: skip
 _LAMBDAS = ("lambda_3d", "lambda_scale", "lambda_3dv", "lambda_lv", "lambda_lg", "lambda_a", "lambda_av",
             "lambda_pose", "lambda_shape", "lambda_norm", "lambda_diff", "lambda_3d_velocity")  # fmt: skip
@@ -56,6 +56,7 @@ KEYS: dict[str, Key] = {
     "model_overrides.refine_6d_convention": Key("model.refine_6d_convention", OURS, "refine head 6-D layout"),
     "body_model": Key("model.body_model", OURS, "open, or a path to official SMPL files"),
     "init_backbone": Key("model.init_backbone", OURS, "training checkpoint whose encoder initialises the model"),
+    "init_weights": Key("model.init_weights", OURS, "packaged model name or training checkpoint that initialises the whole model"),
     # official datasets
     "data_root": Key("data.data_root", OFFICIAL, "data folder (mesh: data/mesh; pose: MB3D clips; action: data/action)"),
     "dt_file": Key("data.dt_file", OFFICIAL, "H36M pose table, relative to data_root's parent"),
@@ -77,6 +78,8 @@ KEYS: dict[str, Key] = {
     "train_pw3d": Key("data.train_pw3d", OFFICIAL, "mesh: train on 3DPW too"),
     # synthetic data (diffmesh configs)
     **{f"data.{k}": Key(f"synthetic.{k}", OURS, "synthetic motion engine") for k in _SYNTHETIC},
+    "data.rendered": Key("synthetic.rendered", OURS, "folder of clips rendered and run through BlazePose (tools/render_training_clips.py): a second pass"),
+    "data.rendered_window_stride": Key("synthetic.rendered_window_stride", OURS, "frames between the rendered clips' training windows"),
     # optimisation
     "epochs": Key("optim.epochs"),
     "batch_size": Key("optim.batch_size", doc="global batch"),

@@ -52,6 +52,7 @@ __all__ = [
     "PACKAGED",
     "TRAINING_RUN",
     "TRAINING_RUN_VERSION",
+    "INPUT_EMBEDDING",
     "Checkpoint",
     "CheckpointFormat",
     "CheckpointMismatchError",
@@ -59,6 +60,7 @@ __all__ = [
     "WeightsInfo",
     "checkpoint_format",
     "load_backbone",
+    "load_weights_widened",
     "packaged_path",
     "read_checkpoint",
     "read_packaged",
@@ -361,6 +363,29 @@ def load_backbone(model: nn.Module, checkpoint: PathLike | Mapping[str, Any] | C
             f"{err}; it does not fit this encoder: pre-train with the same model_overrides (dim_feat, depth, ...)"
         ) from None
     logger.info("encoder initialised from %s (%d tensors)", ckpt.where, len(encoder))
+
+
+#: The encoder's per-joint input layer: the only tensor :func:`load_weights_widened` widens.
+INPUT_EMBEDDING = "backbone.joints_embed.weight"
+
+
+def load_weights_widened(model: nn.Module, checkpoint: PathLike | Checkpoint) -> None:
+    """Initialise the whole ``model`` from another model's weights (a training-run checkpoint, or
+    packaged weights read by :func:`read_packaged`); the config's ``init_weights``.
+
+    Every tensor must match, except that the input embedding may gain channels: a network that
+    reads the detector's 3-D joints (``dim_in`` 6) starts from a 3-channel one with zero weights
+    on the new channels, so it begins exactly where the 3-channel network was.
+    """
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint, TRAINING_RUN)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt.state.items()}
+    own = model.state_dict()
+    if INPUT_EMBEDDING in state and INPUT_EMBEDDING in own:
+        old, new = state[INPUT_EMBEDDING], own[INPUT_EMBEDDING]
+        if old.shape[0] == new.shape[0] and old.shape[1] < new.shape[1]:
+            state[INPUT_EMBEDDING] = torch.cat([old, old.new_zeros(old.shape[0], new.shape[1] - old.shape[1])], 1)
+    strict_load(model, state, where=f"init_weights {ckpt.where}")
+    logger.info("model initialised from %s (%d tensors)", ckpt.where, len(state))
 
 
 # ------------------------------------------------------------------ packaged weights
