@@ -88,6 +88,7 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     if video:
         p.add_argument("video", help="input video file (anything FFmpeg reads: mp4, mov, avi, mkv, ...)")
     g = p.add_argument_group("model")
+    g.add_argument("--model", default=None, help="a packaged model by name (`diffmesh list`); default: the package's default model")
     g.add_argument("--checkpoint", default=None, help="official mesh checkpoint (.bin); default: the package's default model")
     g.add_argument("--config", default=None, help="the checkpoint's official YAML config")
     g.add_argument("--data-root", default=None, help="official data/mesh folder: SMPL instead of the open body model (with --checkpoint/--config)")
@@ -146,7 +147,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         device=args.device,
         threads=args.threads,
     )
-    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device)
+    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     progress = StageProgress()
     try:
         summary = run(
@@ -188,7 +189,7 @@ def _run_live(args: argparse.Namespace) -> int:
     from diffmesh.pipelines.model import prepare_model
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
-    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device)
+    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads)
     with torch_threads(settings.threads or default_threads()):
         model = prepare_model(bundle, settings)

@@ -85,23 +85,29 @@ class ModelBundle:
         return f"ModelBundle(name={self.name!r}, weights={self.weights!r}, trained={self.trained}, identity={self.identity!r})"
 
 
-def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> ModelBundle:
-    """The package's default mesh model: :data:`diffmesh.registry.DEFAULT_MESH_MODEL` with its
-    packaged weights, trained by this project on synthetic motion with the open body model
-    (``docs/model_card.md``; official checkpoints through :func:`load_model` for research-grade
-    accuracy). The network is built on first use of :attr:`ModelBundle.model`."""
+def default_model(device: str = "cpu", body_model: nn.Module | str = "open", name: str | None = None) -> ModelBundle:
+    """The package's default mesh model: :data:`diffmesh.registry.DEFAULT_MESH_MODEL` (or another
+    packaged mesh model, ``name``) with its packaged weights, trained by this project on synthetic
+    data with the open body model (``docs/model_card.md``; official checkpoints through
+    :func:`load_model` for research-grade accuracy). The network is built on first use of
+    :attr:`ModelBundle.model`."""
     import diffmesh
     from diffmesh import body as body_lib
-    from diffmesh.registry import DEFAULT_MESH_MODEL, get_spec
+    from diffmesh.registry import DEFAULT_MESH_MODEL, PACKAGED, get_spec, list_models
 
+    name = name or DEFAULT_MESH_MODEL
+    spec = get_spec(name)
+    if spec.source != PACKAGED or spec.task != "mesh":
+        packaged = [m for m in list_models() if get_spec(m).source == PACKAGED and get_spec(m).task == "mesh"]
+        raise ValueError(f"--model {name!r} is not a packaged mesh model; choose one of {', '.join(packaged)} "
+                         "(official checkpoints: --checkpoint/--config)")  # fmt: skip
     body = body_lib.load(body_model) if isinstance(body_model, str) else body_model
-    spec = get_spec(DEFAULT_MESH_MODEL)
 
     def build() -> nn.Module:
         with _RNG_LOCK:
             rng_state = torch.random.get_rng_state()
             try:
-                model = diffmesh.create_model(DEFAULT_MESH_MODEL, body_model=body)
+                model = diffmesh.create_model(name, body_model=body)
             finally:
                 torch.random.set_rng_state(rng_state)
         return model.to(device).eval()
@@ -110,9 +116,9 @@ def default_model(device: str = "cpu", body_model: nn.Module | str = "open") -> 
         build,
         weights=f"{spec.name} (packaged synthetic-trained weights, sha256 {str(spec.sha256)[:12]}; docs/model_card.md)",
         trained=True,
-        identity=f"{DEFAULT_MESH_MODEL}-{str(spec.sha256)[:16]}-{getattr(body, 'name', 'body')}",
+        identity=f"{name}-{str(spec.sha256)[:16]}-{getattr(body, 'name', 'body')}",
         body_model=body,
-        name=DEFAULT_MESH_MODEL,
+        name=name,
         normalization=spec.input_normalization,
     )
 
@@ -122,6 +128,7 @@ def load_model(
     config: str | None = None,
     data_root: str | None = None,
     device: str = "cpu",
+    model: str | None = None,
 ) -> ModelBundle:
     """The one place that decides which model and which weights a run uses.
 
@@ -131,6 +138,8 @@ def load_model(
         data_root: the official ``data/mesh`` folder (SMPL instead of the open body model); only
             with a checkpoint.
         device: torch device for the network.
+        model: a packaged model's registry name (default :data:`~diffmesh.registry.DEFAULT_MESH_MODEL`);
+            not with a checkpoint.
 
     Raises:
         ValueError: an incomplete or contradictory choice, or a checkpoint that is not a mesh model.
@@ -142,7 +151,9 @@ def load_model(
                 "(trained with the open body model) do not fit; pass an official --checkpoint/--config with it, "
                 "or leave --data-root out"
             )
-        return default_model(device)
+        return default_model(device, name=model)
+    if model is not None:
+        raise ValueError(f"--model {model!r} picks packaged weights and --checkpoint/--config official ones; pass one of them")
     if checkpoint is None or config is None:
         raise ValueError("--checkpoint and --config go together: pass both (the official .bin and its YAML config)")
     from diffmesh.models import load_official
