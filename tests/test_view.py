@@ -130,6 +130,8 @@ def test_serve_answers_with_the_page_only(out_dir: Path, tmp_path: Path) -> None
                 assert answer.headers["Content-Type"].startswith("text/html") and answer.read() == html.read_bytes()
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(base + "/animation.glb", timeout=10)
+        with pytest.raises(OSError, match=f"cannot serve on 127.0.0.1:{server.server_address[1]} .*pass --port"):
+            page_server(html, port=server.server_address[1])  # taken
     finally:
         server.shutdown()
         server.server_close()
@@ -275,4 +277,22 @@ def test_browser_colours_each_person_and_plays_without_video(out_dir: Path, tmp_
     browser.evaluate("document.getElementById('play').click()")
     browser.wait_for("(s => s.time > 0.6 || s.time < 0.3)(diffmeshViewer.status())", timeout=30)  # advanced (or looped)
     browser.evaluate("document.getElementById('play').click()")
+    _assert_clean(browser)
+
+
+def test_browser_plays_the_bodies_alone_when_the_video_cannot_be_decoded(
+    out_dir: Path, tmp_path: Path, browser: Browser
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    shutil.copy(out_dir / "animation.glb", broken / "animation.glb")
+    (broken / "overlay.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64)  # not decodable
+    _load(browser, write_viewer(broken))
+    message = browser.wait_for("document.getElementById('video-message').textContent")
+    assert "cannot play overlay.mp4" in message
+    browser.evaluate("document.getElementById('play').click()")
+    status = browser.wait_for("(s => s.time > 0.2 && s)(diffmeshViewer.status())", timeout=30)
+    assert status["animationTime"] == pytest.approx(min(status["time"], status["duration"]), abs=0.1)
+    browser.evaluate("document.getElementById('play').click()")
+    assert ("warning", "diffmesh view: cannot play overlay.mp4") in browser.log.console
     _assert_clean(browser)

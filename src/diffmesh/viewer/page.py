@@ -186,7 +186,7 @@ def build_page(inputs: ViewerInputs) -> str:
         "GENERATOR": html.escape(f"diffmesh {__version__}"),
         "TITLE": html.escape(inputs.title),
         "IMPORTMAP": json.dumps(importmap),
-        "CONFIG": _script_safe(json.dumps(config), "the page config").replace("<", "\\u003c"),
+        "CONFIG": json.dumps(config).replace("<", "\\u003c"),  # a file name cannot end the <script> block
         "GLB_BASE64": base64.b64encode(inputs.glb.read_bytes()).decode("ascii"),
         "VIDEO_BASE64": base64.b64encode(video_bytes).decode("ascii"),
         "VIEWER_JS": _script_safe(_package_text("viewer.js"), "viewer.js"),

@@ -179,9 +179,10 @@ async function main() {
   const gltf = await loadGltf(takeBytes('dm-glb'));
   const view = buildScene($('scene'), gltf);
   const video = setUpVideo();
-  // Animation time = timeline time - offset (the video may start before the first exported frame).
-  const offset = video ? config.video.animation_offset_s : 0;
-  const firstFrame = video ? config.video.first_frame : config.first_frame;
+  // Animation time = timeline time - offset (the video may start before the first exported frame);
+  // the clock shows frame numbers of the source video.
+  let offset = video ? config.video.animation_offset_s : 0;
+  let firstFrame = video ? config.video.first_frame : config.first_frame;
   let timeline = video ? new VideoTimeline(video, view.duration + offset) : new ClockTimeline(view.duration);
   if (video) {
     video.addEventListener('error', () => {
@@ -189,6 +190,8 @@ async function main() {
       $('video-message').textContent = `this browser cannot play ${config.video.name} (${config.video.mime}); the bodies play alone`;
       console.warn(`diffmesh view: cannot play ${config.video.name}`);
       timeline = new ClockTimeline(view.duration);
+      offset = 0;
+      firstFrame = config.first_frame;
     }, { once: true });
   }
 
@@ -206,7 +209,7 @@ async function main() {
   play.disabled = scrub.disabled = false;
   play.addEventListener('click', () => timeline.toggle());
   scrub.addEventListener('pointerdown', () => { scrubbing = true; });
-  scrub.addEventListener('pointerup', () => { scrubbing = false; });
+  window.addEventListener('pointerup', () => { scrubbing = false; }); // also when let go off the slider
   scrub.addEventListener('input', () => timeline.seek(Number(scrub.value)));
   window.addEventListener('keydown', (event) => {
     if (event.target.closest('button, input')) return; // they have their own keys (space clicks, arrows slide)
