@@ -93,10 +93,16 @@ def test_video_choice_and_time_offset(out_dir: Path, tmp_path: Path, caplog: pyt
     inputs = find_inputs(no_overlay)
     assert inputs.video == Path(json.loads((out_dir / "summary.json").read_text())["video"])
     assert inputs.video_first_frame == 0 and inputs.fps == FPS
-    (no_overlay / "summary.json").unlink()
+    summary = json.loads((no_overlay / "summary.json").read_text())
+    (no_overlay / "summary.json").write_text(json.dumps({**summary, "video": str(tmp_path / "moved.mp4")}))
     with caplog.at_level("WARNING"):
         assert find_inputs(no_overlay).video is None
-    assert "no video" in caplog.text
+    assert f"the source video {tmp_path / 'moved.mp4'} is not there" in caplog.text
+    (no_overlay / "summary.json").unlink()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert find_inputs(no_overlay).video is None
+    assert "no video (no overlay.mp4 and no source video in summary.json)" in caplog.text
     # A run of frames [10, ...): the animation starts 0.4 s into the source video, 0 s into overlay.mp4.
     assert ViewerInputs(Path("a.glb"), fps=25.0, first_frame=10).animation_offset_s == pytest.approx(0.4)
     assert ViewerInputs(Path("a.glb"), 25.0, 10, Path("overlay.mp4"), video_first_frame=10).animation_offset_s == 0

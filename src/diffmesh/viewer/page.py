@@ -89,7 +89,10 @@ def read_glb_json(data: bytes, name: str = GLB_NAME) -> dict[str, Any]:
     version, _total, chunk_len, chunk_type = struct.unpack_from("<IIII", data, 4)
     if version != 2 or chunk_type != 0x4E4F534A or 20 + chunk_len > len(data):  # 'JSON'
         raise ValueError(f"{name} is not a glTF 2.0 binary with a JSON chunk (version {version}); rewrite it with diffmesh infer")
-    return json.loads(data[20 : 20 + chunk_len])
+    try:
+        return json.loads(data[20 : 20 + chunk_len])
+    except ValueError as err:
+        raise ValueError(f"{name}: the glTF JSON chunk is not valid JSON ({err}); rewrite it with diffmesh infer") from err
 
 
 def find_inputs(out_dir: PathLike, video: bool = True) -> ViewerInputs:
@@ -131,7 +134,12 @@ def find_inputs(out_dir: PathLike, video: bool = True) -> ViewerInputs:
     source = Path(summary["video"]) if summary.get("video") else None
     if source is not None and source.is_file() and source.suffix.lower() in VIDEO_TYPES:
         return ViewerInputs(glb, fps, first, source, 0, title)
-    why = f"{source} cannot be embedded" if source is not None else f"no {OVERLAY_NAME} and no source video in {SUMMARY_NAME}"
+    if source is None:
+        why = f"no {OVERLAY_NAME} and no source video in {SUMMARY_NAME}"
+    elif not source.is_file():
+        why = f"no {OVERLAY_NAME}, and the source video {source} is not there"
+    else:
+        why = f"no {OVERLAY_NAME}, and browsers do not play {source.suffix} files like {source.name}"
     logger.warning("view: no video (%s); the page shows the bodies alone", why)
     return ViewerInputs(glb, fps, first, title=title)
 
