@@ -1,4 +1,4 @@
-"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect | info | embed | pose | action``."""
+"""The ``diffmesh`` command line: ``diffmesh list | infer | demo | train | eval | inspect | info | embed | pose | action | view``."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the registered model variants")
     p.set_defaults(func=_cmd_list)
 
-    from diffmesh.cli import action, embed, info, infer, pose, train
+    from diffmesh.cli import action, embed, info, infer, pose, train, view
 
     infer.register(sub)  # infer, demo
     embed.register(sub)
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.register(sub)
     train.register(sub)  # train, eval
     info.register(sub)
+    view.register(sub)
 
     p = sub.add_parser("inspect", help="load an official checkpoint strictly and report it")
     p.add_argument("checkpoint")
