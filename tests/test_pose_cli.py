@@ -51,8 +51,18 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
     assert x3d[0, 0, 2] == 0  # global-lite config: rootrel False
     d = np.load(tmp_path / "out" / "pose3d.npz")
     assert d["valid"].all() and d["joints_3d"].shape == (20, 17, 3)
-    r = run_cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "px"), "--checkpoint", str(ckpt), "--config", cfg, "--pixel")
+    # skeleton.mp4: the video's frames, twice as wide; the right half is the 3-D panel, drawn on
+    from diffmesh.io.video import iter_frames, probe_video
+
+    src, info = probe_video(tmp_path / "walk.mp4"), probe_video(tmp_path / "out" / "skeleton.mp4")
+    assert (info.width, info.height, info.num_frames) == (2 * src.width, src.height, 20)
+    panel = next(iter_frames(str(tmp_path / "out" / "skeleton.mp4"), 0, 1)).image[:, src.width :]
+    assert (np.abs(panel.astype(int) - 250).sum(-1) > 60).sum() > 200  # coloured bones on the light panel
+    assert not list((tmp_path / "out").glob("*.tmp*"))
+    r = run_cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "px"), "--checkpoint", str(ckpt), "--config", cfg, "--pixel",
+                "--no-overlay")  # fmt: skip
     assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "px" / "skeleton.mp4").exists()
     px = np.load(tmp_path / "px" / "X3D.npy")
     assert 0 < np.median(px[..., 0]) < 640 and 0 < np.median(px[..., 1]) < 480  # pixel units
 

@@ -111,9 +111,11 @@ def run_pose(
     settings: InferSettings = InferSettings(),
     pixel: bool = False,
     progress: Progress = no_progress,
+    overlay: bool = True,
 ) -> Path:
     """Keypoints → tracking → the official pose demo; writes ``OUT/X3D.npy`` (official layout: rows
-    are the frames with a person) and ``OUT/pose3d.npz`` (aligned to the video's frames) atomically."""
+    are the frames with a person), ``OUT/pose3d.npz`` (aligned to the video's frames) and, with
+    ``overlay``, ``OUT/skeleton.mp4`` (the 2-D keypoints on each frame beside the 3-D skeleton), atomically."""
     from diffmesh.conventions import H36M_JOINTS
     from diffmesh.io.motion import atomic_write
     from diffmesh.pipelines.source import tracked_video
@@ -139,5 +141,9 @@ def run_pose(
 
     path = atomic_write(out / "X3D.npy", save_npy)
     atomic_write(out / "pose3d.npz", save_npz)
+    if overlay:
+        from diffmesh.pipelines.skeleton_overlay import write_skeleton_overlay
+
+        write_skeleton_overlay(info, tv.start, tv.end, trk.keypoints, x3d, trk.has_person, out / "skeleton.mp4", progress)
     logger.info("3-D pose of %d frames -> %s", int(trk.has_person.sum()), path)
     return path
