@@ -19,8 +19,7 @@ import torch
 import diffmesh
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_world_to_h36m
 from diffmesh.geometry.flip import flip_data
-from diffmesh.geometry.model_input import flip_input, network_input
-from diffmesh.pipelines.prediction import model_input_channels
+from diffmesh.geometry.model_input import flip_input, model_input_channels, network_input
 from diffmesh.pipelines.tracking import track
 from tests._cli import run_cli
 

@@ -233,10 +233,12 @@ def cmd_export(args: argparse.Namespace) -> None:
     subset = {"clips": args.subset_clips, "seed": 0, "families": list(FAMILIES), "per_frame": bool(cfg.get("per_frame", False))}
     engine = SyntheticMotionEngine(model.body_model, clip_len=16, seed=subset["seed"], families=subset["families"])
     data = SyntheticMotionDataset(subset["clips"], "test", "mesh", engine=engine)
-    if model.backbone.config.dim_in != 3:  # a fusion network: synthetic clips have no detector 3-D
+    from diffmesh.geometry.model_input import KEYPOINT_CHANNELS, model_input_channels
+
+    if model_input_channels(model) != KEYPOINT_CHANNELS:  # a fusion network: synthetic clips have no detector 3-D
         from diffmesh.data.rendered import PadChannels
 
-        data = PadChannels(data, model.backbone.config.dim_in)
+        data = PadChannels(data, model_input_channels(model))
     with torch.no_grad():
         metrics = evaluate_mesh_model(model, data, batch_size=subset["clips"], per_frame=subset["per_frame"])
     subset["metrics"] = {k: round(v, 4) for k, v in metrics.items()}

@@ -17,12 +17,19 @@ import torch
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.flip import flip_data
 
-__all__ = ["KEYPOINT_CHANNELS", "WORLD_CHANNELS", "flip_input", "network_input"]
+__all__ = ["KEYPOINT_CHANNELS", "WORLD_CHANNELS", "flip_input", "model_input_channels", "network_input"]
 
 #: x̃, ỹ, confidence.
 KEYPOINT_CHANNELS = 3
 #: The detector's 3-D joint (metres, hip-centred, camera axes).
 WORLD_CHANNELS = 3
+
+
+def model_input_channels(model: torch.nn.Module) -> int:
+    """Channels per joint a network reads (its encoder's ``dim_in``: 3, or 6 with the detector's
+    3-D joints); ``model`` is a DSTformer or a model with a ``backbone``."""
+    backbone = getattr(model, "backbone", model)
+    return int(getattr(getattr(backbone, "config", None), "dim_in", KEYPOINT_CHANNELS))
 
 
 def network_input(keypoints: np.ndarray, world: np.ndarray | None, channels: int) -> np.ndarray:

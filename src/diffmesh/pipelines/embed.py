@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from diffmesh.geometry.model_input import network_input
+from diffmesh.geometry.model_input import model_input_channels, network_input
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.windows import plan_windows, window_weights
@@ -91,7 +91,7 @@ def embed_track(
     n = len(trk.has_person)
     out: np.ndarray | None = None
     total, done = sum(len(s) for s in trk.segments), 0
-    channels = int(net.config.dim_in)
+    channels = model_input_channels(net)
     for seg in trk.segments:
         kp = trk.keypoints[seg.start : seg.end]
         world = None if trk.world is None else trk.world[seg.start : seg.end]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from diffmesh.conventions import H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
+from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
 from diffmesh.io.video import VideoInfo, iter_frames
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
@@ -319,8 +319,8 @@ def detect_video(
         ValueError: the video is truncated or corrupt (fewer frames decode than it declares).
     """
     n = end - start
-    keypoints = np.zeros((n, len(H36M_JOINTS), 3), dtype=np.float32)
-    world = np.zeros((n, len(H36M_JOINTS), 3), dtype=np.float32)
+    kp33 = np.zeros((n, len(BLAZEPOSE_JOINTS), 4), dtype=np.float32)
+    world33 = np.zeros((n, len(BLAZEPOSE_JOINTS), 3), dtype=np.float32)
     detected = np.zeros(n, dtype=bool)
     count = 0
     with PoseDetector(min_detection_confidence=min_detection_confidence) as det:
@@ -329,9 +329,9 @@ def detect_video(
             i = frame.index - start
             found = det.detect_with_world(frame.image)
             if found is not None:
-                keypoints[i], detected[i] = blazepose_to_h36m(found[0]), True
+                kp33[i], detected[i] = found[0], True
                 if found[1] is not None:
-                    world[i] = blazepose_world_to_h36m(found[1])
+                    world33[i] = found[1]
             count += 1
             progress("detect", count, n)
         source = f"{det.name}-{det.version}"
@@ -340,6 +340,9 @@ def detect_video(
             f"{info.path!r} is truncated or corrupt: {count} of the {n} frames it declares could be decoded; "
             "re-encode it (ffmpeg -i in.mp4 out.mp4) or pass --end to stop before the damage"
         )
+    # one vectorised conversion per array after the loop; frames without a person stay zero
+    keypoints = np.where(detected[:, None, None], blazepose_to_h36m(kp33), 0.0).astype(np.float32)
+    world = np.where(detected[:, None, None], blazepose_world_to_h36m(world33), 0.0).astype(np.float32)
     return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source, world)
 
 

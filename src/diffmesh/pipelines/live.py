@@ -33,9 +33,8 @@ from torch import nn
 
 from diffmesh.conventions import blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.geometry.camera import default_intrinsics, fit_translation
-from diffmesh.geometry.model_input import network_input
+from diffmesh.geometry.model_input import model_input_channels, network_input
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
-from diffmesh.pipelines.prediction import model_input_channels
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from diffmesh.geometry.flip import flip_smpl_rotmats
-from diffmesh.geometry.model_input import flip_input, network_input
+from diffmesh.geometry.model_input import flip_input, model_input_channels, network_input
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.windows import WindowBlender, plan_windows
@@ -22,7 +22,7 @@ from diffmesh.pipelines.windows import WindowBlender, plan_windows
 #: Which frames share one crop box when 2-D keypoints are normalised (:func:`predict_mesh`).
 NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
 
-__all__ = ["NORMALIZATIONS", "MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "model_input_channels", "predict_mesh"]
+__all__ = ["NORMALIZATIONS", "MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
 
 
 @dataclass
@@ -36,12 +36,6 @@ class MeshSequence:
 
     rotmats: np.ndarray
     betas: np.ndarray
-
-
-def model_input_channels(model: nn.Module) -> int:
-    """Channels per joint the network reads (``dim_in``: 3, or 6 with the detector's 3-D joints)."""
-    backbone = getattr(model, "backbone", model)
-    return int(getattr(getattr(backbone, "config", None), "dim_in", 3))
 
 
 def model_clip_len(model: nn.Module) -> int:

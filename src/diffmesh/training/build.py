@@ -162,8 +162,10 @@ def _build_ours(rc: RunConfig, device: str) -> Run:
         val_engine = SyntheticMotionEngine(engine.body, clip_len=clip_len, seed=syn.seed, **val_args)
     val = SyntheticMotionDataset(syn.val_clips, "val", output, engine=val_engine) if syn.val_clips else None
     tcfg = train_config(rc, device)
-    channels = int(model.backbone.config.dim_in) if hasattr(model, "backbone") else 3
-    if channels != 3:  # synthetic clips carry no detector 3-D: those channels read "unknown" (zeros)
+    from diffmesh.geometry.model_input import KEYPOINT_CHANNELS, model_input_channels
+
+    channels = model_input_channels(model)
+    if channels != KEYPOINT_CHANNELS:  # synthetic clips carry no detector 3-D: those channels read "unknown" (zeros)
         from diffmesh.data.rendered import PadChannels
 
         train = PadChannels(train, channels)
