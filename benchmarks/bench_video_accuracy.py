@@ -23,6 +23,25 @@ Scores, on the 12 limb joints shared by every skeleton (:data:`diffmesh.conventi
   height): how much of the error the detector brings in;
 - ``detected``: fraction of frames with a result.
 
+World-frame scores (:mod:`diffmesh.metrics`; WHAM / GVHMR definitions), when ``result.npz`` has the
+world keys (``floor_normal_cam``, ``joints_3d_world``, ``foot_contact``, ``joints_3d_world_raw``),
+else NaN ("–"); the truth's world is Anny's (z up, floor z = 0) through ``R_w2c``, ``t_w2c``:
+
+- ``floor_deg``: angle between the predicted and true floor normal in each frame's camera;
+- ``w_mpjpe_mm`` / ``wa_mpjpe_mm``: W-MPJPE100 / WA-MPJPE100 of the limb joints (100-frame
+  segments aligned by a similarity fitted on their first two frames / on the whole segment);
+- ``rte_pct``: root (hip midpoint) error after one rigid alignment, % of the true path (clips whose
+  true root travels under 1 m: NaN);
+- ``slide_mm``: horizontal motion of the ankles (mm/frame) where the *true* ankle is planted
+  (within 0.2 m of the floor, slower than 0.3 m/s); ``slide_own_mm``: the same where the result's
+  own ``foot_contact`` says planted;
+- ``jitter``: mean jerk of the limb joints, m/s^3 (WHAM and GVHMR tabulate it / 10);
+- ``raw_*``: sliding and jitter of ``joints_3d_world_raw``, before the foot clean-up;
+- ``cam_*``: the same world scores of ``joints_3d_cam`` used as if it were the world (camera y
+  axis vertical): the baseline a world frame has to beat.
+
+World tables with no value at all are left out of the markdown (they stay in the JSON, as NaN).
+
 BlazePose's own 3-D output (``pose_world_landmarks``, hip-centred metres) is scored the same way
 in the same run (column ``blazepose-world``; no reprojection: it has no camera placement).
 ``--stills K`` also runs K frames per clip as JPEG photos (``diffmesh infer photo.jpg``).
@@ -46,18 +65,38 @@ from pathlib import Path
 import numpy as np
 
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, LIMB_JOINTS, limb_indices
-from diffmesh.metrics import compute_error_accel, p_mpjpe
+from diffmesh.metrics import (
+    compute_error_accel,
+    floor_angle_error_deg,
+    foot_sliding_mm,
+    foot_sliding_true_contact_mm,
+    jitter,
+    p_mpjpe,
+    root_trajectory_error,
+    w_mpjpe,
+    wa_mpjpe,
+)
 
 logger = logging.getLogger("bench_video_accuracy")
 
 DEFAULT_CLIPS = Path(__file__).resolve().parent / "data" / "video_v1"
 BLAZEPOSE = "blazepose-world"
-METRICS = ("pa_mpjpe_mm", "mpjpe_mm", "accel_mm", "facing", "reproj_px", "reproj_pct", "kp2d_pct", "detected")
+CAMERA_METRICS = ("pa_mpjpe_mm", "mpjpe_mm", "accel_mm", "facing", "reproj_px", "reproj_pct", "kp2d_pct", "detected")
+#: World-frame scores (:func:`score_world`), each beside its before-clean-up (``raw_``) and
+#: camera-frame-as-world (``cam_``) variant.
+WORLD_METRICS = ("floor_deg", "w_mpjpe_mm", "cam_w_mpjpe_mm", "wa_mpjpe_mm", "cam_wa_mpjpe_mm", "rte_pct", "cam_rte_pct",
+                 "slide_mm", "raw_slide_mm", "cam_slide_mm", "slide_own_mm", "raw_slide_own_mm",
+                 "jitter", "raw_jitter", "cam_jitter")  # fmt: skip
+METRICS = CAMERA_METRICS + WORLD_METRICS
 _LIMB_H36M = list(limb_indices(H36M_JOINTS))
 _LIMB_BLAZE = list(limb_indices(BLAZEPOSE_JOINTS))
 _J = {name: i for i, name in enumerate(LIMB_JOINTS)}
 #: |cos| of the true torso normal with the optical axis below which a frame is side-on (not scored).
 SIDE_ON_COS = 0.1
+#: The feet in the order of ``foot_contact`` (left, right), as limb-joint indices: the ankles.
+_FEET = [_J["left_ankle"], _J["right_ankle"]]
+#: Anny's world axis that points up (z); diffmesh's world (and a camera frame used as one) has y.
+_TRUE_UP_AXIS, _PRED_UP_AXIS = 2, 1
 
 
 # ------------------------------------------------------------------ scoring (pure functions)
@@ -107,6 +146,76 @@ def score_reprojection(joints_cam: np.ndarray, K: np.ndarray, kp2d: np.ndarray, 
     conf = kp2d[v, :, 2] > 0
     per_frame = np.array([e[c].mean() if c.any() else np.nan for e, c in zip(err, conf)])
     return {"reproj_px": float(np.nanmean(per_frame)), "reproj_pct": float(np.nanmean(per_frame / height_px[v]) * 100)}
+
+
+def hip_midpoint(j: np.ndarray) -> np.ndarray:
+    """``[T, 12, 3]`` → ``[T, 3]``: the midpoint of the two hips (the root of the world scores)."""
+    return 0.5 * (j[:, _J["left_hip"]] + j[:, _J["right_hip"]])
+
+
+def true_world_joints(gt: dict[str, np.ndarray], frames: np.ndarray) -> np.ndarray:
+    """The true limb joints ``[T, 12, 3]`` of ``frames`` in Anny's world (z up, floor z = 0):
+    ``R_w2cᵀ (X_cam − t_w2c)``."""
+    R, t = gt["R_w2c"][frames].astype(np.float64), gt["t_w2c"][frames].astype(np.float64)
+    return np.einsum("tji,tkj->tki", R, gt["joints_cam"][frames].astype(np.float64) - t[:, None])
+
+
+def score_trajectory(joints: np.ndarray, valid: np.ndarray, true_world: np.ndarray, fps: float,
+                     contact: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+    """World scores of limb joints ``[T, 12, 3]`` (metres, a frame whose y axis is vertical) against
+    the true world joints ``[T, 12, 3]`` (z up): w_mpjpe_mm, wa_mpjpe_mm, rte_pct (over the ``valid``
+    frames, gaps closed as WHAM and GVHMR do; NaN under 3), slide_mm, slide_own_mm (with
+    ``contact [T, 2]``, else NaN), jitter (across gaps: not scored)."""
+    nan = float("nan")
+    out = {"w_mpjpe_mm": nan, "wa_mpjpe_mm": nan, "rte_pct": nan}
+    if valid.sum() >= 3:
+        p, g = joints[valid].astype(np.float64), true_world[valid]
+        out["w_mpjpe_mm"] = float(w_mpjpe(p, g).mean())
+        out["wa_mpjpe_mm"] = float(wa_mpjpe(p, g).mean())
+        out["rte_pct"] = _nanmean(list(root_trajectory_error(hip_midpoint(p), hip_midpoint(g))))
+    gapped = np.where(valid[:, None, None], joints, np.nan).astype(np.float64)
+    feet = gapped[:, _FEET]
+    out["slide_mm"] = foot_sliding_true_contact_mm(feet, true_world[:, _FEET], fps, up_axis=_PRED_UP_AXIS,
+                                                   true_up_axis=_TRUE_UP_AXIS)  # fmt: skip
+    out["slide_own_mm"] = foot_sliding_mm(feet, contact, up_axis=_PRED_UP_AXIS) if contact is not None else nan
+    out["jitter"] = jitter(gapped, fps)
+    return out
+
+
+def score_world(res: dict[str, np.ndarray] | None, gt: dict[str, np.ndarray], frames: np.ndarray) -> dict[str, float]:
+    """The :data:`WORLD_METRICS` of a result.npz against the truth of ``frames``; NaN for every
+    score whose keys the result (or truth) lacks."""
+    out = dict.fromkeys(WORLD_METRICS, float("nan"))
+    if res is None or "R_w2c" not in gt or "frame_indices" not in res or "valid" not in res:
+        return out
+    T, fps = len(frames), float(gt.get("fps", 30.0))
+    row = {int(f): i for i, f in enumerate(res["frame_indices"])}
+    rows = np.array([row.get(int(f), -1) for f in frames], dtype=np.int64)
+    have = rows >= 0
+    present = have.copy()
+    present[have] = np.asarray(res["valid"], dtype=bool)[rows[have]]
+
+    normal = res.get("floor_normal_cam")
+    if normal is not None and have.any():
+        normal = np.asarray(normal, dtype=np.float64)
+        n_pred = normal if normal.ndim == 1 else normal[rows[have]]
+        n_true = gt["R_w2c"][frames[have]].astype(np.float64)[:, :, 2]  # the world's z axis in each camera
+        out["floor_deg"] = _nanmean(list(np.atleast_1d(floor_angle_error_deg(n_pred, n_true))))
+
+    true_world = true_world_joints(gt, frames)
+    contact = None
+    if "foot_contact" in res:
+        contact = np.zeros((T, 2), dtype=bool)
+        contact[have] = np.asarray(res["foot_contact"], dtype=bool)[rows[have]]
+    for key, prefix in (("joints_3d_world", ""), ("joints_3d_world_raw", "raw_"), ("joints_3d_cam", "cam_")):
+        if key not in res:
+            continue
+        joints = np.full((T, len(LIMB_JOINTS), 3), np.nan)
+        joints[have] = np.asarray(res[key], dtype=np.float64)[rows[have]][:, _LIMB_H36M]
+        valid = present & np.isfinite(joints).all(axis=(1, 2))
+        scores = score_trajectory(joints, valid, true_world, fps, contact if prefix != "cam_" else None)
+        out |= {prefix + m: v for m, v in scores.items() if prefix + m in out}
+    return out
 
 
 # ------------------------------------------------------------------ running the user path
@@ -162,7 +271,7 @@ def score_result(res: dict[str, np.ndarray] | None, gt: dict[str, np.ndarray], f
     scores = score_3d(pred, gt["joints_cam"][frames], valid)
     kp_err = np.linalg.norm(kp2d[valid, :, :2] - gt["joints_2d"][frames][valid], axis=-1).mean(axis=1)
     scores["kp2d_pct"] = float(np.mean(kp_err / gt["height_px"][frames][valid]) * 100) if valid.any() else float("nan")
-    return scores | score_reprojection(pred, K, kp2d, valid, gt["height_px"][frames])
+    return scores | score_reprojection(pred, K, kp2d, valid, gt["height_px"][frames]) | score_world(res, gt, frames)
 
 
 def blazepose_world(video: Path, stills: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -247,21 +356,43 @@ def summarize(per_clip: dict[str, dict[str, dict[str, float]]], categories: dict
             for g, names in sorted(groups.items(), key=lambda kv: (kv[0] == "mean", kv[0]))}  # fmt: skip
 
 
+_BASELINE = "camera-frame output used as the world"
+_WORLD_LABELS = {
+    "floor_deg": "floor normal angle error (deg)",
+    "w_mpjpe_mm": "W-MPJPE100, limb joints (mm)", "cam_w_mpjpe_mm": f"W-MPJPE100 (mm), {_BASELINE}",
+    "wa_mpjpe_mm": "WA-MPJPE100, limb joints (mm)", "cam_wa_mpjpe_mm": f"WA-MPJPE100 (mm), {_BASELINE}",
+    "rte_pct": "root trajectory error (% of the true path; clips travelling >= 1 m)",
+    "cam_rte_pct": f"root trajectory error (%), {_BASELINE}",
+    "slide_mm": "foot sliding where the true foot is planted (mm/frame)",
+    "raw_slide_mm": "foot sliding where the true foot is planted (mm/frame), before clean-up",
+    "cam_slide_mm": f"foot sliding where the true foot is planted (mm/frame), {_BASELINE}",
+    "slide_own_mm": "foot sliding where the result says planted (mm/frame)",
+    "raw_slide_own_mm": "foot sliding where the result says planted (mm/frame), before clean-up",
+    "jitter": "jitter, limb joints (m/s³)", "raw_jitter": "jitter (m/s³), before clean-up",
+    "cam_jitter": f"jitter (m/s³), {_BASELINE}",
+}  # fmt: skip
+_ONE_DECIMAL = ("reproj_pct", "accel_mm", "kp2d_pct", "floor_deg", "rte_pct", "cam_rte_pct", "slide_mm", "raw_slide_mm",
+                "cam_slide_mm", "slide_own_mm", "raw_slide_own_mm")  # fmt: skip
+
+
 def markdown(summary: dict, n_clips: dict[str, int]) -> str:
     """One table per metric: rows = categories + mean, columns = systems."""
     labels = {"pa_mpjpe_mm": "limb PA-MPJPE (mm)", "mpjpe_mm": "hip-aligned MPJPE (mm)", "accel_mm": "accel error (mm/frame²)",
               "facing": "torso facing right way (%)", "reproj_px": "reprojection vs detected 2-D (px)",
               "reproj_pct": "reprojection (% of person height)",
               "kp2d_pct": "detected 2-D keypoints vs true 2-D joints (% of person height)", "detected": "frames with a result (%)"}  # fmt: skip
+    labels |= _WORLD_LABELS
     systems = list(summary["mean"])
     lines = []
     for m in METRICS:
+        if m in WORLD_METRICS and not any(np.isfinite(row[s][m]) for row in summary.values() for s in systems):
+            continue  # no system wrote this world output: no table (the JSON keeps the NaN)
         lines += [f"**{labels[m]}**", "", "| category | clips | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
         for g, row in summary.items():
             cells = []
             for s in systems:
                 v = row[s][m] * (100 if m in ("facing", "detected") else 1)
-                cells.append("–" if not np.isfinite(v) else f"{v:.1f}" if m in ("reproj_pct", "accel_mm", "kp2d_pct") else f"{v:.0f}")
+                cells.append("–" if not np.isfinite(v) else f"{v:.1f}" if m in _ONE_DECIMAL else f"{v:.0f}")
             name = f"**{g}**" if g == "mean" else g
             lines.append(f"| {name} | {n_clips[g]} | " + " | ".join(cells) + " |")
         lines.append("")
