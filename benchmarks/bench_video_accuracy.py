@@ -23,7 +23,7 @@ Scores, on the 12 limb joints shared by every skeleton (:data:`diffmesh.conventi
   height): how much of the error the detector brings in;
 - ``detected``: fraction of frames with a result.
 
-World-frame scores (:mod:`diffmesh.metrics`; WHAM / GVHMR definitions), when ``result.npz`` has the
+World-frame scores (:mod:`diffmesh.world_metrics`; WHAM / GVHMR definitions), when ``result.npz`` has the
 world keys (``floor_normal_cam``, ``joints_3d_world``, ``foot_contact``, ``joints_3d_world_raw``),
 else NaN ("–"); the truth's world is Anny's (z up, floor z = 0) through ``R_w2c``, ``t_w2c``:
 
@@ -65,13 +65,12 @@ from pathlib import Path
 import numpy as np
 
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, LIMB_JOINTS, limb_indices
-from diffmesh.metrics import (
-    compute_error_accel,
+from diffmesh.metrics import compute_error_accel, p_mpjpe
+from diffmesh.world_metrics import (
     floor_angle_error_deg,
     foot_sliding_mm,
     foot_sliding_true_contact_mm,
     jitter,
-    p_mpjpe,
     root_trajectory_error,
     w_mpjpe,
     wa_mpjpe,
