@@ -1,0 +1,499 @@
+"""Several people's BlazePose keypoints with stable identities, from the single-person model.
+
+mediapipe 0.10.21 ships only single-person BlazePose (COMPONENTS.md §7) and nothing may be
+downloaded at run time, so people are found with several copies of it:
+
+* **one detector per person** (:class:`~diffmesh.pipelines.keypoints.PoseDetector`, video mode)
+  sees a square crop around the person's last box (:data:`CROP_MARGIN` times its larger side,
+  inside the image where it fits, else padded; resized to :data:`CROP_SIZE`), the others'
+  boxes painted over; landmarks are mapped back to image pixels. The crop stays put until the
+  person drifts (:data:`RECROP_SHIFT`): the detector's tracking and smoothing see a steady image;
+* **discovery**: on frame 0, every ``discover_every`` frames and while nobody is followed, a
+  static-image detector runs on the frame (then on its tiles, :data:`TILE_FRACTION`) with the
+  people found painted over (mean colour), until nobody new is found or ``max_people`` are
+  followed. A newcomer is followed *back* through the frames since the last discovery;
+* **identity**: each person's detector keeps them. After a gap, a detection is the same person
+  only near their last box (:data:`REFIND_IOU`, :data:`REFIND_DISTANCE`); anyone else gets a
+  new id (never reused). A person missing for more than ``max_gap`` frames is given up. Two
+  detectors on one person (:data:`DUPLICATE_IOU`, :data:`DUPLICATE_DISTANCE`): the older id
+  keeps them, the younger gets a fresh detector.
+
+People shorter than ``min_height`` pixels (landmark box) are ignored: BlazePose is unreliable
+on small crops. Limits: someone entering where another left less than ``max_gap`` frames before
+inherits the id (no appearance model); a person jumping out of their crop between two frames is
+found again only by the next discovery. :meth:`PeopleKeypoints.person` gives one person as the
+single-person :class:`~diffmesh.pipelines.keypoints.FrameKeypoints`: later stages run unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m
+from diffmesh.io.video import iter_frames, probe_video
+from diffmesh.pipelines.keypoints import FrameKeypoints, PoseDetector
+from diffmesh.pipelines.native_logs import native_logs_to_logging
+from diffmesh.pipelines.settings import Progress, no_progress
+from diffmesh.pipelines.threads import prefetch
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PeopleDetector", "PeopleKeypoints", "detect_people", "detect_people_video"]
+
+#: Side of a person's crop, in the crop's own pixels: the detector always sees this size.
+CROP_SIZE = 384
+#: Crop side / the larger side of the person's box.
+CROP_MARGIN = 2.0
+#: A new crop when the person's box moves by this fraction of the crop side, or its size by this
+#: factor. Each new crop jolts BlazePose's landmark smoothing (in crop coordinates): rare ones
+#: keep keypoints within ~1 px of the whole-frame detector's (tests/test_people.py).
+RECROP_SHIFT, RECROP_SCALE = 0.2, 1.25
+#: Two detections are one person above this box IoU or below this mean landmark distance (heights).
+DUPLICATE_IOU, DUPLICATE_DISTANCE = 0.7, 0.2
+#: After a gap, the same person is found above this IoU with their last box or within this
+#: centre distance (body heights).
+REFIND_IOU, REFIND_DISTANCE = 0.3, 0.5
+#: Painted-over boxes are enlarged by this fraction of their size on every side.
+MASK_PAD = 0.1
+#: Discovery's tiles: squares of this fraction of the frame's shorter side. In 640x480 frames the
+#: whole frame finds people from ~140 px tall, the tiles from ~80 px (tests/test_people.py).
+TILE_FRACTION = 2 / 3
+
+
+@dataclass
+class PeopleKeypoints:
+    """Several people's H36M-17 keypoints over the same frames, one row per person.
+
+    Attributes:
+        track_ids: ``[P]`` int64, each person's id, given when they are discovered and never
+            reused. Rows are in order of first appearance (then larger people first).
+        keypoints: ``[P, N, 17, 3]`` float32, x, y in full-image pixels and confidence; 0 where
+            the person is not detected.
+        world: ``[P, N, 17, 3]`` float32, BlazePose ``pose_world_landmarks`` as H36M-17 (metres,
+            origin between the hips, camera axes); NaN where the person is not detected.
+        detected: ``[P, N]`` bool.
+        frame_indices: ``[N]`` int64 video frame index of each column.
+        source: the detector (``"mediapipe-blazepose-people-0.10.21"``).
+    """
+
+    track_ids: np.ndarray
+    keypoints: np.ndarray
+    world: np.ndarray
+    detected: np.ndarray
+    frame_indices: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def person(self, p: int) -> FrameKeypoints:
+        """Row ``p`` as the single-person :class:`FrameKeypoints` (world joints 0 where not detected)."""
+        if not 0 <= p < len(self):
+            raise ValueError(f"person index {p} is out of range: {len(self)} people were found; pass 0..{len(self) - 1}")
+        detected = self.detected[p].copy()
+        world = np.where(detected[:, None, None], np.nan_to_num(self.world[p]), 0.0).astype(np.float32)
+        return FrameKeypoints(self.keypoints[p].copy(), detected, self.frame_indices.copy(), self.source, world)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
+        return {**vars(self), "source": np.array(self.source)}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> PeopleKeypoints:
+        return cls(a["track_ids"], a["keypoints"], a["world"], a["detected"], a["frame_indices"], str(a["source"]))
+
+
+def _box(landmarks: np.ndarray) -> np.ndarray:
+    """Box ``[4]`` (x0, y0, x1, y1 pixels) of ``[33, >=2]`` landmarks (BlazePose places hidden ones too)."""
+    xy = landmarks[:, :2].astype(np.float64)
+    return np.concatenate([xy.min(0), xy.max(0)])
+
+
+def _height(box: np.ndarray) -> float:
+    return float(box[3] - box[1])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    return float(inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9))
+
+
+def _same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two landmark sets ``[33, >=2]`` of one person (:data:`DUPLICATE_IOU`, :data:`DUPLICATE_DISTANCE`)."""
+    box_a, box_b = _box(a), _box(b)
+    distance = float(np.linalg.norm(a[:, :2] - b[:, :2], axis=-1).mean())
+    return _iou(box_a, box_b) > DUPLICATE_IOU or distance < DUPLICATE_DISTANCE * max(_height(box_a), _height(box_b), 1.0)
+
+
+def _refinds(last: np.ndarray, box: np.ndarray) -> bool:
+    """``box`` is the missing person last seen at ``last`` (:data:`REFIND_IOU`, :data:`REFIND_DISTANCE`)."""
+    shift = np.hypot((last[0] + last[2] - box[0] - box[2]) / 2, (last[1] + last[3] - box[1] - box[3]) / 2)
+    return _iou(last, box) > REFIND_IOU or shift < REFIND_DISTANCE * max(_height(last), 1.0)
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
+    """Square tiles ``(x0, y0, side)`` covering the image, overlapping by a quarter at least."""
+    side = max(int(TILE_FRACTION * min(width, height)), 1)
+    xs, ys = (np.linspace(0, n - side, int(np.ceil((n - side) / (0.75 * side))) + 1).round() for n in (width, height))
+    return [(int(x), int(y), side) for y in ys for x in xs] if side >= 64 else []  # tiny frames: the whole is enough
+
+
+def _region(box: np.ndarray, pad: float = 0.0) -> tuple[slice, slice]:
+    """Rows and columns of ``box`` grown by ``pad`` times its size on each side (numpy clips the far ends)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    x0, y0, x1, y1 = np.round(box + pad * np.array([-w, -h, w, h])).astype(int).clip(0, None)
+    return slice(y0, y1), slice(x0, x1)
+
+
+@dataclass(frozen=True)
+class _Crop:
+    """A square window of the image, ``side`` pixels from ``(x0, y0)``; may reach beyond the image."""
+
+    x0: int
+    y0: int
+    side: int
+
+    @classmethod
+    def around(cls, box: np.ndarray, width: int, height: int) -> _Crop:
+        side = max(int(round(CROP_MARGIN * max(box[2] - box[0], box[3] - box[1]))), 16)
+        x0, y0 = int(round((box[0] + box[2] - side) / 2)), int(round((box[1] + box[3] - side) / 2))
+        # inside the image where the square fits (more real pixels); centred and padded where not
+        x0 = min(max(x0, 0), width - side) if side <= width else x0
+        y0 = min(max(y0, 0), height - side) if side <= height else y0
+        return cls(x0, y0, side)
+
+    def close_to(self, other: _Crop) -> bool:
+        shift = max(abs(self.x0 - other.x0), abs(self.y0 - other.y0)) + abs(self.side - other.side) / 2
+        return shift <= RECROP_SHIFT * self.side and 1 / RECROP_SCALE <= other.side / self.side <= RECROP_SCALE
+
+    def cut(self, image: np.ndarray, fill: np.ndarray, others: list[np.ndarray], own: np.ndarray) -> np.ndarray:
+        """The window as a ``[CROP_SIZE, CROP_SIZE, 3]`` image: outside the frame and inside the
+        ``others`` boxes (except where they overlap the ``own`` box) filled with ``fill``."""
+        import cv2
+
+        (h, w), scale, size = image.shape[:2], CROP_SIZE / self.side, (CROP_SIZE, CROP_SIZE)
+        if 0 <= self.x0 and 0 <= self.y0 and self.x0 + self.side <= w and self.y0 + self.side <= h:
+            window = image[self.y0 : self.y0 + self.side, self.x0 : self.x0 + self.side]
+            canvas = cv2.resize(window, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+        else:  # the same pixel-centre mapping as cv2.resize, padded with `fill`
+            src = np.array([[1 / scale, 0, self.x0 + 0.5 / scale - 0.5], [0, 1 / scale, self.y0 + 0.5 / scale - 0.5]])
+            canvas = cv2.warpAffine(image, src, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(int(v) for v in fill))  # fmt: skip
+        origin = np.array([self.x0, self.y0] * 2)
+        own_region, keep = _region((own - origin) * scale), None
+        for box in others:
+            keep = canvas[own_region].copy() if keep is None else keep
+            canvas[_region((box - origin) * scale, MASK_PAD)] = fill
+        if keep is not None:
+            canvas[own_region] = keep
+        return canvas
+
+    def to_image(self, landmarks: np.ndarray) -> np.ndarray:
+        """Landmarks ``[33, 4]`` (x, y, z in crop pixels, visibility) → full-image pixels."""
+        out = landmarks.copy()
+        out[:, :3] *= self.side / CROP_SIZE
+        out[:, :2] += (self.x0, self.y0)
+        return out
+
+
+#: One detection: landmarks ``[33, 4]`` (x, y, z image pixels, visibility), world ``[33, 3]`` or None.
+Found = tuple[np.ndarray, "np.ndarray | None"]
+
+
+@dataclass
+class _Track:
+    id: int
+    box: np.ndarray  # the last detection's
+    detector: PoseDetector
+    crop: _Crop
+    missed: int = 0  # frames since the last detection
+    rows: dict[int, Found] = field(default_factory=dict)  # frame number → detection
+
+
+class PeopleDetector:
+    """Finds and follows up to ``max_people`` people, one frame at a time (see the module docstring).
+
+    Call :meth:`detect` on consecutive frames of one video, then :meth:`result`; close it (or use
+    it as a context manager). Arguments are those of :func:`detect_people`.
+    """
+
+    name = "mediapipe-blazepose-people"
+
+    def __init__(self, max_people: int = 6, discover_every: int = 10, max_gap: int = 30,
+                 min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True) -> None:  # fmt: skip
+        _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
+                         min_detection_confidence=min_detection_confidence, min_height=min_height)  # fmt: skip
+        self.max_people, self.discover_every, self.max_gap = max_people, discover_every, max_gap
+        self.min_detection_confidence, self.min_height, self.tiles = min_detection_confidence, min_height, bool(tiles)
+        self.tracks: list[_Track] = []  # followed now, oldest first
+        self.finished: list[_Track] = []
+        self._next_id, self._frame = 0, 0
+        self._size: tuple[int, int] | None = None
+        # frames since the last discovery (number, image, fill): newcomers are followed back through them
+        self._recent: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=discover_every - 1)
+        with ExitStack() as stack:  # kept open (pop_all) unless the detector fails to start
+            # one redirection of native log lines for all the detectors opened and closed meanwhile
+            stack.enter_context(native_logs_to_logging(logger))
+            self._finder = PoseDetector(min_detection_confidence, static_image_mode=True, quiet=False)
+            stack.callback(self._finder.close)
+            self._closing = stack.pop_all()
+        self.version = self._finder.version
+
+    def _new_detector(self) -> PoseDetector:
+        return PoseDetector(self.min_detection_confidence, static_image_mode=False, quiet=False)
+
+    def detect(self, image: np.ndarray) -> dict[int, Found]:
+        """Follow and discover people in the next frame (``uint8 [H, W, 3]`` RGB): ``{id: detection}``
+        for this frame (people followed back into earlier frames show in :meth:`result` only)."""
+        image = self._check_image(image)
+        t, (h, w) = self._frame, image.shape[:2]
+        self._frame += 1
+        fill = image[::8, ::8].reshape(-1, 3).mean(0).astype(np.uint8)
+        found = {k.id: r for k in self.tracks if (r := self._follow(k, image, fill)) is not None}
+        self._drop_duplicates(found)
+        for track in (k for k in self.tracks if k.id in found):
+            track.box = _box(found[track.id][0])
+            target = _Crop.around(track.box, w, h)
+            track.crop = track.crop if track.crop.close_to(target) else target
+        if not self.tracks or t % self.discover_every == 0:
+            # the tiles on schedule only: they cost ~6 more detector runs
+            self._discover(image, fill, found, t, self.tiles and t % self.discover_every == 0)
+            self._recent.clear()
+        else:
+            self._recent.append((t, image.copy(), fill))
+        for track in list(self.tracks):
+            track.missed = 0 if track.id in found else track.missed + 1
+            if track.id in found:
+                track.rows[t] = found[track.id]
+            elif track.missed > self.max_gap:
+                logger.debug("people: track %d given up at frame %d", track.id, t)
+                self.tracks.remove(track)
+                self.finished.append(track)
+                track.detector.close()
+        return found
+
+    def _follow(self, track: _Track, image: np.ndarray, fill: np.ndarray) -> Found | None:
+        """``track``'s detector on its crop, the others seen in the last frame painted over."""
+        others = [k.box for k in self.tracks if k is not track and k.missed == 0]
+        result = track.detector.detect_with_world(track.crop.cut(image, fill, others, track.box))
+        if result is None:
+            return None
+        landmarks = track.crop.to_image(result[0])
+        box = _box(landmarks)
+        if _height(box) < self.min_height or (track.missed and not _refinds(track.box, box)):
+            return None  # too small, or after a gap someone away from where the person was
+        return landmarks, result[1]
+
+    def _drop_duplicates(self, found: dict[int, Found]) -> None:
+        """Two detectors on one person: the older id keeps it, the younger gets a fresh detector,
+        which searches its own (unchanged) crop again."""
+        kept: list[int] = []
+        for track in [k for k in self.tracks if k.id in found]:  # oldest first
+            twin = next((i for i in kept if _same_person(found[i][0], found[track.id][0])), None)
+            if twin is None:
+                kept.append(track.id)
+                continue
+            logger.debug("people: track %d landed on track %d's person; restarting it", track.id, twin)
+            del found[track.id]
+            track.detector.close()
+            track.detector = self._new_detector()
+
+    def _discover(self, image: np.ndarray, fill: np.ndarray, found: dict[int, Found], t: int, tiled: bool) -> None:
+        """Static detections on the frame, then on its tiles, with the people found so far painted over."""
+        h, w = image.shape[:2]
+        masked = image.copy()
+        seen = [k.box for k in self.tracks if k.id in found]
+        for box in seen:
+            masked[_region(box, MASK_PAD)] = fill
+        new: list[Found] = []
+        # views of `masked`: what is painted over shows in every window
+        windows = [(0, 0, masked)] + [(x, y, masked[y : y + n, x : x + n]) for x, y, n in (_tiles(w, h) if tiled else [])]
+        for x0, y0, window in windows:
+            for _ in range(self.max_people + 2):  # each find paints one more box over
+                full = len(self.tracks) + len(new) >= self.max_people
+                if full and all(k.id in found for k in self.tracks):  # nobody to find again either
+                    return self._start(new, found, t, w, h)
+                if (result := self._finder.detect_with_world(window)) is None:
+                    break
+                result = (result[0] + np.array([x0, y0, 0, 0], np.float32), result[1])  # to image pixels
+                box = _box(result[0])
+                masked[_region(box, MASK_PAD)] = fill
+                if _height(box) < self.min_height or any(_iou(box, b) > REFIND_IOU for b in seen):
+                    continue  # too small, or what painting left of someone already found
+                seen.append(box)
+                back = next((k for k in self.tracks if k.id not in found and _refinds(k.box, box)), None)
+                if back is None:
+                    if not full:  # else: someone new while max_people are followed
+                        new.append(result)
+                    continue
+                logger.debug("people: track %d found again at frame %d", back.id, t)
+                back.box, back.crop, found[back.id] = box, _Crop.around(box, w, h), result
+        self._start(new, found, t, w, h)
+
+    def _start(self, new: list[Found], found: dict[int, Found], t: int, w: int, h: int) -> None:
+        """New tracks for newcomers, larger people first (the order of their ids)."""
+        for result in sorted(new, key=lambda r: -_height(_box(r[0]))):
+            box = _box(result[0])
+            track = _Track(self._next_id, box, self._new_detector(), _Crop.around(box, w, h))
+            self._next_id += 1
+            self.tracks.append(track)
+            found[track.id] = result
+            self._follow_back(track)
+            first = min(track.rows, default=t)
+            logger.debug("people: new track %d at frame %d (from %d), %.0f px tall", track.id, t, first, _height(box))
+
+    def _follow_back(self, track: _Track) -> None:
+        """Follow a newcomer back through the frames since the last discovery, until lost."""
+        box, crop = track.box, track.crop
+        detector = self._new_detector()
+        try:
+            for s, image, fill in reversed(self._recent):
+                others = [k.rows[s][0] for k in self.tracks if k is not track and s in k.rows]
+                result = detector.detect_with_world(crop.cut(image, fill, [_box(o) for o in others], box))
+                if result is None:
+                    break
+                landmarks = crop.to_image(result[0])
+                box = _box(landmarks)
+                if _height(box) < self.min_height or any(_same_person(o, landmarks) for o in others):
+                    break
+                track.rows[s] = (landmarks, result[1])
+                target = _Crop.around(box, image.shape[1], image.shape[0])
+                crop = crop if crop.close_to(target) else target
+        finally:
+            detector.close()
+
+    def _check_image(self, image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"frame {self._frame} must be uint8 [H, W, 3] RGB, got {image.dtype} {list(image.shape)}; "
+                             "decode with diffmesh.io.video.iter_frames")  # fmt: skip
+        self._size = self._size or image.shape[:2]
+        if image.shape[:2] != self._size:
+            (h, w), (h0, w0) = image.shape[:2], self._size
+            raise ValueError(f"frame {self._frame} is {w}x{h} but the first frame was {w0}x{h0}; pass frames of one video")
+        return np.ascontiguousarray(image)
+
+    def result(self) -> PeopleKeypoints:
+        """Everyone found so far, rows in order of first appearance (then larger people first);
+        ``frame_indices`` count the frames passed to :meth:`detect` from 0."""
+        n = self._frame
+        tracks = sorted(self.tracks + self.finished, key=lambda k: (min(k.rows), -_height(_box(k.rows[min(k.rows)][0]))))
+        kp33 = np.zeros((len(tracks), n, len(BLAZEPOSE_JOINTS), 4), np.float32)
+        world33 = np.full((len(tracks), n, len(BLAZEPOSE_JOINTS), 3), np.nan, np.float32)
+        detected = np.zeros((len(tracks), n), bool)
+        for p, track in enumerate(tracks):
+            for t, (landmarks, world) in track.rows.items():
+                kp33[p, t], detected[p, t] = landmarks, True
+                world33[p, t] = np.nan if world is None else world
+        keypoints = np.where(detected[..., None, None], blazepose_to_h36m(kp33), 0.0).astype(np.float32)
+        world = np.where(detected[..., None, None], blazepose_world_to_h36m(world33), np.nan).astype(np.float32)
+        ids = np.array([k.id for k in tracks], dtype=np.int64)
+        return PeopleKeypoints(ids, keypoints, world, detected, np.arange(n, dtype=np.int64), f"{self.name}-{self.version}")
+
+    def close(self) -> None:
+        with self._closing:  # the finder and the log redirection close last, whatever happens
+            for track in self.tracks:
+                track.detector.close()
+            self.tracks = []
+
+    def __enter__(self) -> PeopleDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_arguments(**values: Any) -> None:
+    """One-line errors for :func:`detect_people`'s numeric arguments."""
+
+    def number(v: Any, kinds: tuple[type, ...] = (int, float, np.integer, np.floating)) -> bool:
+        return isinstance(v, kinds) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+    rules = {  # name: (test, expectation, default)
+        "max_people": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1", 6),
+        "discover_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (frames)", 10),
+        "max_gap": (lambda v: number(v, (int, np.integer)) and v >= 0, "an integer >= 0 (frames)", 30),
+        "min_detection_confidence": (lambda v: number(v) and 0 < v <= 1, "in (0, 1]", 0.5),
+        "min_height": (lambda v: number(v) and v > 0, "a positive number of pixels", 64),
+    }
+    for name, value in values.items():
+        test, expected, default = rules[name]
+        if not test(value):
+            raise ValueError(f"{name} must be {expected}, got {value!r}; the default is {default}")
+
+
+def detect_people(
+    frames: Iterable[np.ndarray],
+    *,
+    max_people: int = 6,
+    discover_every: int = 10,
+    max_gap: int = 30,
+    min_detection_confidence: float = 0.5,
+    min_height: float = 64.0,
+    tiles: bool = True,
+    progress: Progress = no_progress,
+) -> PeopleKeypoints:
+    """Find and follow people through consecutive frames (see the module docstring).
+
+    Args:
+        frames: ``uint8 [H, W, 3]`` RGB images of one video, in order.
+        max_people: most people followed at once (when one is given up, another may be found).
+        discover_every: frames between two searches for new people (also searched: the first
+            frame, and every frame while nobody is followed).
+        max_gap: a person missing for more than this many frames is given up (a new id if found later).
+        min_detection_confidence: BlazePose person-detector threshold.
+        min_height: people shorter than this many pixels (landmark box) are ignored.
+        tiles: discovery on scheduled frames also searches overlapping tiles of the frame
+            (:data:`TILE_FRACTION`), finding people ~2x smaller, for ~6 more detector runs.
+        progress: ``progress("detect", done, total)`` per frame (``total`` 0 when unknown).
+
+    Returns:
+        :class:`PeopleKeypoints` with ``frame_indices`` ``0, 1, ...``.
+
+    Raises:
+        ValueError: a bad argument, frames of different sizes or types, or no frames.
+    """
+    total = len(frames) if hasattr(frames, "__len__") else 0
+    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles) as det:
+        for count, image in enumerate(frames, 1):
+            det.detect(image)
+            progress("detect", count, total)
+        people = det.result()
+    if not people.detected.shape[1]:
+        raise ValueError("frames is empty; pass at least one uint8 [H, W, 3] RGB frame")
+    rates = ", ".join(f"id {i}: {d.mean():.0%}" for i, d in zip(people.track_ids, people.detected))
+    logger.info("people: %d found in %d frames (detected in %s)", len(people), people.detected.shape[1], rates or "-")
+    return people
+
+
+def detect_people_video(path: str | os.PathLike[str], start: int = 0, end: int | None = None, **kw: Any) -> PeopleKeypoints:
+    """:func:`detect_people` on frames ``[start, end)`` of a video (``end=None``: to its last frame),
+    with video frame indices. Keyword arguments are :func:`detect_people`'s.
+
+    Raises:
+        FileNotFoundError, ValueError: no such video, a bad frame range, or a truncated file.
+    """
+    info = probe_video(path)
+    end = info.num_frames if end is None else end
+    if not 0 <= start < end <= info.num_frames:
+        raise ValueError(f"frame range start={start}, end={end} does not fit {str(path)!r} ({info.num_frames} frames); "
+                         f"pass 0 <= start < end <= {info.num_frames}")  # fmt: skip
+    progress: Progress = kw.pop("progress", no_progress)
+    n = end - start
+    # one decoder thread (the prefetcher) beside the single-threaded detectors
+    frames = (frame.image for frame in prefetch(iter_frames(path, start, end, threads=1)))
+    people = detect_people(frames, progress=lambda stage, done, _: progress(stage, done, n), **kw)
+    if (got := people.detected.shape[1]) != n:
+        raise ValueError(f"{str(path)!r} is truncated or corrupt: {got} of the {n} frames it declares could be "
+                         "decoded; re-encode it (ffmpeg -i in.mp4 out.mp4) or pass an earlier end")  # fmt: skip
+    people.frame_indices = np.arange(start, end, dtype=np.int64)
+    return people

@@ -1,0 +1,173 @@
+"""Several people's keypoints (:mod:`diffmesh.pipelines.people`): the real detector on a real video.
+
+``tests/data/people_clip.mp4`` (made by ``tools/make_people_clip.py`` from two renders of
+``benchmarks/data/video_v1``): 48 frames, 640x480; a boxer in the left half throughout, a
+kicker in the right half from frame :data:`ENTER` on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diffmesh.io.video import iter_frames, probe_video
+from diffmesh.pipelines.keypoints import FrameKeypoints, detect_video
+from diffmesh.pipelines.people import PeopleKeypoints, detect_people, detect_people_video
+from diffmesh.pipelines.tracking import track
+
+CLIP = Path(__file__).parent / "data" / "people_clip.mp4"
+SAMPLE = Path(__file__).resolve().parents[1] / "src" / "diffmesh" / "assets" / "sample_clip.mp4"
+FRAMES, ENTER, MIDDLE = 48, 15, 320  # frames, first frame of the right person, the halves' border (x pixels)
+
+
+def _seen_x(people: PeopleKeypoints, p: int) -> np.ndarray:
+    """x of every confidently seen keypoint of row ``p``."""
+    kp = people.keypoints[p][people.detected[p]]  # [n, 17, 3]
+    return kp[..., 0][kp[..., 2] > 0.5]
+
+
+@pytest.fixture(scope="module")
+def clip_frames() -> list[np.ndarray]:
+    return [f.image for f in iter_frames(CLIP, threads=1)]
+
+
+PROGRESS: list[tuple[str, int, int]] = []
+
+
+@pytest.fixture(scope="module")
+def two_people() -> PeopleKeypoints:
+    return detect_people_video(CLIP, progress=lambda *call: PROGRESS.append(call))
+
+
+def test_two_people_found_with_stable_ids(two_people: PeopleKeypoints) -> None:
+    people = two_people
+    assert len(people) == 2 and len(set(people.track_ids.tolist())) == 2
+    assert people.keypoints.shape == (2, FRAMES, 17, 3) and people.world.shape == (2, FRAMES, 17, 3)
+    np.testing.assert_array_equal(people.frame_indices, np.arange(FRAMES))
+    left, right = people.detected
+    assert left.mean() >= 0.95, left
+    # the newcomer: a new id from their first frames (followed back from the discovery at frame 20)
+    first_right = int(np.flatnonzero(right)[0])
+    assert ENTER <= first_right <= ENTER + 2, right
+    assert right[ENTER:].mean() >= 0.95, right
+    # one id per person throughout: every keypoint of a row lies in that person's half
+    assert _seen_x(people, 0).max() < MIDDLE and _seen_x(people, 1).min() >= MIDDLE
+    # missing rows: keypoints zero, world NaN; found rows: finite world joints in metres
+    assert not people.keypoints[1, :ENTER].any() and np.isnan(people.world[1, :ENTER]).all()
+    world = people.world[people.detected]
+    assert np.isfinite(world).all() and np.abs(world).max() < 2.0
+    assert PROGRESS[0] == ("detect", 1, FRAMES) and PROGRESS[-1] == ("detect", FRAMES, FRAMES)
+
+
+def test_person_is_single_person_keypoints_that_tracking_accepts(two_people: PeopleKeypoints) -> None:
+    right = two_people.person(1)
+    assert isinstance(right, FrameKeypoints) and right.source.startswith("mediapipe-blazepose-people-")
+    assert right.keypoints.shape == (FRAMES, 17, 3) and right.world is not None
+    assert np.isfinite(right.world).all() and not right.world[:ENTER].any()  # zero, not NaN, as FrameKeypoints
+    tracked = track(right.keypoints, right.detected, max_gap=10, world=right.world)
+    assert [(s.start, s.end) for s in tracked.segments] == [(int(np.flatnonzero(right.detected)[0]), FRAMES)]
+    back = PeopleKeypoints.from_arrays(two_people.to_arrays())
+    np.testing.assert_array_equal(back.keypoints, two_people.keypoints)
+    assert back.source == two_people.source
+    with pytest.raises(ValueError, match="person index 2 is out of range: 2 people"):
+        two_people.person(2)
+
+
+def test_max_people_one_keeps_the_first(clip_frames: list[np.ndarray]) -> None:
+    people = detect_people(clip_frames[:30], max_people=1, tiles=False)
+    assert len(people) == 1 and people.detected[0].mean() >= 0.95
+    assert _seen_x(people, 0).max() < MIDDLE
+
+
+def test_one_leaves_and_another_enters(clip_frames: list[np.ndarray]) -> None:
+    """Left person until frame 18, then only the right one: two ids, no hand-over."""
+    switch = 18
+    frames = []
+    for t, f in enumerate(clip_frames[:36]):
+        f = f.copy()
+        if t < switch:
+            f[:, MIDDLE:] = 128  # the right person not there yet
+        else:
+            f[:, :MIDDLE] = 128  # the left person gone
+        frames.append(f)
+    people = detect_people(frames, max_gap=5, discover_every=10, tiles=False)
+    assert len(people) == 2
+    left, right = people.detected
+    assert left[:switch].mean() >= 0.95 and not left[switch:].any()
+    assert np.flatnonzero(right)[0] == switch and right[switch:].mean() >= 0.95
+    assert _seen_x(people, 0).max() < MIDDLE and _seen_x(people, 1).min() >= MIDDLE
+
+
+def test_person_at_the_image_border(clip_frames: list[np.ndarray]) -> None:
+    """The left person's crop reaches beyond the frame's left edge (padded, mapped back)."""
+    cut = 100
+    frames = [np.ascontiguousarray(f[:, cut:MIDDLE]) for f in clip_frames[:10]]
+    people = detect_people(frames)
+    assert len(people) == 1 and people.detected[0].all()
+    x = _seen_x(people, 0)
+    assert x.min() > -5 and x.max() < MIDDLE - cut
+
+
+def test_small_people_found_on_tiles_and_tiny_ones_ignored(clip_frames: list[np.ndarray]) -> None:
+    """Both people shrunk to ~100 px in a 640x480 frame: the whole frame misses them (it needs ~140
+    px, measured), discovery's tiles find them; people under ``min_height`` are ignored."""
+    import cv2
+
+    frames = []
+    for f in clip_frames[ENTER + 5 : ENTER + 8]:
+        small = cv2.resize(f, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)  # 288x216
+        frame = np.full_like(f, 128)
+        frame[132 : 132 + small.shape[0], 176 : 176 + small.shape[1]] = small
+        frames.append(frame)
+    assert len(detect_people(frames, tiles=False)) == 0
+    people = detect_people(frames)
+    assert len(people) == 2 and people.detected.all()
+    heights = [np.ptp(people.keypoints[p, 0, :, 1]) for p in range(2)]
+    assert 80 < min(heights) and max(heights) < 120, heights
+    assert len(detect_people(frames, min_height=200)) == 0
+
+
+def test_single_person_matches_whole_frame_detector() -> None:
+    """On a one-person video the crops give the whole-frame detector's keypoints. Measured on
+    these 30 frames (person ~280 px tall): keypoints 0.6 px median, 1.7 px 95th percentile (the
+    largest, 15 px, one joint in the second frame); world joints 8 mm mean, 22 mm 95th percentile."""
+    n = 30
+    single = detect_video(probe_video(SAMPLE), 0, n, min_detection_confidence=0.5)
+    people = detect_people_video(SAMPLE, 0, n)
+    assert len(people) == 1 and people.detected[0].all() and single.detected.all()
+    one = people.person(0)
+    err = np.linalg.norm(one.keypoints[..., :2] - single.keypoints[..., :2], axis=-1)  # [n, 17] pixels
+    assert np.median(err) < 1.5 and np.percentile(err, 95) < 4.0, (np.median(err), np.percentile(err, 95))
+    world_err = np.linalg.norm(one.world - single.world, axis=-1)  # [n, 17] metres
+    assert world_err.mean() < 0.02 and np.percentile(world_err, 95) < 0.05, (world_err.mean(), np.percentile(world_err, 95))
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"max_people": 0}, "max_people must be an integer >= 1, got 0"),
+        ({"max_people": 2.5}, "max_people"),
+        ({"discover_every": 0}, "discover_every must be an integer >= 1"),
+        ({"max_gap": -1}, "max_gap must be an integer >= 0"),
+        ({"min_detection_confidence": 1.5}, r"min_detection_confidence must be in \(0, 1\], got 1.5"),
+        ({"min_height": 0}, "min_height must be a positive number"),
+    ],
+)
+def test_bad_arguments(kw: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        detect_people([np.zeros((8, 8, 3), np.uint8)], **kw)
+
+
+def test_bad_frames_and_ranges(clip_frames: list[np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="frames is empty"):
+        detect_people([])
+    with pytest.raises(ValueError, match=r"frame 0 must be uint8 \[H, W, 3\] RGB, got float32"):
+        detect_people([clip_frames[0].astype(np.float32)])
+    with pytest.raises(ValueError, match="frame 1 is 320x480 but the first frame was 640x480"):
+        detect_people([clip_frames[0], clip_frames[1][:, :320]])
+    with pytest.raises(ValueError, match=r"start=40, end=60 does not fit .* \(48 frames\); pass 0 <= start < end <= 48"):
+        detect_people_video(CLIP, 40, 60)
+    with pytest.raises(FileNotFoundError):
+        detect_people_video(CLIP.with_name("missing.mp4"))
