@@ -21,6 +21,7 @@ from diffmesh.io.bvh import rotmat_to_euler_zxy
 from diffmesh.io.exports import (
     CAMERA_TO_Y_UP,
     RESULT_FIELDS,
+    WORLD_KEYS,
     atomic_write,
     read_result,
     write_bvh,
@@ -332,10 +333,10 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     inputs = result_inputs()
     path = write_result_npz(tmp_path / "result.npz", **inputs)
     raw = np.load(path, allow_pickle=False)  # readable by plain numpy, no pickles
-    assert set(raw.files) == set(RESULT_FIELDS)
+    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS)  # no world frame given
     res = read_result(path)
     assert res["joint_names"] == H36M_JOINTS and res["smpl_joint_names"] == SMPL_JOINTS
-    assert res["schema_version"] == 1 and res["fps"] == pytest.approx(29.97)
+    assert res["schema_version"] == 2 and res["fps"] == pytest.approx(29.97)
     assert res["model"] == "diffmesh (untrained)" and "metres" in res["units"] and "y down" in res["coordinate_frame"]
     np.testing.assert_allclose(res["pose_rotmat"], inputs["rotmats"], atol=1e-6)
     back = axis_angle_to_rotmat(torch.as_tensor(res["pose_axis_angle"], dtype=torch.float64)).numpy()
@@ -456,3 +457,36 @@ def test_invalid_frames_may_hold_nan(small_body: BodyModel, tmp_path: Path) -> N
     assert np.isfinite(read_bvh(tmp_path / "m.bvh").frames).all()
     with pytest.raises(ValueError, match=r"NaN or inf in valid frames \[1\]"):
         write_bvh(tmp_path / "m.bvh", small_body, **motion, fps=30.0)
+
+
+def test_result_world_keys_round_trip(tmp_path: Path) -> None:
+    """The world frame's keys: all or none; a static camera's floor may be given once."""
+    inputs = result_inputs()
+    T = 4
+    world = {"camera_static": True, "floor_normal_cam": np.array([0.0, -1.0, 0.0]), "floor_offset_cam": np.array(1.5),
+             "cam_to_world": np.broadcast_to(np.eye(4), (T, 4, 4)), "world_orient_rotmat": np.broadcast_to(np.eye(3), (T, 3, 3)),
+             "transl_world": np.zeros((T, 3)), "joints_3d_world": np.zeros((T, 17, 3)),
+             "joints_3d_world_raw": np.zeros((T, 17, 3)), "foot_contact": np.zeros((T, 2), bool)}  # fmt: skip
+    res = read_result(write_result_npz(tmp_path / "result.npz", **inputs, world=world))
+    assert set(WORLD_KEYS) <= set(res) and res["camera_static"] is True and "y up" in res["world_frame"]
+    assert res["floor_normal_cam"].shape == (T, 3) and res["floor_offset_cam"].tolist() == [1.5] * T
+    del world["foot_contact"]
+    with pytest.raises(ValueError, match=r"world is missing the keys \['foot_contact'\]"):
+        write_result_npz(tmp_path / "bad.npz", **inputs, world=world)
+
+
+def test_world_frame_exports_keep_the_motion_as_given() -> None:
+    """frame="world": the root is already Y-up, so the exports do not turn it (camera: C @ root)."""
+    from diffmesh.io.motion import prepare_motion
+
+    body = load("open")
+    T = 3
+    R = np.broadcast_to(np.eye(3), (T, 24, 3, 3)).copy()
+    t = np.array([[0.0, 0.9, 0.0], [0.1, 0.9, 0.0], [0.2, 0.9, -0.1]])
+    world = prepare_motion(body, rotmats=R, transl=t, betas=np.zeros(10), fps=30.0, frame="world")
+    cam = prepare_motion(body, rotmats=R, transl=t, betas=np.zeros(10), fps=30.0)
+    np.testing.assert_allclose(world.root_positions_y_up(), world.rest_joints[0] + t)
+    np.testing.assert_allclose(cam.root_positions_y_up(), (cam.rest_joints[0] + t) * [1, -1, -1])
+    np.testing.assert_allclose(world.root_rotmats_y_up(), R[:, 0])
+    with pytest.raises(ValueError, match="frame must be 'camera' or 'world'"):
+        prepare_motion(body, rotmats=R, transl=t, betas=np.zeros(10), fps=30.0, frame="y_up")

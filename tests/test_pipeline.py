@@ -263,11 +263,14 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",
                          body_model=body, name="tiny")  # fmt: skip
     s2 = run(video, out, InferSettings(), bundle, side_view=True, animation=False)
-    assert s2.cached_stages == ["keypoints", "mesh"] and builds == [1]
+    assert s2.cached_stages == ["keypoints", "mesh", "world"] and builds == [1]
     assert probe_video(out / "overlay.mp4").width == 2 * W
     # A model setting changes only the model stage's key.
     s3 = run(video, out, InferSettings(flip=True), tiny_bundle(), overlay=False, animation=False)
     assert s3.cached_stages == ["keypoints"]
+    # A world setting changes only the world stage's key.
+    s4 = run(video, out, InferSettings(flip=True, static_camera=True), tiny_bundle(), overlay=False, animation=False)
+    assert s4.cached_stages == ["keypoints", "mesh"]
 
 
 def test_default_weights_recover_the_known_motion(walk: tuple[Path, dict], tmp_path: Path) -> None:
@@ -294,6 +297,18 @@ def test_default_weights_recover_the_known_motion(walk: tuple[Path, dict], tmp_p
     pa, pa_mean = p_mpjpe(pred_rel, true_rel).mean(), p_mpjpe(mean, true_rel).mean()
     assert pa < PIPELINE_PA_MPJPE_MM and pa < 0.7 * pa_mean, (pa, pa_mean)
     assert mpjpe(pred_rel, true_rel).mean() < PIPELINE_MPJPE_MM
+    # The world frame: the rendered camera is level and still, so "up" is the camera's -y and the
+    # camera is measured not to rotate; the person stands on the floor (y = 0) and walks to the
+    # camera's right (+x); the world joints are cam_to_world applied to the camera-frame joints.
+    assert bool(r["camera_static"]) and r["foot_contact"].shape == (len(has), 2)
+    angle = np.degrees(np.arccos(np.clip(r["floor_normal_cam"][0] @ [0.0, -1.0, 0.0], -1, 1)))
+    assert angle < 15.0, angle  # 11 deg: this walk's knees never straighten, its thorax is 8 deg off its ankles' vertical
+    world = r["joints_3d_world"][has]
+    assert 0.7 < np.median(world[:, 0, 1]) < 1.1 and np.percentile(world[:, [3, 6], 1], 5) > -0.05
+    assert world[-1, 0, 0] - world[0, 0, 0] > 0.5
+    A = r["cam_to_world"][has].astype(np.float64)
+    raw = np.einsum("nij,nkj->nki", A[:, :3, :3], r["joints_3d_cam"][has]) + A[:, None, :3, 3]
+    np.testing.assert_allclose(raw, r["joints_3d_world_raw"][has], atol=1e-4)
 
 
 def test_person_leaves_and_returns(tmp_path: Path) -> None:

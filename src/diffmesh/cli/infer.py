@@ -107,6 +107,11 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--fov", type=float, default=None, help="vertical field of view in degrees (default 50)")
     g.add_argument("--focal", type=float, default=None, help="focal length in pixels, if known (overrides --fov)")
     g.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")
+    g = p.add_argument_group("world frame")
+    g.add_argument("--static-camera", action="store_true", help="the camera does not rotate: skip measuring its rotation "
+                   "from the background (faster; a panning camera then turns the world)")
+    g.add_argument("--no-world", action="store_true", help="camera-frame results only: no floor, world frame or foot contacts")
+    g.add_argument("--no-foot-cleanup", action="store_true", help="keep the world motion as estimated (planted feet may slide)")
     if video:
         g = p.add_argument_group("live")
         g.add_argument("--live", action="store_true", help="VIDEO is a live source (camera /dev/video0, stream URL, or a "
@@ -119,6 +124,9 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--no-overlay", action="store_true", help="do not render overlay.mp4")
     g.add_argument("--no-animation", action="store_true", help="do not write animation.glb / motion.bvh")
     g.add_argument("--obj", action="store_true", help="also write one OBJ mesh per frame into obj/")
+    g.add_argument("--export-frame", choices=("world", "camera"), default="world",
+                   help="animation.glb / motion.bvh in the world frame (feet on the floor at y=0; default) or in the "
+                   "camera frame turned Y-up")
     g.add_argument("--render-backend", default="auto", choices=("auto", "opengl", "torch"))
     g.add_argument("--no-cache", action="store_true", help="recompute every stage (ignore OUT/.cache)")
     g.add_argument(
@@ -146,6 +154,9 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         fast=not args.no_fast,
         device=args.device,
         threads=args.threads,
+        world=not args.no_world,
+        static_camera=args.static_camera,
+        foot_cleanup=not args.no_foot_cleanup,
     )
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     progress = StageProgress()
@@ -159,6 +170,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
             overlay=not args.no_overlay,
             animation=not args.no_animation,
             obj=args.obj,
+            export_frame=args.export_frame,
             render_backend=args.render_backend,
             use_cache=not args.no_cache,
             progress=progress,

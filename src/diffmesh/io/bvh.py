@@ -139,14 +139,15 @@ def write_bvh(
     fps: float,
     valid: Any | None = None,
     frame_indices: Any | None = None,
+    frame: str = "camera",
     units: Literal["m", "cm"] = "m",
 ) -> Path:
     """Write the skeleton animation as BVH (``motion.bvh``), atomically.
 
     Args:
         path: destination ``.bvh`` file (its folder must exist).
-        body_model, rotmats, transl, betas, fps, valid, frame_indices: the motion, as
-            :func:`~diffmesh.io.motion.prepare_motion` takes them (camera frame; frames
+        body_model, rotmats, transl, betas, fps, valid, frame_indices, frame: the motion, as
+            :func:`~diffmesh.io.motion.prepare_motion` takes them (camera frame or ``frame="world"``; frames
             without a person hold the last valid pose; the rest skeleton comes from the body
             model's ``J_regressor``). BVH has one frame time, so ``frame_indices`` must be
             evenly spaced.
@@ -154,10 +155,10 @@ def write_bvh(
 
     Returns:
         ``path``. Forward kinematics of the file gives ``CAMERA_TO_Y_UP @`` the body model's
-        camera-frame joints (times 100 for ``units="cm"``).
+        camera-frame joints (``frame="world"``: the world-frame joints; times 100 for ``units="cm"``).
     """
     motion = prepare_motion(
-        body_model, rotmats=rotmats, transl=transl, betas=betas, fps=fps, valid=valid, frame_indices=frame_indices
+        body_model, rotmats=rotmats, transl=transl, betas=betas, fps=fps, valid=valid, frame_indices=frame_indices, frame=frame
     )
     text = format_bvh(motion, units=units).encode("ascii")
     logger.debug("BVH: %d frames, %d bytes -> %s", motion.num_frames, len(text), path)

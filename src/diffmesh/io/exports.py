@@ -18,13 +18,14 @@ from diffmesh.io.bvh import write_bvh
 from diffmesh.io.gltf import write_gltf_animation
 from diffmesh.io.motion import CAMERA_TO_Y_UP, PreparedMotion, atomic_write, prepare_motion
 from diffmesh.io.obj import write_obj_sequence
-from diffmesh.io.result import RESULT_FIELDS, SCHEMA_VERSION, read_result, write_result_npz
+from diffmesh.io.result import RESULT_FIELDS, SCHEMA_VERSION, WORLD_KEYS, read_result, write_result_npz
 
 __all__ = [
     "CAMERA_TO_Y_UP",
     "PreparedMotion",
     "RESULT_FIELDS",
     "SCHEMA_VERSION",
+    "WORLD_KEYS",
     "atomic_write",
     "prepare_motion",
     "read_result",

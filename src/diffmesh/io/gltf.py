@@ -209,7 +209,8 @@ def build_glb(
             "version": "2.0",
             "generator": generator,
             "extras": {
-                "axes": "Y up, +Z toward the viewer, metres; camera frame (OpenCV) rotated 180 deg about x",
+                "axes": ("Y up, +Z toward the viewer, metres; camera frame (OpenCV) rotated 180 deg about x"
+                         if motion.frame == "camera" else "Y up, metres; the gravity-aligned world frame, floor at y = 0"),
                 "joint_names": list(SMPL_JOINTS),
                 "fps": motion.fps,
                 "first_frame_index": int(motion.frame_indices[0]),
@@ -281,22 +282,23 @@ def write_gltf_animation(
     fps: float,
     valid: Any | None = None,
     frame_indices: Any | None = None,
+    frame: str = "camera",
 ) -> Path:
     """Write a skinned, animated glTF 2.0 binary (``animation.glb``), atomically.
 
     Args:
         path: destination ``.glb`` file (its folder must exist).
-        body_model, rotmats, transl, betas, fps, valid, frame_indices: the motion, as
-            :func:`~diffmesh.io.motion.prepare_motion` takes them (camera frame; frames
-            without a person hold the last valid pose). Key times are
-            ``(frame - frame_0) / fps`` seconds.
+        body_model, rotmats, transl, betas, fps, valid, frame_indices, frame: the motion, as
+            :func:`~diffmesh.io.motion.prepare_motion` takes them (camera frame, or
+            ``frame="world"`` for a Y-up world frame; frames without a person hold the last
+            valid pose). Key times are ``(frame - frame_0) / fps`` seconds.
 
     Returns:
         ``path``. Joint world positions in the file equal ``CAMERA_TO_Y_UP @`` the body
-        model's camera-frame joints.
+        model's camera-frame joints (with ``frame="world"``: the world-frame joints).
     """
     motion = prepare_motion(
-        body_model, rotmats=rotmats, transl=transl, betas=betas, fps=fps, valid=valid, frame_indices=frame_indices
+        body_model, rotmats=rotmats, transl=transl, betas=betas, fps=fps, valid=valid, frame_indices=frame_indices, frame=frame
     )
     from diffmesh import __version__
 

@@ -91,6 +91,9 @@ class PreparedMotion:
         rest_vertices: ``[V, 3]`` T-pose mesh of the subject (body-model frame, Y up).
         rest_joints: ``[24, 3]`` T-pose joints ``J_regressor @ rest_vertices``.
         parents: ``[24]`` parent joint of each joint, ``-1`` for the root.
+        frame: ``"camera"``: ``rotmats[:, 0]`` and ``transl`` are in the camera frame and the
+            exports turn them into the Y-up frame with :data:`CAMERA_TO_Y_UP`; ``"world"``: they
+            are already in a Y-up world frame (``result.npz``'s ``*_world`` keys) and are kept.
     """
 
     rotmats: np.ndarray
@@ -102,6 +105,12 @@ class PreparedMotion:
     rest_vertices: np.ndarray
     rest_joints: np.ndarray
     parents: tuple[int, ...]
+    frame: str = "camera"
+
+    @property
+    def to_y_up(self) -> np.ndarray:
+        """``[3, 3]`` the rotation from :attr:`frame` into the export frame."""
+        return CAMERA_TO_Y_UP if self.frame == "camera" else np.eye(3)
 
     @property
     def num_frames(self) -> int:
@@ -121,12 +130,12 @@ class PreparedMotion:
         return offsets
 
     def root_rotmats_y_up(self) -> np.ndarray:
-        """``[T, 3, 3]`` global orientation in the Y-up export frame, ``C @ R0``."""
-        return CAMERA_TO_Y_UP @ self.rotmats[:, 0]
+        """``[T, 3, 3]`` global orientation in the Y-up export frame, ``C @ R0`` (``R0`` in the world frame)."""
+        return self.to_y_up @ self.rotmats[:, 0]
 
     def root_positions_y_up(self) -> np.ndarray:
-        """``[T, 3]`` pelvis position in the Y-up export frame, ``C @ (J0 + transl)``."""
-        return (self.rest_joints[0] + self.transl) @ CAMERA_TO_Y_UP.T
+        """``[T, 3]`` pelvis position in the Y-up export frame, ``C @ (J0 + transl)`` (``J0 + transl`` in the world frame)."""
+        return (self.rest_joints[0] + self.transl) @ self.to_y_up.T
 
     def local_rotmats_y_up(self) -> np.ndarray:
         """``[T, 24, 3, 3]`` local rotations with the root expressed in the Y-up frame."""
@@ -162,6 +171,7 @@ def prepare_motion(
     fps: float,
     valid: Any | None = None,
     frame_indices: Any | None = None,
+    frame: str = "camera",
 ) -> PreparedMotion:
     """Validate a per-frame body motion and compute the subject's rest skeleton.
 
@@ -176,6 +186,8 @@ def prepare_motion(
         valid: optional ``[T]`` bool, ``False`` where no person was found (default: all).
         frame_indices: optional ``[T]`` strictly increasing video frame indices
             (default ``0..T-1``).
+        frame: ``"camera"`` (the default) or ``"world"``: ``rotmats[:, 0]`` and ``transl`` are
+            already in a Y-up world frame (:attr:`PreparedMotion.frame`).
 
     Returns:
         :class:`PreparedMotion`; invalid frames hold the nearest earlier valid pose.
@@ -185,6 +197,8 @@ def prepare_motion(
             f"body_model must be a diffmesh.body.BodyModel, got {type(body_model).__name__}; "
             "load one with diffmesh.body.load('open') or diffmesh.body.load(path_to_smpl)"
         )
+    if frame not in ("camera", "world"):
+        raise ValueError(f"frame must be 'camera' or 'world' (Y up), got {frame!r}")
     if body_model.num_joints != NUM_SMPL_JOINTS:
         raise ValueError(f"exports need a 24-joint SMPL-format body model, got {body_model.num_joints} joints")
     R = as_numpy(rotmats, "rotmats")
@@ -261,6 +275,7 @@ def prepare_motion(
         rest_vertices=rest_vertices,
         rest_joints=rest_joints,
         parents=tuple(int(p) for p in body_model.parents.tolist()),
+        frame=frame,
     )
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "RESULT_FIELDS",
     "RESULT_FORMAT",
     "SCHEMA_VERSION",
+    "WORLD_FRAME",
+    "WORLD_KEYS",
     "ResultField",
     "read_result",
     "write_result_npz",
@@ -38,7 +40,7 @@ __all__ = [
 #: Value of the ``format`` key.
 RESULT_FORMAT = "diffmesh.result"
 #: Bumped when a key changes meaning or shape; readers accept this version and older ones.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the optional world-frame keys (WORLD_KEYS)
 
 COORDINATE_FRAME = "camera (OpenCV): origin at the camera centre, x right, y down, z forward (into the scene); metres"
 UNITS = "lengths in metres, angles in radians, image coordinates in pixels, time in seconds"
@@ -111,8 +113,26 @@ RESULT_FIELDS: dict[str, ResultField] = {
     "joint_names": ResultField("U", (H,), "", "names of the 17 H36M joints of keypoints_2d and joints_3d_cam"),
     "smpl_joint_names": ResultField("U", (J,), "", "names of the 24 SMPL joints of pose_rotmat / pose_axis_angle"),
     "smpl_parents": ResultField("i", (J,), "", "parent of each SMPL joint (-1 for the root)"),
+    # --- schema 2: the world frame (diffmesh.pipelines.world); absent with --no-world
+    "world_frame": ResultField("U", (), "", "the world frame of the *_world keys", required=False),
+    "camera_static": ResultField("b", (), "", "True: the camera was taken as not rotating (measured or --static-camera)", required=False),
+    "floor_normal_cam": ResultField("f", ("T", 3), "", "unit up vector (against gravity) in each frame's camera frame", required=False),
+    "floor_offset_cam": ResultField("f", ("T",), "m", "d with floor_normal_cam . X + d = 0 for camera-frame points X on the floor", required=False),
+    "cam_to_world": ResultField("f", ("T", 4, 4), "m", "X_world = A[:3, :3] @ X_cam + A[:3, 3] (camera rotation measured, translation not)", required=False),
+    "world_orient_rotmat": ResultField("f", ("T", 3, 3), "", "global orientation in the world frame (replaces pose_rotmat[:, 0])", required=False),
+    "transl_world": ResultField("f", ("T", 3), "m", "root translation in the world frame, after the foot clean-up", required=False),
+    "joints_3d_world": ResultField("f", ("T", H, 3), "m", "3-D joints in the world frame after the foot clean-up (order of joint_names)", required=False),
+    "joints_3d_world_raw": ResultField("f", ("T", H, 3), "m", "joints_3d_world before the foot clean-up", required=False),
+    "foot_contact": ResultField("b", ("T", 2), "", "(left, right) foot planted on the floor", required=False),
 }
 del J, H
+
+#: The world-frame keys (all or none are written).
+WORLD_KEYS: tuple[str, ...] = ("world_frame", "camera_static", "floor_normal_cam", "floor_offset_cam", "cam_to_world",
+                               "world_orient_rotmat", "transl_world", "joints_3d_world", "joints_3d_world_raw",
+                               "foot_contact")  # fmt: skip
+WORLD_FRAME = ("gravity-aligned world: y up, floor at y = 0, origin on the floor below the first frame's root, "
+               "z horizontal toward the first frame's camera, x = y cross z; metres")  # fmt: skip
 
 
 def _schema_json() -> str:
@@ -158,6 +178,7 @@ def write_result_npz(
     body_model: str,
     image_size: tuple[int, int] | None = None,
     diffmesh_version: str | None = None,
+    world: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``result.npz`` atomically (schema: :data:`RESULT_FIELDS`, docs/outputs.md).
 
@@ -176,6 +197,9 @@ def write_result_npz(
         model, weights, body_model: what produced the result (free text).
         image_size: optional ``(width, height)`` in pixels.
         diffmesh_version: defaults to the installed ``diffmesh.__version__``.
+        world: optional world-frame arrays, keyed as in :data:`WORLD_KEYS` (all but
+            ``world_frame``, which is filled in); per-frame keys may be given for every frame
+            or, for the static-camera floor, once (``[3]``, scalar).
 
     Returns:
         ``path``.
@@ -234,9 +258,29 @@ def write_result_npz(
     }  # fmt: skip
     if image_size is not None:
         data["image_size"] = as_numpy(image_size, "image_size", np.int64)
+    if world is not None:
+        data.update(_world_arrays(world, T))
     _validate(data, source="the arrays to write")
     logger.debug("result.npz: %d frames (%d without a person) -> %s", T, int((~v).sum()), path)
     return atomic_write(path, lambda file: np.savez_compressed(file, **data))
+
+
+def _world_arrays(world: dict[str, Any], T: int) -> dict[str, np.ndarray]:
+    missing = [k for k in WORLD_KEYS if k != "world_frame" and k not in world]
+    if missing:
+        raise ValueError(f"world is missing the keys {missing}; pass all of {list(WORLD_KEYS[1:])} or world=None")
+    out: dict[str, np.ndarray] = {"world_frame": np.array(WORLD_FRAME),
+                                  "camera_static": np.array(bool(world["camera_static"]))}  # fmt: skip
+    for key in WORLD_KEYS[2:]:
+        field = RESULT_FIELDS[key]
+        tail = tuple(int(d) for d in field.shape[1:])
+        if field.kind == "b":
+            a = as_numpy(world[key], key, bool)
+            out[key] = np.broadcast_to(a, (T, *tail)).copy() if a.shape == tail else a
+        else:
+            a = as_numpy(world[key], key).astype(np.float32)
+            out[key] = np.broadcast_to(a, (T, *tail)).copy() if a.shape == tail else a
+    return out
 
 
 def _validate(data: dict[str, np.ndarray], source: str) -> None:

@@ -12,6 +12,7 @@ keypoints       :mod:`~diffmesh.pipelines.keypoints` (detector or AlphaPose file
 tracking        :mod:`~diffmesh.pipelines.tracking`
 windows + model :mod:`~diffmesh.pipelines.windows`, :mod:`~diffmesh.pipelines.prediction`
 placement       :mod:`~diffmesh.pipelines.placement`
+world           :mod:`~diffmesh.pipelines.world` (camera rotation, floor, world frame, foot contacts)
 overlay         :mod:`~diffmesh.pipelines.overlay`
 outputs         :mod:`~diffmesh.pipelines.outputs` (result.npz, exports, summary.json)
 ==============  ===================================================================
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, TypeVar
@@ -53,6 +55,7 @@ from diffmesh.pipelines.prediction import predict_mesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, track
+from diffmesh.pipelines.world import WorldMotion, world_from_placed
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ def run(
     overlay: bool = True,
     animation: bool = True,
     obj: bool = False,
+    export_frame: str = "world",
     render_backend: str = "auto",
     use_cache: bool = True,
     progress: Progress = no_progress,
@@ -117,8 +121,14 @@ def run(
             K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
             placed = _cached(cache, "mesh", mesh_key, cached, PlacedMesh.from_arrays,
                              lambda: _predict_and_place(model, bundle, trk, K, settings, progress), hit=mesh_hit)  # fmt: skip
-        result = VideoResult(info, start, end, bundle, kps, trk, placed, K)
-        outputs = write_outputs(out, result, OutputOptions(overlay, side_view, render_backend, animation, obj), clock, progress)
+        world = None
+        if settings.world:
+            with clock("world"):
+                world_key = stage_key("world", mesh=mesh_key, version=1, **settings.world_stage_parts())
+                world = _cached(cache, "world", world_key, cached, WorldMotion.from_arrays,
+                                lambda: _world(info, start, end, bundle, trk, placed, K, settings, progress))  # fmt: skip
+        result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
+        outputs = write_outputs(out, result, OutputOptions(overlay, side_view, render_backend, animation, obj, export_frame), clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
     write_summary(out, summary)
     return summary
@@ -178,6 +188,34 @@ def _predict_and_place(
     normalization = settings.normalization or bundle.normalization
     mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
     return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
+
+
+def _world(
+    info: VideoInfo, start: int, end: int, bundle: ModelBundle, trk: Track, placed: PlacedMesh, K: np.ndarray,
+    settings: InferSettings, progress: Progress,
+) -> WorldMotion:  # fmt: skip
+    """The camera's rotation (unless ``static_camera``), then the world frame of the placed bodies."""
+    valid = trk.has_person & np.isfinite(placed.transl).all(1)
+    rotations = None
+    if not settings.static_camera:
+        from diffmesh.geometry.camera_motion import camera_rotations_from_video
+
+        motion = camera_rotations_from_video(info.path, start, end, K, person_boxes(trk.keypoints, trk.has_person),
+                                             progress=progress)  # fmt: skip
+        rotations = None if motion.static else motion.rotations
+    return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup)
+
+
+def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: float = 0.3,
+                 margin: float = 0.15) -> np.ndarray:  # fmt: skip
+    """``[N, 4]`` x0, y0, x1, y1 around each frame's confident keypoints, enlarged by ``margin`` of the
+    box's height on every side (the whole body, hair and clothes); NaN rows without a person."""
+    xy = np.where((keypoints[..., 2:3] >= min_confidence) & has_person[:, None, None], keypoints[..., :2], np.nan)
+    with warnings.catch_warnings():  # all-NaN rows (no person) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(xy, 1), np.nanmax(xy, 1)
+    pad = margin * (hi[:, 1:2] - lo[:, 1:2])
+    return np.concatenate([lo - pad, hi + pad], 1)
 
 
 def _warn_if_untrained(bundle: ModelBundle) -> None:

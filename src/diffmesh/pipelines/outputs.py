@@ -31,6 +31,7 @@ from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
 from diffmesh.pipelines.tracking import Track
+from diffmesh.pipelines.world import WorldMotion
 
 __all__ = [
     "OutputOptions",
@@ -54,6 +55,11 @@ class OutputOptions:
     render_backend: str = "auto"
     animation: bool = True
     obj: bool = False
+    export_frame: str = "world"  # animation.glb / motion.bvh: "world" (when the run has one) or "camera"
+
+    def __post_init__(self) -> None:
+        if self.export_frame not in ("world", "camera"):
+            raise ValueError(f"export_frame must be 'world' or 'camera', got {self.export_frame!r}")
 
 
 @dataclass
@@ -72,6 +78,7 @@ class VideoResult:
     track: Track
     placed: PlacedMesh
     K: np.ndarray  # [3, 3] pixels
+    world: WorldMotion | None = None
 
     @property
     def mesh(self) -> MeshSequence:
@@ -85,6 +92,21 @@ class VideoResult:
     def transl_cam(self) -> np.ndarray:
         """``[N, 3]`` float32 root translation, metres, camera frame; NaN where not :attr:`valid`."""
         return np.where(self.valid[:, None], self.placed.transl, np.nan).astype(np.float32)
+
+    def world_arrays(self) -> dict[str, np.ndarray] | None:
+        """The world keys of ``result.npz`` (:data:`diffmesh.io.result.WORLD_KEYS`), ``None`` without a world frame."""
+        w = self.world
+        if w is None:
+            return None
+        nan = ~self.valid
+        rows = lambda a: np.where(nan.reshape(-1, *([1] * (a.ndim - 1))), np.nan, a)  # noqa: E731
+        n = len(nan)
+        return {"camera_static": np.array(w.static_camera),
+                "floor_normal_cam": np.broadcast_to(w.floor_normal_cam, (n, 3)),
+                "floor_offset_cam": np.broadcast_to(w.floor_offset_cam, (n,)),
+                "cam_to_world": w.cam_to_world, "world_orient_rotmat": rows(w.root_rotmats),
+                "transl_world": rows(w.transl), "joints_3d_world": rows(w.joints),
+                "joints_3d_world_raw": rows(w.joints_raw), "foot_contact": w.foot_contact & self.valid[:, None]}  # fmt: skip
 
     def joints_cam(self) -> np.ndarray:
         """``[N, 17, 3]`` float32 H36M joints, metres, camera frame; NaN where not :attr:`valid`."""
@@ -126,6 +148,7 @@ def write_outputs(
                 keypoints_2d=result.track.keypoints, joints_3d_cam=result.joints_cam(), fps=info.fps,
                 frame_indices=result.keypoints.frame_indices, valid=valid, model=bundle.name, weights=bundle.weights,
                 body_model=str(getattr(bundle.body_model, "name", "unknown")), image_size=(info.width, info.height),
+                world=result.world_arrays(),
             )  # fmt: skip
         names = ["result.npz"]
         if options.overlay:
@@ -135,8 +158,9 @@ def write_outputs(
             names.append("overlay.mp4")
         if options.animation:
             with clock("exports"):
+                world = result.world if options.export_frame == "world" else None
                 names += write_animation_exports(tmp, bundle.body_model, mesh, result.placed.transl, valid,
-                                                 result.keypoints.frame_indices, info.fps, options.obj)  # fmt: skip
+                                                 result.keypoints.frame_indices, info.fps, options.obj, world)  # fmt: skip
         for name in names:  # every output succeeded: move them into place
             dest = out / name.rstrip("/")
             if dest.is_dir():
@@ -164,19 +188,29 @@ def write_animation_exports(
     frame_indices: np.ndarray,
     fps: float,
     obj: bool,
+    world: WorldMotion | None = None,
 ) -> list[str]:
     """``animation.glb`` and ``motion.bvh`` (and per-frame OBJ in ``obj/``) via :mod:`diffmesh.io.exports`.
 
-    Frames without a person hold the last valid pose (the exporters' ``valid`` rule). Returns the
-    names written (none when no frame is valid).
+    With ``world``, the animation is in the world frame (y up, feet on the floor at y = 0, the
+    root moving over the floor); otherwise in the camera frame turned Y-up. OBJ meshes are in the
+    camera-derived Y-up frame either way. Frames without a person hold the last valid pose (the
+    exporters' ``valid`` rule). Returns the names written (none when no frame is valid).
     """
     valid = valid & np.isfinite(transl).all(1)
     if not valid.any():
         return []
     kw = dict(rotmats=mesh.rotmats, transl=np.nan_to_num(transl).astype(np.float32), betas=mesh.betas,
               valid=valid, frame_indices=frame_indices)  # fmt: skip
-    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **kw)
-    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **kw)
+    anim = dict(kw)
+    if world is not None:
+        valid = valid & np.isfinite(world.transl).all(1)
+        rotmats = mesh.rotmats.copy()
+        rotmats[:, 0] = np.nan_to_num(world.root_rotmats)
+        anim = dict(rotmats=rotmats, transl=np.nan_to_num(world.transl).astype(np.float32), betas=mesh.betas,
+                    valid=valid, frame_indices=frame_indices, frame="world")  # fmt: skip
+    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **anim)
+    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **anim)
     written = ["animation.glb", "motion.bvh"]
     if obj:
         write_obj_sequence(out_dir / "obj", body_model, **kw)

@@ -43,6 +43,9 @@ class InferSettings:
         batch_windows: windows per network call.
         threads: torch CPU threads for the run (0: :func:`diffmesh.pipelines.threads.default_threads`,
             half the cores, at most 4). Does not change the result.
+        world: put the motion into a gravity-aligned world frame (:mod:`diffmesh.pipelines.world`).
+        static_camera: take the camera as not rotating (skip measuring its rotation).
+        foot_cleanup: keep planted feet still in the world frame.
     """
 
     start: int = 0
@@ -61,6 +64,9 @@ class InferSettings:
     device: str = "cpu"
     batch_windows: int = 8
     threads: int = 0
+    world: bool = True
+    static_camera: bool = False
+    foot_cleanup: bool = True
 
     def __post_init__(self) -> None:
         if self.normalization not in (None, "segment", "window"):
@@ -76,8 +82,15 @@ class InferSettings:
     def model_stage_parts(self) -> dict[str, Any]:
         """The settings in the model stage's cache key: all but the frame range and keypoint
         source (already in the keypoints key) and those that do not change the result."""
-        neutral = ("start", "end", "keypoints_file", "track_id", "device", "batch_windows", "threads")
+        neutral = ("start", "end", "keypoints_file", "track_id", "device", "batch_windows", "threads", *_WORLD_SETTINGS)
         return {k: v for k, v in asdict(self).items() if k not in neutral}
+
+    def world_stage_parts(self) -> dict[str, Any]:
+        """The settings in the world stage's cache key."""
+        return {k: getattr(self, k) for k in _WORLD_SETTINGS}
+
+
+_WORLD_SETTINGS = ("world", "static_camera", "foot_cleanup")
 
 
 class StageClock:

@@ -1,0 +1,391 @@
+"""The world stage: every frame's body in one gravity-aligned world frame, feet on the floor.
+
+The model stage places the body in each frame's *camera* frame. This stage
+
+1. undoes the camera's rotation (:mod:`diffmesh.geometry.camera_motion`, measured on the
+   background; skipped for a static camera), so all frames share the first frame's camera axes;
+2. finds the floor from the bodies: the soles of the feet where they are planted (low and
+   slow), a robust plane fit with the body's average "up" (feet → thorax, which physics keeps
+   near vertical over time) as a prior where the planted points do not spread enough to fix
+   the plane's tilt;
+3. builds the world frame: **y up** (the floor normal), floor at **y = 0**, origin on the floor
+   below the first placed root, **z** horizontal toward the first frame's camera, **x = y × z**
+   (so x is the camera's right): glTF's and Blender's "Y up" with the scene seen from the
+   camera as in the video;
+4. labels foot contacts per frame and cleans up foot sliding: while a foot is planted its
+   horizontal velocity is removed from the root (the planted foot stays put and the body moves
+   over it), and planted soles are brought to the floor; the correction is smoothed so contacts
+   start and end without a jump.
+
+The camera's translation is not recovered: a travelling camera's motion remains in the root
+trajectory except where planted feet cancel it (step 4).
+
+Everything here works on arrays (``[N, ...]`` per processed frame, NaN where there is no
+person); :func:`world_motion` is the stage, :class:`WorldMotion` its result.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS
+from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.prediction import body_sequence
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FLOOR_CONTACT_HEIGHT_M", "CONTACT_SPEED_M_S", "WorldMotion", "foot_vertex_sets", "sole_points",
+           "fit_floor", "foot_contacts", "world_from_placed", "world_motion"]  # fmt: skip
+
+#: A sole this close to the floor (metres) can be planted.
+FLOOR_CONTACT_HEIGHT_M = 0.08
+#: ... if it moves slower than this (metres per second, horizontal).
+CONTACT_SPEED_M_S = 0.35
+
+_PELVIS, _THORAX = H36M_JOINTS.index("pelvis"), H36M_JOINTS.index("thorax")
+_ANKLES = (H36M_JOINTS.index("left_ankle"), H36M_JOINTS.index("right_ankle"))
+
+
+@dataclass
+class WorldMotion:
+    """Result of :func:`world_motion` (``N`` processed frames; NaN rows where there is no person).
+
+    Attributes:
+        floor_normal_cam: ``[3]`` (static camera) or ``[N, 3]``: unit up vector in (each frame's)
+            camera frame.
+        floor_offset_cam: ``[]`` or ``[N]``: ``d`` with ``n · X + d = 0`` on the floor (metres).
+        cam_to_world: ``[N, 4, 4]``: ``X_world = A[:3, :3] @ X_cam + A[:3, 3]``.
+        root_rotmats: ``[N, 3, 3]`` the body's global orientation in the world frame.
+        transl: ``[N, 3]`` the body model's translation in the world frame (root joint = rest root + transl).
+        joints: ``[N, 17, 3]`` H36M joints in the world frame after the foot clean-up.
+        joints_raw: ``[N, 17, 3]`` the same before the clean-up.
+        foot_contact: ``[N, 2]`` bool, (left, right) foot planted.
+        static_camera: the camera's rotation was not measured (``--static-camera``) or below noise.
+        sliding_mm: planted feet's mean horizontal motion, mm per frame, ``(before, after)`` the clean-up.
+    """
+
+    floor_normal_cam: np.ndarray
+    floor_offset_cam: np.ndarray
+    cam_to_world: np.ndarray
+    root_rotmats: np.ndarray
+    transl: np.ndarray
+    joints: np.ndarray
+    joints_raw: np.ndarray
+    foot_contact: np.ndarray
+    static_camera: bool
+    sliding_mm: tuple[float, float]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
+        return {"floor_normal_cam": self.floor_normal_cam, "floor_offset_cam": self.floor_offset_cam,
+                "cam_to_world": self.cam_to_world, "root_rotmats": self.root_rotmats, "transl": self.transl,
+                "joints": self.joints, "joints_raw": self.joints_raw, "foot_contact": self.foot_contact,
+                "static_camera": np.array(self.static_camera), "sliding_mm": np.array(self.sliding_mm)}  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> WorldMotion:
+        return cls(a["floor_normal_cam"], a["floor_offset_cam"], a["cam_to_world"], a["root_rotmats"], a["transl"],
+                   a["joints"], a["joints_raw"], a["foot_contact"].astype(bool), bool(a["static_camera"]),
+                   (float(a["sliding_mm"][0]), float(a["sliding_mm"][1])))  # fmt: skip
+
+
+def foot_vertex_sets(lbs_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex indices of the (left, right) foot: vertices skinned mostly to the ankle or foot joint."""
+    dominant = np.asarray(lbs_weights).argmax(1)
+    sets = []
+    for side in ("left", "right"):
+        joints = [SMPL_JOINTS.index(f"{side}_ankle"), SMPL_JOINTS.index(f"{side}_foot")]
+        idx = np.flatnonzero(np.isin(dominant, joints))
+        if idx.size == 0:
+            raise ValueError(f"the body model has no vertices skinned to the {side} ankle/foot; expected an SMPL-format model")
+        sets.append(idx)
+    return sets[0], sets[1]
+
+
+def sole_points(foot_vertices: tuple[np.ndarray, np.ndarray], up: np.ndarray) -> np.ndarray:
+    """``[N, 2, 3]``: per frame, each foot's lowest vertex along ``up`` (``foot_vertices``: two ``[N, Vf, 3]``)."""
+    out = []
+    for verts in foot_vertices:
+        h = verts @ up
+        out.append(np.take_along_axis(verts, np.nan_to_num(h, nan=np.inf).argmin(1)[:, None, None], 1)[:, 0])
+    return np.stack(out, 1)
+
+
+def _speed(x: np.ndarray, fps: float) -> np.ndarray:
+    """``[N, ...]`` speed (units per second) by central differences (one-sided at the ends), NaN-aware."""
+    if len(x) < 2:
+        return np.zeros(x.shape[:-1])
+    return np.linalg.norm(np.gradient(x, axis=0), axis=-1) * fps
+
+
+def _body_up(joints: np.ndarray, ankles: np.ndarray) -> np.ndarray:
+    """Mean unit direction from the mid-ankle point to the thorax over the valid frames (over time
+    the body's weight stays above its feet, so this is close to vertical for most motions)."""
+    v = joints[:, _THORAX] - ankles.mean(1)
+    v = v[np.isfinite(v).all(1)]
+    if len(v) == 0:
+        raise ValueError("no frame with a placed body: there is no person to put in a world frame")
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    m = v.mean(0)
+    return m / np.linalg.norm(m)
+
+
+def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30.0,
+              prior_spread_m: float = 0.3) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Robust plane through ``points`` ``[M, 3]``: unit normal (on ``prior_up``'s side) and offset ``d``.
+
+    Minimises ``Σ w_i (n·(p_i - c))² + λ |n - prior_up|²``-like: the smallest eigenvector of the
+    weighted scatter plus ``λ (I - u uᵀ)`` with ``λ = prior_points · prior_spread_m²`` (the prior
+    is worth ``prior_points`` points spread ``prior_spread_m`` apart), with Huber-like reweighting.
+    Fewer than 3 points: the prior itself, through their median.
+    """
+    u = prior_up / np.linalg.norm(prior_up)
+    if len(points) < 3:
+        n = u
+        return n, float(-np.median(points @ n)) if len(points) else 0.0
+    lam = prior_points * prior_spread_m**2
+    w = np.ones(len(points))
+    n = u
+    for _ in range(4):
+        c = (w[:, None] * points).sum(0) / w.sum()
+        d = points - c
+        scatter = (w[:, None, None] * d[:, :, None] * d[:, None, :]).sum(0)
+        evals, evecs = np.linalg.eigh(scatter + lam * (np.eye(3) - np.outer(u, u)))
+        n = evecs[:, 0] * np.sign(evecs[:, 0] @ u or 1.0)
+        r = np.abs(d @ n)
+        scale = max(1.4826 * float(np.median(r)), 0.01)
+        w = np.minimum(1.0, 2.0 * scale / np.maximum(r, 1e-9))
+    c = (w[:, None] * points).sum(0) / w.sum()
+    return n, float(-(c @ n))
+
+
+def foot_contacts(soles_world: np.ndarray, fps: float, height_m: float = FLOOR_CONTACT_HEIGHT_M,
+                  speed_m_s: float = CONTACT_SPEED_M_S) -> np.ndarray:  # fmt: skip
+    """``[N, 2]`` bool: soles (world frame, y up, floor y = 0) low and slow (horizontal speed)."""
+    horizontal = soles_world[..., [0, 2]]
+    speed = _speed(_smooth(horizontal, 1.0), fps)
+    low = soles_world[..., 1] < height_m
+    contact = low & (speed < speed_m_s)
+    return contact & np.isfinite(soles_world).all(-1)
+
+
+def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing along axis 0, NaN rows ignored (and kept NaN)."""
+    if sigma <= 0 or len(x) < 2:
+        return x.copy()
+    radius = max(1, int(round(3 * sigma)))
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    flat = x.reshape(len(x), -1)
+    valid = np.isfinite(flat).all(1).astype(float)
+    v = np.nan_to_num(flat)
+    num = np.stack([np.convolve(v[:, j] * valid, k, mode="full")[radius : radius + len(x)] for j in range(flat.shape[1])], 1)
+    den = np.convolve(valid, k, mode="full")[radius : radius + len(x)][:, None]
+    out = num / np.maximum(den, 1e-12)
+    out[valid == 0] = np.nan
+    return out.reshape(x.shape)
+
+
+def _planted(soles: np.ndarray, up: np.ndarray, d: float, fps: float) -> np.ndarray:
+    """``[N, 2]`` bool: soles near the floor ``up · X + d = 0`` whose motion *across* the camera ray is slow.
+
+    The motion along the ray is left out: it is where a monocular estimate is noisy (depth), and
+    a planted foot does not move either way.
+    """
+    height = soles @ up + d
+    ray = soles / np.linalg.norm(soles, axis=-1, keepdims=True)
+    v = np.gradient(_smooth(soles, 1.0), axis=0) * fps if len(soles) > 1 else np.zeros_like(soles)
+    lateral = np.linalg.norm(v - (v * ray).sum(-1, keepdims=True) * ray, axis=-1)
+    return (height < FLOOR_CONTACT_HEIGHT_M + 0.04) & (lateral < CONTACT_SPEED_M_S) & np.isfinite(height)
+
+
+def _floor_anchor(soles: np.ndarray, contact: np.ndarray, up: np.ndarray, d: float, sigma: float) -> np.ndarray:
+    """``[N, 3]`` body shift (frame-0 camera axes) that slides each planted sole along its camera ray
+    onto the floor; interpolated between planted frames and smoothed (zero without any contact)."""
+    n = len(soles)
+    ray_floor = -d / np.einsum("nfi,i->nf", soles, up)  # scale of the sole's ray that meets the floor
+    shift = np.where(contact[..., None] & (ray_floor[..., None] > 0), soles * (ray_floor[..., None] - 1), np.nan)
+    planted = contact.sum(1)
+    per_frame = np.where(planted[:, None] > 0, np.nansum(np.nan_to_num(shift, nan=0.0), 1) / np.maximum(planted, 1)[:, None], np.nan)
+    out = np.zeros((n, 3))
+    for a, b in _segments(np.isfinite(soles).all((1, 2))):
+        seg = per_frame[a:b]
+        known = np.isfinite(seg).all(1)
+        if not known.any():
+            continue
+        t = np.arange(b - a)
+        filled = np.stack([np.interp(t, t[known], seg[known, k]) for k in range(3)], 1)
+        out[a:b] = _smooth(filled, sigma) if b - a > 1 else filled
+    return out
+
+
+def _segments(valid: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive valid frames as ``(start, end)``."""
+    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _sliding_mm(soles: np.ndarray, contact: np.ndarray) -> float:
+    """Mean horizontal displacement (mm/frame) of feet planted in two consecutive frames."""
+    both = contact[1:] & contact[:-1]
+    if not both.any():
+        return float("nan")
+    step = np.linalg.norm(np.diff(soles[..., [0, 2]], axis=0), axis=-1)
+    return float(step[both].mean() * 1000)
+
+
+def _clean_feet(root: np.ndarray, soles: np.ndarray, contact: np.ndarray, sigma: float) -> np.ndarray:
+    """``[N, 3]`` root correction (world) that keeps planted feet still and on the floor."""
+    corr = np.zeros_like(root)
+    for a, b in _segments(np.isfinite(root).all(1)):
+        s, c = soles[a:b], contact[a:b]
+        # horizontal: remove the planted feet's velocity from the body's
+        step = np.zeros((b - a, 3))
+        d = np.diff(s, axis=0)  # [n-1, 2, 3]
+        both = (c[1:] & c[:-1])[..., None]
+        planted = both.sum(1)
+        mean_d = np.where(planted > 0, (d * both).sum(1) / np.maximum(planted, 1), 0.0)
+        step[1:, [0, 2]] = -mean_d[:, [0, 2]]
+        horizontal = np.cumsum(step, 0)
+        # vertical: planted soles to y = 0, interpolated between contacts
+        count = c.sum(1)
+        target = np.where(count > 0, -np.where(c, s[..., 1], 0.0).sum(1) / np.maximum(count, 1), np.nan)
+        known = np.isfinite(target)
+        if known.any():
+            target = np.interp(np.arange(b - a), np.flatnonzero(known), target[known])
+        else:
+            target = np.zeros(b - a)
+        seg = horizontal
+        seg[:, 1] = target
+        corr[a:b] = _smooth(seg, sigma) if b - a > 1 else seg
+    return corr
+
+
+def world_motion(
+    joints_cam: np.ndarray,
+    transl_cam: np.ndarray,
+    root_rotmats_cam: np.ndarray,
+    foot_vertices_cam: tuple[np.ndarray, np.ndarray],
+    rest_root: np.ndarray,
+    fps: float,
+    cam_rotations: np.ndarray | None = None,
+    clean_feet: bool = True,
+    smooth_sigma: float = 2.0,
+) -> WorldMotion:
+    """Put a placed body sequence into a gravity-aligned world frame (module docstring).
+
+    Args:
+        joints_cam: ``[N, 17, 3]`` H36M joints, camera frame, metres (NaN rows: no person).
+        transl_cam: ``[N, 3]`` body-model translation, camera frame.
+        root_rotmats_cam: ``[N, 3, 3]`` global orientation, camera frame.
+        foot_vertices_cam: (left, right) ``[N, Vf, 3]`` foot vertices, camera frame.
+        rest_root: ``[3]`` the root joint of the rest (unposed, untranslated) body: root = rest_root + transl.
+        fps: frames per second.
+        cam_rotations: ``[N, 3, 3]`` rotation of frame t's camera into frame 0's
+            (:class:`~diffmesh.geometry.camera_motion.CameraMotion`); ``None``: a static camera.
+        clean_feet: remove planted feet's sliding (:func:`foot_contacts`).
+        smooth_sigma: Gaussian smoothing of the clean-up's correction, frames.
+    """
+    n = len(joints_cam)
+    static = cam_rotations is None
+    R = np.broadcast_to(np.eye(3), (n, 3, 3)) if static else np.asarray(cam_rotations, np.float64)
+    if R.shape != (n, 3, 3):
+        raise ValueError(f"cam_rotations has shape {list(R.shape)}; expected [{n}, 3, 3], one rotation per frame")
+    # 1. into frame 0's camera axes (the camera is assumed not to translate)
+    J = np.einsum("nij,nkj->nki", R, np.asarray(joints_cam, np.float64))
+    feet = tuple(np.einsum("nij,nkj->nki", R, np.asarray(f, np.float64)) for f in foot_vertices_cam)
+    valid = np.isfinite(J).all((1, 2))
+    # 2. the floor: body "up" as the prior, planted soles as the data (two passes: contacts need a floor)
+    up = _body_up(J, J[:, list(_ANKLES)])
+    soles = sole_points(feet, up)  # [N, 2, 3]
+    d = -np.nanpercentile((soles @ up)[valid], 10)
+    contact = np.zeros((n, 2), bool)
+    for _ in range(2):
+        contact = _planted(soles, up, d, fps) & valid[:, None]
+        pts = soles[contact]
+        if len(pts) < 3:  # nothing planted (jumping clip, or the feet never rest): the lowest soles
+            h = soles @ up
+            lower = soles[valid][np.arange(int(valid.sum())), np.nanargmin(h[valid], 1)]  # [Nv, 3]
+            pts = lower[np.argsort(lower @ up)[: max(3, len(lower) // 10)]]
+        up, d = fit_floor(pts, up)
+        soles = sole_points(feet, up)
+    # 3. world axes: y = up, z toward the first camera (horizontal), x = y × z; origin under the first root
+    first = int(np.argmax(valid))
+    toward_camera = -np.array([0.0, 0.0, 1.0])
+    z = toward_camera - (toward_camera @ up) * up
+    if np.linalg.norm(z) < 1e-3:  # the camera looks straight down: use its "down" image axis instead
+        z = np.array([0.0, 1.0, 0.0]) - up[1] * up
+    z /= np.linalg.norm(z)
+    x = np.cross(up, z)
+    W = np.stack([x, up, z])  # rows: world axes in frame-0 camera coordinates
+    root0 = J[first, _PELVIS]
+    origin = root0 - (root0 @ up + d) * up  # the root's foot point on the floor
+    to_world = np.repeat(np.eye(4)[None], n, 0)
+    to_world[:, :3, :3] = W @ R
+    to_world[:, :3, 3] = -W @ origin
+    Jw_raw = J @ W.T - W @ origin  # = cam_to_world applied to joints_cam
+    root_w = np.einsum("ij,njk->nik", W, np.einsum("nij,njk->nik", R, np.asarray(root_rotmats_cam, np.float64)))
+    rest_root = np.broadcast_to(np.asarray(rest_root, np.float64), (n, 3))
+    transl_w = np.einsum("nij,nj->ni", to_world[:, :3, :3], np.asarray(transl_cam, np.float64) + rest_root) \
+        + to_world[:, :3, 3] - rest_root  # fmt: skip
+    # 4. the clean-up. (a) Depth from the floor: a planted sole lies where its camera ray meets the
+    #    floor, which fixes the distance that the body's apparent size leaves uncertain (bending,
+    #    children, crouching). (b) Planted feet stay put: their horizontal velocity is removed from the body's.
+    soles_w = soles @ W.T - W @ origin
+    contact = foot_contacts(soles_w, fps) & valid[:, None]
+    before = _sliding_mm(soles_w, contact)
+    corr = np.zeros((n, 3))
+    if clean_feet and contact.any():
+        corr = _floor_anchor(soles, _planted(soles, up, d, fps) & valid[:, None], up, d, smooth_sigma) @ W.T
+        soles_w = soles_w + corr[:, None]
+        contact = foot_contacts(soles_w, fps) & valid[:, None]
+        slide = _clean_feet(Jw_raw[:, _PELVIS], soles_w, contact, smooth_sigma)
+        soles_w, corr = soles_w + slide[:, None], corr + slide
+    Jw, transl_w = Jw_raw + corr[:, None], transl_w + corr
+    after = _sliding_mm(soles_w, contact)
+    n_cam = up if static else np.einsum("nji,j->ni", R, up)
+    d_cam = np.array(d) if static else np.full(n, d)
+    logger.info("world frame: floor %.2f m below the camera, %s camera, %d%% of frames with a planted foot, "
+                "foot sliding %.1f -> %.1f mm/frame", d, "static" if static else "rotating",
+                round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, before, after)  # fmt: skip
+    nan = ~valid
+    for a in (Jw, Jw_raw):
+        a[nan] = np.nan
+    transl_w[nan] = np.nan
+    return WorldMotion(n_cam.astype(np.float32), d_cam.astype(np.float32), to_world.astype(np.float32),
+                       root_w.astype(np.float32), transl_w.astype(np.float32), Jw.astype(np.float32),
+                       Jw_raw.astype(np.float32), contact, static, (before, after))  # fmt: skip
+
+
+def world_from_placed(
+    body_model: nn.Module,
+    placed: PlacedMesh,
+    valid: np.ndarray,
+    fps: float,
+    cam_rotations: np.ndarray | None = None,
+    clean_feet: bool = True,
+) -> WorldMotion:
+    """:func:`world_motion` of the model stage's result: poses the body model once more for the feet."""
+    n = len(valid)
+    lbs = body_model.lbs_weights.detach().cpu().numpy()
+    sets = foot_vertex_sets(lbs)
+    transl = np.where(valid[:, None], placed.transl, np.nan)
+    feet = [np.full((n, len(s), 3), np.nan) for s in sets]
+    rest_root = np.zeros((n, 3))
+    mesh = placed.mesh
+    for sl, _, verts in body_sequence(body_model, mesh.rotmats, mesh.betas, vertices=True):
+        assert verts is not None
+        v = verts.numpy().astype(np.float64)
+        for f, s in zip(feet, sets):
+            f[sl] = v[:, s] + transl[sl, None, :]
+        with torch.inference_mode():
+            b = torch.from_numpy(np.ascontiguousarray(mesh.betas[sl]))
+            eye = torch.eye(3, dtype=torch.float32).expand(len(b), 24, 3, 3)
+            rest = body_model(betas=b, body_pose=eye[:, 1:], global_orient=eye[:, :1])
+        rest_root[sl] = rest.joints[:, 0].numpy()
+    joints = np.where(valid[:, None, None], placed.joints_m + np.nan_to_num(placed.transl)[:, None], np.nan)
+    return world_motion(joints, transl, mesh.rotmats[:, 0], (feet[0], feet[1]), rest_root, fps, cam_rotations, clean_feet)

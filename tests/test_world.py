@@ -1,0 +1,153 @@
+"""The world stage (diffmesh.pipelines.world): floor, world axes, foot contacts and clean-up, on the
+real open body model posed with a known motion seen by a tilted camera."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from diffmesh.body import load
+from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.prediction import MeshSequence, h36m_joints
+from diffmesh.pipelines.world import fit_floor, foot_vertex_sets, world_from_placed, world_motion
+
+FPS = 25.0
+
+
+def _pitch(deg: float) -> np.ndarray:
+    """Camera pitched down by ``deg``: a camera-frame point of the level camera → the tilted camera's frame."""
+    a = math.radians(deg)
+    return np.array([[1, 0, 0], [0, math.cos(a), math.sin(a)], [0, -math.sin(a), math.cos(a)]])
+
+
+def _stepping(frames: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """A person standing upright 3 m in front of a level camera, turned 30 degrees, who glides to
+    the right in three quick 0.25 m steps (1 m/s: the feet move) and drifts 3 mm a frame between
+    them (a planted foot that slides, as estimates do). Returns (root rotation [3, 3], transl [T, 3])."""
+    root = _rot_y(30.0) @ np.diag([1.0, -1.0, -1.0])  # upright in the y-down camera frame, then turned
+    x = np.zeros(frames)
+    for t in range(1, frames):
+        x[t] = x[t - 1] + (0.25 / 6 if (t % 16) < 6 and t >= 10 else 0.003)
+    transl = np.stack([x - 0.4, np.full(frames, 0.15), np.full(frames, 3.0)], 1)
+    return root, transl
+
+
+def _rot_y(deg: float) -> np.ndarray:
+    a = math.radians(deg)
+    return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+
+
+def _placed(body, frames: int = 50, pitch_deg: float = 0.0) -> tuple[PlacedMesh, np.ndarray]:
+    """:func:`_stepping` seen by a camera pitched down ``pitch_deg``; and the true "up" in that camera."""
+    root, transl = _stepping(frames)
+    P = _pitch(pitch_deg)
+    rot = np.broadcast_to(np.eye(3), (frames, 24, 3, 3)).copy()
+    rot[:, 0] = P @ root
+    mesh = MeshSequence(rot.astype(np.float32), np.zeros((frames, 10), np.float32))
+    joints = h36m_joints(body, mesh)  # root-relative, in the tilted camera's axes
+    with torch.no_grad():
+        rest = body(torch.zeros(1, 10), torch.zeros(1, 69), torch.zeros(1, 3)).joints[0, 0].numpy()
+    transl = (transl + rest) @ P.T - rest  # the root's camera-frame position, turned with the camera
+    up_true = P @ np.array([0.0, -1.0, 0.0])
+    return PlacedMesh(mesh, joints, transl, transl, np.zeros(frames)), up_true
+
+
+@pytest.fixture(scope="module")
+def body():
+    return load("open")
+
+
+@pytest.mark.parametrize("pitch", [0.0, 25.0])
+def test_floor_and_world_axes_from_a_walk(body, pitch: float) -> None:
+    placed, up_true = _placed(body, pitch_deg=pitch)
+    valid = np.ones(len(placed.transl), bool)
+    w = world_from_placed(body, placed, valid, FPS)
+    # the floor's normal in the camera frame is the true "up" (the body's and the camera's tilt differ by `pitch`)
+    angle = math.degrees(math.acos(np.clip(w.floor_normal_cam @ up_true, -1, 1)))
+    assert angle < 3.0, angle
+    assert w.static_camera and w.floor_normal_cam.shape == (3,) and w.cam_to_world.shape == (50, 4, 4)
+    # cam_to_world is a rigid transform mapping the camera-frame joints onto joints_raw
+    A = w.cam_to_world.astype(np.float64)
+    np.testing.assert_allclose(A[:, :3, :3] @ A[:, :3, :3].transpose(0, 2, 1), np.broadcast_to(np.eye(3), (50, 3, 3)), atol=1e-5)
+    cam = placed.joints_m + placed.transl[:, None]
+    np.testing.assert_allclose(np.einsum("nij,nkj->nki", A[:, :3, :3], cam) + A[:, None, :3, 3], w.joints_raw, atol=1e-4)
+    # world: y up, the soles on the floor (y = 0), the pelvis about 0.9 m up, origin below the first root
+    sets = foot_vertex_sets(body.lbs_weights.numpy())
+    assert min(len(s) for s in sets) > 100
+    assert abs(w.joints[0, 0, 0]) < 0.05 and abs(w.joints[0, 0, 2]) < 0.05
+    assert 0.8 < np.median(w.joints[:, 0, 1]) < 1.0
+    assert np.all(w.joints[:, [3, 6], 1] > 0.0) and np.median(w.joints[:, [3, 6], 1].min(1)) < 0.15
+    # the person goes to the camera's right: +x in the world; the camera is on the +z side
+    assert w.joints[-1, 0, 0] - w.joints[0, 0, 0] > 0.6
+    cam_centre_world = A[0, :3, 3]
+    assert cam_centre_world[2] > 2.5 and abs(cam_centre_world[0] - 0.4) < 0.1  # the person starts 0.4 m to its left
+
+
+def test_foot_cleanup_keeps_planted_feet_still(body) -> None:
+    """Between steps the planted feet drift 3 mm a frame: the clean-up removes most of it and keeps
+    the steps; without it the joints stay as they were."""
+    placed, _ = _placed(body)
+    valid = np.ones(len(placed.transl), bool)
+    w = world_from_placed(body, placed, valid, FPS)
+    raw = world_from_placed(body, placed, valid, FPS, clean_feet=False)
+    assert w.foot_contact.any(1).mean() > 0.5
+    before, after = w.sliding_mm
+    assert before == pytest.approx(3.0, abs=0.5) and after < 1.0, (before, after)
+    travelled = w.joints[-1, 0, 0] - w.joints[0, 0, 0]
+    assert 0.6 < travelled < raw.joints[-1, 0, 0] - raw.joints[0, 0, 0]
+    np.testing.assert_array_equal(raw.joints, raw.joints_raw)
+    assert raw.sliding_mm[0] == raw.sliding_mm[1]
+    # the clean-up moves the body only a few centimetres a frame, never wildly
+    assert np.abs(np.diff(w.joints[:, 0], axis=0)).max() < 0.1
+
+
+def test_a_rotating_camera_is_undone(body) -> None:
+    """The camera pans 20 degrees during the clip: with its rotations the world trajectory is the
+    walk's; the floor normal is reported per frame in each frame's camera."""
+    placed, up_true = _placed(body)
+    n = len(placed.transl)
+    pan = np.radians(np.linspace(0, 20, n))
+    # frame t camera = level camera turned by pan[t] about its y axis: X_t = Ry(pan)ᵀ X_0
+    Ry = np.stack([np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]]) for a in pan])
+    joints = np.einsum("nji,nkj->nki", Ry, placed.joints_m + placed.transl[:, None])
+    transl_plus_root = placed.joints_m[:, 0] + placed.transl  # any point works for the check below
+    feet = []
+    from diffmesh.pipelines.prediction import body_sequence
+
+    sets = foot_vertex_sets(body.lbs_weights.numpy())
+    verts = np.concatenate([v.numpy() for _, _, v in body_sequence(body, placed.mesh.rotmats, placed.mesh.betas, vertices=True)])
+    for s in sets:
+        feet.append(np.einsum("nji,nkj->nki", Ry, verts[:, s] + placed.transl[:, None]))
+    root = np.einsum("nji,njk->nik", Ry, placed.mesh.rotmats[:, 0])
+    transl = np.einsum("nji,nj->ni", Ry, transl_plus_root) - placed.joints_m[:, 0]
+    still = world_motion(joints, transl, root, (feet[0], feet[1]), np.zeros(3), FPS, cam_rotations=None, clean_feet=False)
+    moving = world_motion(joints, transl, root, (feet[0], feet[1]), np.zeros(3), FPS, cam_rotations=Ry, clean_feet=False)
+    assert not moving.static_camera and moving.floor_normal_cam.shape == (n, 3)
+    ref = world_from_placed(body, placed, np.ones(n, bool), FPS, clean_feet=False)
+    np.testing.assert_allclose(moving.joints, ref.joints, atol=2e-3)
+    assert np.abs(still.joints - ref.joints).max() > 0.3  # ignoring the pan bends the walk
+
+
+def test_fit_floor_uses_the_points_where_they_spread_and_the_prior_where_not() -> None:
+    rng = np.random.default_rng(0)
+    n_true = np.array([0.0, -math.cos(0.3), math.sin(0.3)])
+    a = np.cross(n_true, [1.0, 0, 0])
+    a /= np.linalg.norm(a)
+    b = np.cross(n_true, a)
+    spread = rng.uniform(-2, 2, (200, 2))
+    pts = spread[:, :1] * a + spread[:, 1:] * b + 1.5 * -n_true + rng.normal(0, 0.005, (200, 3))
+    n, d = fit_floor(pts, np.array([0.0, -1.0, 0.0]))
+    assert math.degrees(math.acos(n @ n_true)) < 1.0 and abs(d - 1.5) < 0.02
+    n, _ = fit_floor(pts[:2], np.array([0.0, -1.0, 0.0]))  # too few: the prior
+    np.testing.assert_allclose(n, [0, -1, 0])
+
+
+def test_world_motion_rejects_wrong_shapes(body) -> None:
+    placed, _ = _placed(body, frames=10)
+    with pytest.raises(ValueError, match=r"cam_rotations has shape \[3, 3\]; expected \[10, 3, 3\]"):
+        world_from_placed(body, placed, np.ones(10, bool), FPS, cam_rotations=np.eye(3))
+    with pytest.raises(ValueError, match="no frame with a placed body"):
+        world_from_placed(body, placed, np.zeros(10, bool), FPS)
