@@ -3,29 +3,22 @@ of 30 frames made by ``tools/make_video_benchmark.py``), through the real ``diff
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from diffmesh.conventions import LIMB_JOINTS
+from tests._benchmarks import video_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO / "tests" / "data" / "video_benchmark"
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_video_accuracy", REPO / "benchmarks" / "bench_video_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_scores_of_a_perfect_prediction_are_perfect() -> None:
-    bench = _bench()
+    bench = video_benchmark()
     gt = np.load(CLIPS / "00_run.npz")
     joints, valid = gt["joints_cam"], np.ones(len(gt["joints_cam"]), bool)
     s = bench.score_3d(joints, joints, valid)
@@ -38,7 +31,7 @@ def test_scores_of_a_perfect_prediction_are_perfect() -> None:
 
 
 def test_bad_input_is_one_clear_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    bench = _bench()
+    bench = video_benchmark()
     assert bench.main([str(tmp_path / "missing")]) == 2
     assert "does not exist" in caplog.text
     assert bench.main([str(tmp_path)]) == 2
@@ -59,7 +52,7 @@ BLAZEPOSE_BOUNDS = {"pa_mpjpe_mm": 119.0}
 
 
 def test_video_benchmark_subset_through_the_real_path(tmp_path: Path) -> None:
-    bench = _bench()
+    bench = video_benchmark()
     clips = bench.load_clips(CLIPS)
     assert len(clips) == 3 and all(c["gt"]["joints_cam"].shape[1:] == (len(LIMB_JOINTS), 3) for c in clips)
     results = bench.evaluate(clips, {"default": []}, tmp_path, stills=0, timeout=300)

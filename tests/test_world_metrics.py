@@ -3,8 +3,6 @@ jitter) on motions with known answers, and the video benchmark's world scoring o
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from diffmesh.world_metrics import (
     w_mpjpe,
     wa_mpjpe,
 )
+from tests._benchmarks import video_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO / "tests" / "data" / "video_benchmark"
@@ -176,12 +175,6 @@ def test_jitter_of_constant_velocity_and_of_a_cubic() -> None:
 # ------------------------------------------------------------------ the benchmark's world scores
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_video_accuracy", REPO / "benchmarks" / "bench_video_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _fabricated_result(gt: dict[str, np.ndarray], world: bool) -> dict[str, np.ndarray]:
@@ -207,7 +200,7 @@ def _fabricated_result(gt: dict[str, np.ndarray], world: bool) -> dict[str, np.n
 
 
 def test_benchmark_world_scores_of_the_truth_are_near_zero() -> None:
-    bench = _bench()
+    bench = video_benchmark()
     gt = dict(np.load(CLIPS / "00_run.npz"))
     frames = np.arange(len(gt["joints_cam"]))
     s = bench.score_result(_fabricated_result(gt, world=True), gt, frames)
@@ -228,7 +221,7 @@ def test_benchmark_world_scores_of_the_truth_are_near_zero() -> None:
 
 
 def test_benchmark_world_scores_without_world_keys_are_nan() -> None:
-    bench = _bench()
+    bench = video_benchmark()
     gt = dict(np.load(CLIPS / "08_boxing.npz"))
     frames = np.arange(len(gt["joints_cam"]))
     s = bench.score_result(_fabricated_result(gt, world=False), gt, frames)
