@@ -15,8 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO / "tests" / "data" / "video_benchmark"
 
 
-
-
 def test_scores_of_a_perfect_prediction_are_perfect() -> None:
     bench = video_benchmark()
     gt = np.load(CLIPS / "00_run.npz")

@@ -175,8 +175,6 @@ def test_jitter_of_constant_velocity_and_of_a_cubic() -> None:
 # ------------------------------------------------------------------ the benchmark's world scores
 
 
-
-
 def _fabricated_result(gt: dict[str, np.ndarray], world: bool) -> dict[str, np.ndarray]:
     """A result.npz whose camera (and, with ``world``, world) outputs are the truth."""
     T = len(gt["joints_cam"])
