@@ -333,7 +333,7 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     inputs = result_inputs()
     path = write_result_npz(tmp_path / "result.npz", **inputs)
     raw = np.load(path, allow_pickle=False)  # readable by plain numpy, no pickles
-    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS)  # no world frame given
+    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS) - {"track_id"}  # no world frame, one person
     res = read_result(path)
     assert res["joint_names"] == H36M_JOINTS and res["smpl_joint_names"] == SMPL_JOINTS
     assert res["schema_version"] == 2 and res["fps"] == pytest.approx(29.97)
@@ -343,6 +343,9 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     np.testing.assert_allclose(back, inputs["rotmats"], atol=1e-5)
     np.testing.assert_array_equal(res["global_orient"], res["pose_axis_angle"][:, 0])
     np.testing.assert_array_equal(res["body_pose"], res["pose_axis_angle"][:, 1:].reshape(4, 69))
+    # a several-people run's file names its person
+    one = read_result(write_result_npz(tmp_path / "person.npz", **inputs, track_id=3))
+    assert one["track_id"] == 3 and set(one) == set(res) | {"track_id"}
     assert res["K"].shape == (4, 3, 3) and res["betas"].shape == (4, 10)
     np.testing.assert_array_equal(res["frame_indices"], [100, 101, 102, 103])
     np.testing.assert_array_equal(res["valid"], inputs["valid"])
