@@ -19,6 +19,7 @@ from diffmesh.pipelines.infer_people import kept_people
 from diffmesh.pipelines.overlay import PERSON_COLORS, person_color
 from diffmesh.pipelines.people import PeopleKeypoints
 from diffmesh.viewer import PALETTE
+from diffmesh.viewer.page import read_glb_json
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -58,6 +59,12 @@ def test_two_people_each_with_their_own_outputs(run: tuple[Path, dict[str, Any]]
     for res in (left, right):
         pelvis_height = res["joints_3d_world"][res["valid"], 0, 1]
         assert 0.6 < np.median(pelvis_height) < 1.2, np.median(pelvis_height)
+    # OUT/animation.glb: everyone, one skinned body each, in their overlay colour
+    glb = read_glb_json((out / "animation.glb").read_bytes())
+    assert [p["track_id"] for p in glb["asset"]["extras"]["people"]] == [p["track_id"] for p in people]
+    assert len(glb["skins"]) == len(glb["meshes"]) == 2 and len(glb["animations"]) == 1
+    assert [m["pbrMetallicRoughness"]["baseColorFactor"][:3] for m in glb["materials"]] == \
+        [list(person_color(p["track_id"])) for p in people]  # fmt: skip
     # OUT/result.npz is the first person's, as before plus its track_id
     top = read_result(out / "result.npz")
     assert top["track_id"] == first["track_id"]

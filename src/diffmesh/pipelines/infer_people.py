@@ -13,9 +13,9 @@ model+placement windows → network → placement per person, cached per track i
 world           the camera's rotation measured once with everyone's boxes masked, the floor fitted
                 on everyone's planted soles together, every person in that one world frame
                 (:func:`~diffmesh.pipelines.world.people_in_world`)
-outputs         ``OUT/result.npz`` (+ exports): the first person (rows in order of first
+outputs         ``OUT/result.npz``, ``motion.bvh``: the first person (rows in order of first
                 appearance: the track seen first); ``OUT/people/<id>/``: every person;
-                ``overlay.mp4``: everyone, one colour per id
+                ``overlay.mp4`` and ``animation.glb``: everyone, one colour per id
 ==============  ===================================================================
 """
 

@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from diffmesh.accel import make_plan
-from diffmesh.io.exports import atomic_write, write_bvh, write_gltf_animation, write_obj_sequence, write_result_npz
+from diffmesh.io.exports import (
+    atomic_write,
+    write_bvh,
+    write_gltf_animation,
+    write_gltf_people,
+    write_obj_sequence,
+    write_result_npz,
+)
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.keypoints import FrameKeypoints
 from diffmesh.pipelines.model import ModelBundle
@@ -39,6 +46,7 @@ __all__ = [
     "VideoResult",
     "prepare_output_folder",
     "summarize",
+    "animation_motion",
     "write_animation_exports",
     "write_outputs",
     "write_summary",
@@ -149,7 +157,8 @@ def write_outputs(
     ``people``: a several-people run's ``(track_id, result)`` pairs, ``result`` being the first of
     them: each also gets ``people/<track_id>/`` (``result.npz`` with ``track_id``, ``animation.glb``,
     ``motion.bvh``), ``OUT/result.npz`` gains the first one's ``track_id``, and the overlay draws
-    everyone, one colour per id (:func:`~diffmesh.pipelines.overlay.person_color`).
+    everyone, one colour per id (:func:`~diffmesh.pipelines.overlay.person_color`), and so does
+    ``OUT/animation.glb`` (one skinned body per person; ``motion.bvh`` stays the first person's).
     """
     first_id = people[0][0] if people else None
     folders = [(out_name, r, tid) for tid, r in people or [] for out_name in [f"people/{tid}"]]
@@ -172,6 +181,8 @@ def write_outputs(
                 names += _write_animation(tmp, result, options, options.obj)
                 for name, r, _ in folders:
                     _write_animation(tmp / name, r, options, obj=False)
+                if people and "animation.glb" in names:  # one file with everyone
+                    _write_people_glb(tmp / "animation.glb", people, options)
         if people:
             names.append("people/")
         for name in names:  # every output succeeded: move them into place
@@ -227,9 +238,27 @@ def write_animation_exports(
     camera-derived Y-up frame either way. Frames without a person hold the last valid pose (the
     exporters' ``valid`` rule). Returns the names written (none when no frame is valid).
     """
+    motion = animation_motion(mesh, transl, valid, frame_indices, world)
+    if motion is None:
+        return []
+    kw, anim = motion
+    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **anim)
+    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **anim)
+    written = ["animation.glb", "motion.bvh"]
+    if obj:
+        write_obj_sequence(out_dir / "obj", body_model, **kw)
+        written.append("obj/")
+    return written
+
+
+def animation_motion(
+    mesh: MeshSequence, transl: np.ndarray, valid: np.ndarray, frame_indices: np.ndarray, world: WorldMotion | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The exporters' keyword arguments: ``(camera-frame motion for OBJ, the animation's motion)``
+    (in the world frame with ``world``); ``None`` when no frame is valid."""
     valid = valid & np.isfinite(transl).all(1)
     if not valid.any():
-        return []
+        return None
     kw = dict(rotmats=mesh.rotmats, transl=np.nan_to_num(transl).astype(np.float32), betas=mesh.betas,
               valid=valid, frame_indices=frame_indices)  # fmt: skip
     anim = dict(kw)
@@ -239,13 +268,18 @@ def write_animation_exports(
         rotmats[:, 0] = np.nan_to_num(world.root_rotmats)
         anim = dict(rotmats=rotmats, transl=np.nan_to_num(world.transl).astype(np.float32), betas=mesh.betas,
                     valid=valid, frame_indices=frame_indices, frame="world")  # fmt: skip
-    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **anim)
-    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **anim)
-    written = ["animation.glb", "motion.bvh"]
-    if obj:
-        write_obj_sequence(out_dir / "obj", body_model, **kw)
-        written.append("obj/")
-    return written
+    return kw, anim
+
+
+def _write_people_glb(path: Path, people: list[tuple[int, VideoResult]], options: OutputOptions) -> None:
+    """Everyone's bodies in one ``animation.glb`` (replacing the first person's), each in their overlay colour."""
+    world = options.export_frame == "world"
+    motions = [(tid, r, animation_motion(r.mesh, r.placed.transl, r.valid, r.keypoints.frame_indices,
+                                         r.world if world else None)) for tid, r in people]  # fmt: skip
+    shown = [(tid, r, m[1]) for tid, r, m in motions if m is not None]
+    first = shown[0][1]
+    write_gltf_people(path, first.bundle.body_model, [m for _, _, m in shown], [tid for tid, _, _ in shown],
+                      first.info.fps, [person_color(tid) for tid, _, _ in shown])  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
