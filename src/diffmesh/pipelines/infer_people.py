@@ -10,7 +10,7 @@ keypoints       :func:`~diffmesh.pipelines.people.detect_people_video`: everyone
                 :data:`MIN_PERSON_FRAMES` frames are dropped, ``settings.person`` keeps one id
 track           :func:`~diffmesh.pipelines.tracking.track` per person
 model+placement windows → network → placement per person, cached per track id (``mesh.p<id>``)
-world           the camera's rotation measured once with everyone's boxes masked, the floor fitted
+world           the camera's rotation measured once with everyone's box masked, the floor fitted
                 on everyone's planted soles together, every person in that one world frame
                 (:func:`~diffmesh.pipelines.world.people_in_world`)
 outputs         ``OUT/result.npz``, ``motion.bvh``: the first person (rows in order of first
@@ -37,7 +37,7 @@ from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, s
 from diffmesh.pipelines.people import PeopleKeypoints, detect_people_video
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
-from diffmesh.pipelines.stages import cached_stage, person_boxes, predict_and_place, union_boxes, warn_if_untrained
+from diffmesh.pipelines.stages import cached_stage, person_boxes, predict_and_place, warn_if_untrained
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, track
 from diffmesh.pipelines.world import WorldMotion, people_in_world
@@ -142,7 +142,7 @@ def _world_stage(
     if not settings.static_camera:
         from diffmesh.geometry.camera_motion import camera_rotations_from_video
 
-        boxes = union_boxes([person_boxes(t.keypoints, t.has_person) for t in trks])
+        boxes = np.stack([person_boxes(t.keypoints, t.has_person) for t in trks], 1)  # [N, P, 4]: everyone masked
         motion = camera_rotations_from_video(ctx.info.path, ctx.start, ctx.end, K, boxes, progress=progress)
         rotations = None if motion.static else motion.rotations
     worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup)

@@ -22,7 +22,7 @@ from diffmesh.pipelines.tracking import Track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cached_stage", "person_boxes", "predict_and_place", "union_boxes", "warn_if_untrained"]
+__all__ = ["cached_stage", "person_boxes", "predict_and_place", "warn_if_untrained"]
 
 
 class _Arrays(Protocol):
@@ -73,14 +73,6 @@ def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: 
         lo, hi = np.nanmin(xy, 1), np.nanmax(xy, 1)
     pad = margin * (hi[:, 1:2] - lo[:, 1:2])
     return np.concatenate([lo - pad, hi + pad], 1)
-
-
-def union_boxes(boxes: list[np.ndarray]) -> np.ndarray:
-    """``[N, 4]``: per frame the box around every given ``[N, 4]`` box (NaN rows ignored; NaN where all are)."""
-    stacked = np.stack(boxes)  # [P, N, 4]
-    with warnings.catch_warnings():  # frames without anyone stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.concatenate([np.nanmin(stacked[..., :2], 0), np.nanmax(stacked[..., 2:], 0)], 1)
 
 
 def warn_if_untrained(bundle: ModelBundle) -> None:
