@@ -161,6 +161,7 @@ def test_gltf_with_several_people(small_body: BodyModel, tmp_path: Path) -> None
     assert len(gltf.meshes) == len(gltf.skins) == 2 and len(gltf.animations) == 1
     assert [gltf.nodes[n].name for n in gltf.scenes[0].nodes] == ["person 0", "person 3"]
     assert [m.pbrMetallicRoughness.baseColorFactor for m in gltf.materials] == [[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]]
+    assert [(p["track_id"], p["colour"]) for p in gltf.asset.extras["people"]] == [(0, "#ff0000"), (3, "#0000ff")]
     assert gltf.meshes[0].primitives[0].indices == gltf.meshes[1].primitives[0].indices  # topology stored once
     for p, (motion, v) in enumerate(zip(motions, valid)):
         verts_yup = model_output(body, motion).vertices.double().numpy() @ C.T

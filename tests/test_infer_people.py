@@ -63,8 +63,7 @@ def test_two_people_each_with_their_own_outputs(run: tuple[Path, dict[str, Any]]
     glb = read_glb_json((out / "animation.glb").read_bytes())
     assert [p["track_id"] for p in glb["asset"]["extras"]["people"]] == [p["track_id"] for p in people]
     assert len(glb["skins"]) == len(glb["meshes"]) == 2 and len(glb["animations"]) == 1
-    assert [m["pbrMetallicRoughness"]["baseColorFactor"][:3] for m in glb["materials"]] == \
-        [list(person_color(p["track_id"])) for p in people]  # fmt: skip
+    assert [p["colour"] for p in glb["asset"]["extras"]["people"]] == [PERSON_COLORS[p["track_id"]] for p in people]
     # OUT/result.npz is the first person's, as before plus its track_id
     top = read_result(out / "result.npz")
     assert top["track_id"] == first["track_id"]

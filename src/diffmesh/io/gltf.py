@@ -182,7 +182,8 @@ def build_glb_people(
         motions: from :func:`~diffmesh.io.motion.prepare_motion`, the same frames for everyone.
         faces, lbs_weights, generator: as :func:`build_glb`.
         track_ids: each person's id (names and ``asset.extras.people``); required for several.
-        colors: each person's RGB in [0, 1] (default: the one-person grey).
+        colors: each person's sRGB colour in [0, 1] (as on screen; stored linear in ``baseColorFactor``,
+            and as ``#rrggbb`` in ``asset.extras.people``); default: the one-person grey.
     """
     several = track_ids is not None
     if not motions or (several and len(track_ids) != len(motions)) or (not several and len(motions) != 1):
@@ -240,8 +241,9 @@ def build_glb_people(
         scene_nodes = list(range(len(nodes), len(nodes) + len(motions)))
         nodes += [{"name": f"person {track_ids[p]}", "children": [p * per_person, p * per_person + num_joints]}
                   for p in range(len(motions))]  # fmt: skip
-    grey = (0.72, 0.74, 0.78)
-    colors = colors or [grey] * len(motions)
+    grey = (0.72, 0.74, 0.78)  # linear
+    given_colors = colors
+    colors = [_srgb_to_linear(c) for c in colors] if colors else [grey] * len(motions)
     extras: dict[str, Any] = {
         "axes": ("Y up, +Z toward the viewer, metres; camera frame (OpenCV) rotated 180 deg about x"
                  if first.frame == "camera" else "Y up, metres; the gravity-aligned world frame, floor at y = 0"),
@@ -252,7 +254,11 @@ def build_glb_people(
         "num_frames_without_person": int((~first.valid).sum()),
     }  # fmt: skip
     if several:
-        extras["people"] = [{"track_id": int(t), "frames_with_person": int(m.valid.sum())} for t, m in zip(track_ids, motions)]
+        extras["people"] = [{"track_id": int(t), "name": f"person {t}", "frames_with_person": int(m.valid.sum())}
+                            for t, m in zip(track_ids, motions)]  # fmt: skip
+        if given_colors:  # the viewer draws each person in this colour
+            for person, c in zip(extras["people"], given_colors):
+                person["colour"] = "#" + "".join(f"{round(255 * float(v)):02x}" for v in c)
     gltf: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": generator, "extras": extras},
         "scene": 0,
@@ -299,6 +305,13 @@ def build_glb_people(
         "accessors": builder.accessors,
     }
     return _pack_glb(gltf, bytes(builder.blob))
+
+
+def _srgb_to_linear(color: tuple[float, float, float]) -> tuple[float, float, float]:
+    """sRGB in [0, 1] (a colour as written in CSS) → linear RGB (glTF's ``baseColorFactor``)."""
+    c = np.asarray(color, np.float64)
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return (float(linear[0]), float(linear[1]), float(linear[2]))
 
 
 def _body_nodes(motion: PreparedMotion, quats: np.ndarray, offset: int, mesh: int, name: str) -> list[dict[str, Any]]:
