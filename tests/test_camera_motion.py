@@ -120,6 +120,34 @@ def test_a_known_rotation_homography_is_recovered() -> None:
     assert not motion.static and motion.tracked[1:].min() >= MIN_POINTS
 
 
+def test_several_people_boxes_are_all_kept_out() -> None:
+    """Two 'people' (patches moving on their own, one entering at frame 4) with one box each per frame
+    (``[N, B, 4]``, NaN while absent); ``[N, 4]`` is the same as ``[N, 1, 4]``."""
+    w, h = 320, 240
+    K = np.array([[260.0, 0.0, 159.5], [0.0, 250.0, 119.5], [0.0, 0.0, 1.0]])
+    K_canvas = K + np.array([[0, 0, w / 2], [0, 0, h / 2], [0, 0, 0]])
+    canvas, patch = _textured(2 * w, 2 * h, seed=0), _textured(40, 80, seed=1)
+    truth, frames, boxes = [], [], []
+    for t in range(10):
+        R_c2t = cv2.Rodrigues(np.radians(np.array([0.3, -0.8, 0.2]) * t))[0]
+        frame = cv2.warpPerspective(canvas, K @ R_c2t @ np.linalg.inv(K_canvas), (w, h), flags=cv2.INTER_LINEAR)
+        row = []
+        for x0, first in ((40 + 5 * t, 0), (240 - 4 * t, 4)):
+            if t >= first:
+                frame[100:180, x0 : x0 + 40] = np.roll(patch, 7 * t + x0, axis=0)
+                row.append([x0, 100, x0 + 39, 179])
+            else:
+                row.append([np.nan] * 4)
+        truth.append(R_c2t.T)
+        frames.append(frame)
+        boxes.append(row)
+    boxes_px = np.array(boxes, float)  # [N, 2, 4]
+    motion = estimate_rotations(frames, K, boxes_px)
+    assert _errors_deg(motion.rotations, np.stack(truth)).max() < 0.03
+    one, one_as_list = estimate_rotations(frames, K, boxes_px[:, 0]), estimate_rotations(frames, K, boxes_px[:, :1])
+    np.testing.assert_array_equal(one.rotations, one_as_list.rotations)
+
+
 def test_frames_without_background_hold_the_rotation_and_warn_once(caplog: pytest.LogCaptureFixture) -> None:
     """Black frames say nothing: they hold the last rotation, and so does the first frame after them
     (it has no keyframe to be measured against; it becomes the new one). Later frames are measured

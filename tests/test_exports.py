@@ -26,6 +26,7 @@ from diffmesh.io.exports import (
     read_result,
     write_bvh,
     write_gltf_animation,
+    write_gltf_people,
     write_obj_sequence,
     write_result_npz,
 )
@@ -93,12 +94,12 @@ def node_world_matrices(gltf: pygltflib.GLTF2, blob: bytes, key: int) -> np.ndar
     for node in gltf.nodes:
         t = np.array(node.translation or [0.0, 0.0, 0.0], dtype=np.float64)
         q = np.array(node.rotation or [0.0, 0.0, 0.0, 1.0], dtype=np.float64)
-        local.append([t, q])
+        local.append([t, q, np.ones(3)])
     anim = gltf.animations[0]
     for channel in anim.channels:
         sampler = anim.samplers[channel.sampler]
         value = accessor_array(gltf, blob, sampler.output)[key].astype(np.float64)
-        slot = {"translation": 0, "rotation": 1}[channel.target.path]
+        slot = {"translation": 0, "rotation": 1, "scale": 2}[channel.target.path]
         local[channel.target.node][slot] = value
     parent = {c: i for i, node in enumerate(gltf.nodes) for c in (node.children or [])}
     world: dict[int, np.ndarray] = {}
@@ -106,7 +107,7 @@ def node_world_matrices(gltf: pygltflib.GLTF2, blob: bytes, key: int) -> np.ndar
     def get(i: int) -> np.ndarray:
         if i not in world:
             m = np.eye(4)
-            m[:3, :3] = quat_xyzw_to_rotmat(local[i][1])
+            m[:3, :3] = quat_xyzw_to_rotmat(local[i][1]) * local[i][2]  # R @ diag(scale)
             m[:3, 3] = local[i][0]
             world[i] = m if i not in parent else get(parent[i]) @ m
         return world[i]
@@ -114,9 +115,9 @@ def node_world_matrices(gltf: pygltflib.GLTF2, blob: bytes, key: int) -> np.ndar
     return np.stack([get(i) for i in range(len(gltf.nodes))])
 
 
-def skinned_vertices(gltf: pygltflib.GLTF2, blob: bytes, key: int) -> np.ndarray:
-    prim = gltf.meshes[0].primitives[0]
-    skin = gltf.skins[0]
+def skinned_vertices(gltf: pygltflib.GLTF2, blob: bytes, key: int, person: int = 0) -> np.ndarray:
+    prim = gltf.meshes[person].primitives[0]
+    skin = gltf.skins[person]
     pos = accessor_array(gltf, blob, prim.attributes.POSITION).astype(np.float64)
     joints = accessor_array(gltf, blob, prim.attributes.JOINTS_0).astype(np.int64)
     weights = accessor_array(gltf, blob, prim.attributes.WEIGHTS_0).astype(np.float64)
@@ -146,6 +147,32 @@ def test_gltf_joints_and_vertices_match_body_model(small_body: BodyModel, tmp_pa
         np.testing.assert_allclose(skinned_vertices(gltf, blob, key), verts_yup[held[key]], atol=1e-5)
     times = accessor_array(gltf, blob, gltf.animations[0].samplers[0].input)
     np.testing.assert_allclose(times, np.arange(6) / 25.0, atol=1e-7)
+
+
+def test_gltf_with_several_people(small_body: BodyModel, tmp_path: Path) -> None:
+    """One file, two skinned bodies (their own shapes), one animation; the second absent (scale 0) in
+    its first two frames; skinned vertices equal each body model's."""
+    body = without_pose_blend_shapes(small_body)
+    motions = [make_motion(T=5, seed=0), make_motion(T=5, seed=1)]
+    valid = [np.ones(5, bool), np.array([False, False, True, True, True])]
+    path = write_gltf_people(tmp_path / "people.glb", body, [dict(m, valid=v) for m, v in zip(motions, valid)],
+                             track_ids=[0, 3], fps=25.0, colors=[(1.0, 0.0, 0.0), (0.0, 0.0, 1.0)])  # fmt: skip
+    gltf, blob = load_glb(path)
+    assert len(gltf.meshes) == len(gltf.skins) == 2 and len(gltf.animations) == 1
+    assert [gltf.nodes[n].name for n in gltf.scenes[0].nodes] == ["person 0", "person 3"]
+    assert [m.pbrMetallicRoughness.baseColorFactor for m in gltf.materials] == [[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]]
+    assert [(p["track_id"], p["colour"]) for p in gltf.asset.extras["people"]] == [(0, "#ff0000"), (3, "#0000ff")]
+    assert gltf.meshes[0].primitives[0].indices == gltf.meshes[1].primitives[0].indices  # topology stored once
+    for p, (motion, v) in enumerate(zip(motions, valid)):
+        verts_yup = model_output(body, motion).vertices.double().numpy() @ C.T
+        for key in range(5):
+            skinned = skinned_vertices(gltf, blob, key, person=p)
+            if v[key]:
+                np.testing.assert_allclose(skinned, verts_yup[key], atol=1e-5)
+            else:  # hidden: collapsed onto the root
+                assert np.ptp(skinned, axis=0).max() < 1e-6
+    with pytest.raises(ValueError, match="one track id each"):
+        write_gltf_people(tmp_path / "bad.glb", body, [dict(motions[0])], track_ids=[0, 1], fps=25.0)
 
 
 def test_gltf_follows_the_spec(small_body: BodyModel, tmp_path: Path) -> None:
@@ -333,7 +360,7 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     inputs = result_inputs()
     path = write_result_npz(tmp_path / "result.npz", **inputs)
     raw = np.load(path, allow_pickle=False)  # readable by plain numpy, no pickles
-    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS)  # no world frame given
+    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS) - {"track_id"}  # no world frame, one person
     res = read_result(path)
     assert res["joint_names"] == H36M_JOINTS and res["smpl_joint_names"] == SMPL_JOINTS
     assert res["schema_version"] == 2 and res["fps"] == pytest.approx(29.97)
@@ -343,6 +370,9 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     np.testing.assert_allclose(back, inputs["rotmats"], atol=1e-5)
     np.testing.assert_array_equal(res["global_orient"], res["pose_axis_angle"][:, 0])
     np.testing.assert_array_equal(res["body_pose"], res["pose_axis_angle"][:, 1:].reshape(4, 69))
+    # a several-people run's file names its person
+    one = read_result(write_result_npz(tmp_path / "person.npz", **inputs, track_id=3))
+    assert one["track_id"] == 3 and set(one) == set(res) | {"track_id"}
     assert res["K"].shape == (4, 3, 3) and res["betas"].shape == (4, 10)
     np.testing.assert_array_equal(res["frame_indices"], [100, 101, 102, 103])
     np.testing.assert_array_equal(res["valid"], inputs["valid"])

@@ -286,6 +286,40 @@ def test_browser_colours_each_person_and_plays_without_video(out_dir: Path, tmp_
     _assert_clean(browser)
 
 
+def test_browser_plays_a_several_people_glb(out_dir: Path, tmp_path: Path, browser: Browser) -> None:
+    """``write_gltf_people`` (what ``diffmesh infer --max-people N`` writes) loads in three.js: two
+    bodies (track ids 0 and 2), the second 1 m to the side and hidden (scale 0) until frame 12."""
+    from diffmesh.body import load
+    from diffmesh.io.exports import read_result, write_gltf_people
+    from diffmesh.pipelines.overlay import person_color
+
+    res = read_result(out_dir / "result.npz")
+    rotmats = res["pose_rotmat"].copy()
+    rotmats[:, 0] = res["world_orient_rotmat"]
+    motion = dict(rotmats=rotmats, transl=res["transl_world"], betas=res["betas"], frame_indices=res["frame_indices"],
+                  frame="world")  # fmt: skip
+    late = np.arange(FRAMES) >= 12
+    two = tmp_path / "people"
+    two.mkdir()
+    write_gltf_people(two / "animation.glb", load("open"), [dict(motion, valid=res["valid"]),
+                      dict(motion, transl=res["transl_world"] + [1.0, 0.0, 0.0], valid=res["valid"] & late)],
+                      track_ids=[0, 2], fps=FPS, colors=[person_color(0), person_color(2)])  # fmt: skip
+    status = _load(browser, write_viewer(two))
+    # each body in its track id's colour (the overlay's), named by its id
+    assert [p["colour"] for p in status["people"]] == [PALETTE[0], PALETTE[2]]
+    assert browser.evaluate("[...document.querySelectorAll('#legend span')].map(s => s.textContent)") == ["person 0", "person 2"]
+    browser.evaluate("diffmeshViewer.seek(0)")
+    early = browser.screenshot()[80:-80]  # the 3-D panel: not the legend, the play button or the slider
+    assert _colour_pixels(early, PALETTE[0]) > 1000 and _colour_pixels(early, PALETTE[2]) < 50  # not there yet
+    browser.evaluate(f"diffmeshViewer.seek({15 / FPS})")
+    both = browser.screenshot()[80:-80]
+    assert _colour_pixels(both, PALETTE[0]) > 1000 and _colour_pixels(both, PALETTE[2]) > 1000
+    a = np.array(browser.evaluate("diffmeshViewer.nodePosition('pelvis', 0)"))
+    b = np.array(browser.evaluate("diffmeshViewer.nodePosition('pelvis', 1)"))
+    np.testing.assert_allclose(b - a, [1.0, 0.0, 0.0], atol=1e-4)
+    _assert_clean(browser)
+
+
 def test_browser_plays_the_bodies_alone_when_the_video_cannot_be_decoded(
     out_dir: Path, tmp_path: Path, browser: Browser
 ) -> None:

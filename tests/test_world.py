@@ -12,7 +12,7 @@ import torch
 from diffmesh.body import load
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence, h36m_joints
-from diffmesh.pipelines.world import fit_floor, foot_vertex_sets, world_from_placed, world_motion
+from diffmesh.pipelines.world import fit_floor, foot_vertex_sets, people_in_world, world_from_placed, world_motion
 
 FPS = 25.0
 
@@ -84,6 +84,28 @@ def test_floor_and_world_axes_from_a_walk(body, pitch: float) -> None:
     assert w.joints[-1, 0, 0] - w.joints[0, 0, 0] > 0.6
     cam_centre_world = A[0, :3, 3]
     assert cam_centre_world[2] > 2.5 and abs(cam_centre_world[0] - 0.4) < 0.1  # the person starts 0.4 m to its left
+
+
+def test_several_people_share_one_world_frame(body) -> None:
+    """Two people (the second 1.5 m further right, seen from frame 10 on): one floor and one
+    cam_to_world for both, both standing on it; the first person alone gives world_from_placed's result."""
+    first, _ = _placed(body, pitch_deg=15.0)
+    second = PlacedMesh(first.mesh, first.joints_m, first.transl + [1.5, 0.0, 0.0], first.transl + [1.5, 0.0, 0.0],
+                        first.reproj_px)  # fmt: skip
+    valid = np.ones(len(first.transl), bool)
+    late = valid.copy()
+    late[:10] = False
+    w1, w2 = people_in_world(body, [first, second], [valid, late], FPS)
+    np.testing.assert_array_equal(w1.cam_to_world, w2.cam_to_world)
+    np.testing.assert_array_equal(w1.floor_normal_cam, w2.floor_normal_cam)
+    assert np.isnan(w2.joints[:10]).all() and np.isfinite(w2.joints[10:]).all()
+    for w in (w1, w2):  # both on the floor, pelvis about 0.9 m up
+        assert 0.8 < np.nanmedian(w.joints[:, 0, 1]) < 1.0
+        placed_rows = np.isfinite(w.joints).all((1, 2))
+        assert np.median(w.joints[placed_rows][:, [3, 6], 1].min(1)) < 0.15
+    assert np.nanmedian(w2.joints[10:, 0, 0] - w1.joints[10:, 0, 0]) == pytest.approx(1.5, abs=0.1)
+    alone = world_from_placed(body, first, valid, FPS)
+    np.testing.assert_array_equal(people_in_world(body, [first], [valid], FPS)[0].joints, alone.joints)
 
 
 def test_foot_cleanup_keeps_planted_feet_still(body) -> None:

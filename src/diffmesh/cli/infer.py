@@ -107,6 +107,9 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--fov", type=float, default=None, help="vertical field of view in degrees (default 50)")
     g.add_argument("--focal", type=float, default=None, help="focal length in pixels, if known (overrides --fov)")
     g.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")
+    g.add_argument("--max-people", type=int, default=1, help="follow up to N people (default 1: one person); each gets "
+                   "OUT/people/<track id>/, all in one world frame, and the overlay draws everyone")  # fmt: skip
+    g.add_argument("--person", type=int, default=None, help="with --max-people N > 1: keep only the person with this track id")
     g = p.add_argument_group("world frame")
     g.add_argument("--static-camera", action="store_true", help="the camera does not rotate: skip measuring its rotation "
                    "from the background (faster; a panning camera then turns the world)")
@@ -157,6 +160,8 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         world=not args.no_world,
         static_camera=args.static_camera,
         foot_cleanup=not args.no_foot_cleanup,
+        max_people=args.max_people,
+        person=args.person,
     )
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     progress = StageProgress()
@@ -182,6 +187,9 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         f"{summary.frames_processed} frames ({summary.frames_without_person} without a person) in "
         f"{summary.stage_seconds['total']:.1f} s ({fps:.1f} frames/s) -> {summary.output_dir}/: {', '.join(summary.outputs)}"
     )
+    for person in summary.people:
+        print(f"person {person['track_id']}: detected in {person['frames_detected']} frames from frame "
+              f"{person['first_frame']} -> {summary.output_dir}/{person['output']}/")
     if not summary.trained:
         print("note: no trained weights yet: the meshes are placed on the person but their pose is not recovered")
     return 0
@@ -201,6 +209,8 @@ def _run_live(args: argparse.Namespace) -> int:
     from diffmesh.pipelines.model import prepare_model
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
+    if args.max_people != 1 or args.person is not None:
+        raise ValueError("--live follows one person; leave out --max-people/--person, or run on a file without --live")
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads)
     with torch_threads(settings.threads or default_threads()):

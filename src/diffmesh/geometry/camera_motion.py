@@ -17,7 +17,8 @@ so three numbers explain the whole background. On a copy downscaled to ``max_sid
 
 1. a *keyframe* gives sample pixels: the strongest brightness gradients of each cell of a grid
    (spread over the picture, so that no single structure dominates), at four pyramid levels; the
-   person's box, enlarged by a margin, is NaN in every image and so gives no samples;
+   person's box (every person's, with several), enlarged by a margin, is NaN in every image and so
+   gives no samples;
 2. each frame is aligned to the keyframe by inverse-compositional Gauss-Newton over the three
    rotation parameters and a brightness offset, coarse to fine, from the previous frame's rotation.
    Residuals are divided by the gradient (about pixels of misalignment, so a faint but wide texture
@@ -148,12 +149,12 @@ def _check_boxes(person_boxes: np.ndarray | None) -> np.ndarray | None:
     if person_boxes is None:
         return None
     boxes = np.asarray(person_boxes, dtype=np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
+    if boxes.ndim not in (2, 3) or boxes.shape[-1] != 4:
         raise ValueError(
-            "person_boxes must be [N, 4] (x0, y0, x1, y1 pixels per frame, NaN rows for none), "
-            f"got shape {list(boxes.shape)}"
+            "person_boxes must be [N, 4] (x0, y0, x1, y1 pixels per frame, NaN rows for none) or [N, B, 4] "
+            f"(B boxes per frame, several people), got shape {list(boxes.shape)}"
         )
-    return boxes
+    return boxes[:, None] if boxes.ndim == 2 else boxes  # [N, B, 4]
 
 
 def _check_frame(frame: np.ndarray, index: int, size: tuple[int, int] | None) -> None:
@@ -188,14 +189,16 @@ class _Pyramid:
         self.K_inv = [np.linalg.inv(k) for k in self.K]
         self.box_scale = scale
 
-    def build(self, frame: np.ndarray, box_px: np.ndarray | None) -> list[np.ndarray]:
-        """RGB frame → float32 grey images, finest first, NaN inside the enlarged person box."""
+    def build(self, frame: np.ndarray, boxes_px: np.ndarray | None) -> list[np.ndarray]:
+        """RGB frame → float32 grey images, finest first, NaN inside the enlarged person boxes (``[B, 4]``)."""
         cv2 = self.cv2
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self.small != self.size:
             grey = cv2.resize(grey, self.small, interpolation=cv2.INTER_AREA)
         grey = grey.astype(np.float32)
-        if box_px is not None and np.all(np.isfinite(box_px)):
+        for box_px in boxes_px if boxes_px is not None else ():
+            if not np.all(np.isfinite(box_px)):
+                continue
             x0, y0, x1, y1 = box_px
             mx, my = BOX_MARGIN * abs(x1 - x0) + BOX_MARGIN_PX, BOX_MARGIN * abs(y1 - y0) + BOX_MARGIN_PX
             lo = np.floor(np.array([min(x0, x1) - mx, min(y0, y1) - my]) * self.box_scale).astype(int)
@@ -343,7 +346,8 @@ def estimate_rotations(
     Args:
         frames: RGB ``uint8 [H, W, 3]`` frames of one video, in order (any iterable: streamed).
         K: ``[3, 3]`` intrinsics of the full-size frames (pixels, centres at integers).
-        person_boxes: ``[N, 4]`` ``x0, y0, x1, y1`` pixels per frame, NaN rows where no person; these
+        person_boxes: ``[N, 4]`` ``x0, y0, x1, y1`` pixels per frame, NaN rows where no person, or
+            ``[N, B, 4]``: ``B`` boxes per frame (several people; NaN boxes are skipped); these
             boxes, enlarged by a margin, are kept out of the background. None: no masking.
         max_side: frames are downscaled to this many pixels on the long side first (speed).
         min_points: fewest agreeing background samples (of about 1800 at 320x240 on a textured
@@ -355,7 +359,7 @@ def estimate_rotations(
         :class:`CameraMotion` with one rotation per frame.
 
     Raises:
-        ValueError: ``K`` is not a [3, 3] intrinsics matrix, ``person_boxes`` is not [N, 4] or its
+        ValueError: ``K`` is not a [3, 3] intrinsics matrix, ``person_boxes`` is not [N, (B,) 4] or its
             row count differs from the frame count, a frame is not RGB uint8 or changes size, or
             ``frames`` is empty.
     """

@@ -2,6 +2,7 @@
 
 * :func:`write_result_npz` / :func:`read_result`: the self-describing ``result.npz``;
 * :func:`write_gltf_animation`: skinned, animated glTF 2.0 binary (``animation.glb``);
+  :func:`write_gltf_people`: several people's bodies in one such file;
 * :func:`write_bvh`: the skeleton animation as BVH (``motion.bvh``);
 * :func:`write_obj_sequence`: one OBJ mesh per frame (optional).
 
@@ -15,7 +16,7 @@ root), hold the last valid pose over frames without a person, and write atomical
 from __future__ import annotations
 
 from diffmesh.io.bvh import write_bvh
-from diffmesh.io.gltf import write_gltf_animation
+from diffmesh.io.gltf import write_gltf_animation, write_gltf_people
 from diffmesh.io.motion import CAMERA_TO_Y_UP, PreparedMotion, atomic_write, prepare_motion
 from diffmesh.io.obj import write_obj_sequence
 from diffmesh.io.result import RESULT_FIELDS, SCHEMA_VERSION, WORLD_KEYS, read_result, write_result_npz
@@ -31,6 +32,7 @@ __all__ = [
     "read_result",
     "write_bvh",
     "write_gltf_animation",
+    "write_gltf_people",
     "write_obj_sequence",
     "write_result_npz",
 ]

@@ -106,6 +106,7 @@ RESULT_FIELDS: dict[str, ResultField] = {
     ),
     "K": ResultField("f", ("T", 3, 3), "px", "camera intrinsics per frame [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]"),
     "image_size": ResultField("i", (2,), "px", "(width, height) of the video frames", required=False),
+    "track_id": ResultField("i", (), "", "the person's track id in a several-people run (--max-people > 1); absent for one person", required=False),
     "keypoints_2d": ResultField(
         "f", ("T", H, 3), "px", "2-D keypoints (x, y, confidence in [0, 1]) in the order of joint_names"
     ),
@@ -179,6 +180,7 @@ def write_result_npz(
     image_size: tuple[int, int] | None = None,
     diffmesh_version: str | None = None,
     world: dict[str, Any] | None = None,
+    track_id: int | None = None,
 ) -> Path:
     """Write ``result.npz`` atomically (schema: :data:`RESULT_FIELDS`, docs/outputs.md).
 
@@ -200,6 +202,7 @@ def write_result_npz(
         world: optional world-frame arrays, keyed as in :data:`WORLD_KEYS` (all but
             ``world_frame``, which is filled in); per-frame keys may be given for every frame
             or, for the static-camera floor, once (``[3]``, scalar).
+        track_id: the person's track id in a several-people run (the key is left out when ``None``).
 
     Returns:
         ``path``.
@@ -258,6 +261,8 @@ def write_result_npz(
     }  # fmt: skip
     if image_size is not None:
         data["image_size"] = as_numpy(image_size, "image_size", np.int64)
+    if track_id is not None:
+        data["track_id"] = np.array(int(track_id), dtype=np.int64)
     if world is not None:
         data.update(_world_arrays(world, T))
     _validate(data, source="the arrays to write")

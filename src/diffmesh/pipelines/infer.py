@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from torch import nn
 
 from diffmesh.accel import make_plan
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.io.video import VideoInfo, probe_video
 from diffmesh.files import sha256_file
 from diffmesh.pipelines.cache import StageCache, stage_key
+from diffmesh.pipelines.infer_people import PeopleRun, run_people
 from diffmesh.pipelines.keypoints import FrameKeypoints, find_keypoints
 from diffmesh.pipelines.model import ModelBundle, default_model, prepare_model
 from diffmesh.pipelines.outputs import (
@@ -50,9 +47,9 @@ from diffmesh.pipelines.outputs import (
     write_outputs,
     write_summary,
 )
-from diffmesh.pipelines.placement import PlacedMesh, place_mesh
-from diffmesh.pipelines.prediction import predict_mesh
+from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
+from diffmesh.pipelines.stages import cached_stage, person_boxes, predict_and_place, warn_if_untrained
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, track
 from diffmesh.pipelines.world import WorldMotion, world_from_placed
@@ -83,6 +80,8 @@ def run(
         bundle: which model and weights (:func:`~diffmesh.pipelines.model.load_model`); ``None``:
             the packaged default model. Its model is never changed (fast mode runs a copy).
 
+    ``settings.max_people > 1``: every person (:func:`diffmesh.pipelines.infer_people.run_people`).
+
     Outputs (docs/inference.md): ``result.npz``, ``overlay.mp4`` (``overlay``), ``animation.glb`` +
     ``motion.bvh`` (``animation``), ``obj/`` (``obj``), ``summary.json`` — written last, after the
     others are renamed into place. Stage results are cached in ``out_dir/.cache``; render and
@@ -105,6 +104,10 @@ def run(
                     "pass an official checkpoint (--checkpoint/--config)", bundle.weights)  # fmt: skip
     # fast mode's number format depends on the CPU (bf16 only where native): part of the key
     number_format = make_plan(settings.accel_mode, settings.device).dtype
+    options = OutputOptions(overlay, side_view, render_backend, animation, obj, export_frame)
+    if settings.max_people > 1:
+        ctx = PeopleRun(info, start, end, out, cache, keypoints_key, number_format, clock, cached)
+        return run_people(ctx, settings, bundle, options, progress)
     mesh_key = stage_key("mesh", keypoints=keypoints_key, model=bundle.identity, number_format=number_format,
                          **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
@@ -112,23 +115,23 @@ def run(
         # On a miss the network is built (and accelerated) on another thread while the keypoints are found.
         model = pool.submit(prepare_model, bundle, settings) if mesh_hit is None else None
         with clock("keypoints"):
-            kps = _cached(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
+            kps = cached_stage(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
                           lambda: find_keypoints(info, start, end, settings, progress))  # fmt: skip
         with clock("track"):
             trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
         with clock("model+placement"):
-            _warn_if_untrained(bundle)
+            warn_if_untrained(bundle)
             K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
-            placed = _cached(cache, "mesh", mesh_key, cached, PlacedMesh.from_arrays,
-                             lambda: _predict_and_place(model, bundle, trk, K, settings, progress), hit=mesh_hit)  # fmt: skip
+            placed = cached_stage(cache, "mesh", mesh_key, cached, PlacedMesh.from_arrays,
+                             lambda: predict_and_place(model, bundle, trk, K, settings, progress), hit=mesh_hit)  # fmt: skip
         world = None
         if settings.world:
             with clock("world"):
                 world_key = stage_key("world", mesh=mesh_key, version=1, **settings.world_stage_parts())
-                world = _cached(cache, "world", world_key, cached, WorldMotion.from_arrays,
+                world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
                                 lambda: _world(info, start, end, bundle, trk, placed, K, settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
-        outputs = write_outputs(out, result, OutputOptions(overlay, side_view, render_backend, animation, obj, export_frame), clock, progress)
+        outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
     write_summary(out, summary)
     return summary
@@ -148,46 +151,9 @@ def frame_range(info: VideoInfo, start: int, end: int | None) -> tuple[int, int]
 def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSettings) -> str:
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
+    people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
-                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True)  # fmt: skip
-
-
-class _Arrays(Protocol):
-    def to_arrays(self) -> dict[str, np.ndarray]: ...
-
-
-A = TypeVar("A", bound=_Arrays)
-
-
-def _cached(
-    cache: StageCache,
-    stage: str,
-    key: str,
-    cached: list[str],
-    load: Callable[[dict[str, np.ndarray]], A],
-    compute: Callable[[], A],
-    hit: dict[str, np.ndarray] | None = None,
-) -> A:
-    """``stage``'s cached result (``hit``, or looked up now; then ``stage`` is added to ``cached``),
-    else ``compute()``, stored in the cache."""
-    hit = cache.load(stage, key) if hit is None else hit
-    if hit is not None:
-        cached.append(stage)
-        return load(hit)
-    value = compute()
-    cache.save(stage, key, value.to_arrays())
-    return value
-
-
-def _predict_and_place(
-    model: Future[nn.Module] | None, bundle: ModelBundle, trk: Track, K: np.ndarray, settings: InferSettings,
-    progress: Progress,
-) -> PlacedMesh:  # fmt: skip
-    """Windows → network → blended body parameters, then placed in the camera frame."""
-    assert model is not None, "the network is prepared whenever the model stage is not cached"
-    normalization = settings.normalization or bundle.normalization
-    mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
-    return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
+                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people)  # fmt: skip
 
 
 def _world(
@@ -204,24 +170,3 @@ def _world(
                                              progress=progress)  # fmt: skip
         rotations = None if motion.static else motion.rotations
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup)
-
-
-def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: float = 0.3,
-                 margin: float = 0.15) -> np.ndarray:  # fmt: skip
-    """``[N, 4]`` x0, y0, x1, y1 around each frame's confident keypoints, enlarged by ``margin`` of the
-    box's height on every side (the whole body, hair and clothes); NaN rows without a person."""
-    xy = np.where((keypoints[..., 2:3] >= min_confidence) & has_person[:, None, None], keypoints[..., :2], np.nan)
-    with warnings.catch_warnings():  # all-NaN rows (no person) stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = np.nanmin(xy, 1), np.nanmax(xy, 1)
-    pad = margin * (hi[:, 1:2] - lo[:, 1:2])
-    return np.concatenate([lo - pad, hi + pad], 1)
-
-
-def _warn_if_untrained(bundle: ModelBundle) -> None:
-    if not bundle.trained:
-        logger.warning(
-            "UNTRAINED MODEL: %s. The meshes follow the detected person's position but not their pose; "
-            "pass --checkpoint/--config for real results",
-            bundle.weights,
-        )

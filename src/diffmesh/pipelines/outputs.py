@@ -22,11 +22,18 @@ from typing import Any
 import numpy as np
 
 from diffmesh.accel import make_plan
-from diffmesh.io.exports import atomic_write, write_bvh, write_gltf_animation, write_obj_sequence, write_result_npz
+from diffmesh.io.exports import (
+    atomic_write,
+    write_bvh,
+    write_gltf_animation,
+    write_gltf_people,
+    write_obj_sequence,
+    write_result_npz,
+)
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.keypoints import FrameKeypoints
 from diffmesh.pipelines.model import ModelBundle
-from diffmesh.pipelines.overlay import render_overlay
+from diffmesh.pipelines.overlay import OverlayBody, person_color, render_people_overlay
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
@@ -39,6 +46,7 @@ __all__ = [
     "VideoResult",
     "prepare_output_folder",
     "summarize",
+    "animation_motion",
     "write_animation_exports",
     "write_outputs",
     "write_summary",
@@ -136,37 +144,70 @@ def prepare_output_folder(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def write_outputs(
-    out: Path, result: VideoResult, options: OutputOptions, clock: StageClock, progress: Progress = no_progress
+    out: Path,
+    result: VideoResult,
+    options: OutputOptions,
+    clock: StageClock,
+    progress: Progress = no_progress,
+    people: list[tuple[int, VideoResult]] | None = None,
 ) -> list[str]:
     """Write ``result.npz`` and the chosen optional outputs into ``out`` (staged, renamed when all
-    succeeded); returns their names (``"obj/"`` for the OBJ folder). ``summary.json`` is not among them."""
-    bundle, mesh, info, valid = result.bundle, result.mesh, result.info, result.valid
+    succeeded); returns their names (``"obj/"`` for the OBJ folder). ``summary.json`` is not among them.
+
+    ``people``: a several-people run's ``(track_id, result)`` pairs, ``result`` being the first of
+    them: each also gets ``people/<track_id>/`` (``result.npz`` with ``track_id``, ``animation.glb``,
+    ``motion.bvh``), ``OUT/result.npz`` gains the first one's ``track_id``, and the overlay draws
+    everyone, one colour per id (:func:`~diffmesh.pipelines.overlay.person_color`), and so does
+    ``OUT/animation.glb`` (one skinned body per person; ``motion.bvh`` stays the first person's).
+    """
+    first_id = people[0][0] if people else None
+    folders = [(out_name, r, tid) for tid, r in people or [] for out_name in [f"people/{tid}"]]
     with _staging_folder(out) as tmp:
         with clock("write_result"):
-            write_result_npz(
-                tmp / "result.npz", rotmats=mesh.rotmats, transl=result.transl_cam(), betas=mesh.betas, K=result.K,
-                keypoints_2d=result.track.keypoints, joints_3d_cam=result.joints_cam(), fps=info.fps,
-                frame_indices=result.keypoints.frame_indices, valid=valid, model=bundle.name, weights=bundle.weights,
-                body_model=str(getattr(bundle.body_model, "name", "unknown")), image_size=(info.width, info.height),
-                world=result.world_arrays(),
-            )  # fmt: skip
+            _write_result(tmp / "result.npz", result, first_id)
+            for name, r, tid in folders:
+                (tmp / name).mkdir(parents=True)
+                _write_result(tmp / name / "result.npz", r, tid)
         names = ["result.npz"]
         if options.overlay:
             with clock("render"):
-                render_overlay(info, result.start, result.end, bundle.body_model, mesh, result.placed.transl, valid,
-                               result.K, tmp / "overlay.mp4", options.side_view, options.render_backend, progress)  # fmt: skip
+                bodies = [OverlayBody(result.mesh, result.placed.transl, result.valid)] if people is None else \
+                    [OverlayBody(r.mesh, r.placed.transl, r.valid, person_color(tid)) for tid, r in people]  # fmt: skip
+                render_people_overlay(result.info, result.start, result.end, result.bundle.body_model, bodies,
+                                      result.K, tmp / "overlay.mp4", options.side_view, options.render_backend, progress)  # fmt: skip
             names.append("overlay.mp4")
         if options.animation:
             with clock("exports"):
-                world = result.world if options.export_frame == "world" else None
-                names += write_animation_exports(tmp, bundle.body_model, mesh, result.placed.transl, valid,
-                                                 result.keypoints.frame_indices, info.fps, options.obj, world)  # fmt: skip
+                names += _write_animation(tmp, result, options, options.obj)
+                for name, r, _ in folders:
+                    _write_animation(tmp / name, r, options, obj=False)
+                if people and "animation.glb" in names:  # one file with everyone
+                    _write_people_glb(tmp / "animation.glb", people, options)
+        if people:
+            names.append("people/")
         for name in names:  # every output succeeded: move them into place
             dest = out / name.rstrip("/")
             if dest.is_dir():
                 shutil.rmtree(dest)
             os.replace(tmp / name.rstrip("/"), dest)
     return names
+
+
+def _write_result(path: Path, result: VideoResult, track_id: int | None) -> None:
+    bundle, mesh, info = result.bundle, result.mesh, result.info
+    write_result_npz(
+        path, rotmats=mesh.rotmats, transl=result.transl_cam(), betas=mesh.betas, K=result.K,
+        keypoints_2d=result.track.keypoints, joints_3d_cam=result.joints_cam(), fps=info.fps,
+        frame_indices=result.keypoints.frame_indices, valid=result.valid, model=bundle.name, weights=bundle.weights,
+        body_model=str(getattr(bundle.body_model, "name", "unknown")), image_size=(info.width, info.height),
+        world=result.world_arrays(), track_id=track_id,
+    )  # fmt: skip
+
+
+def _write_animation(folder: Path, result: VideoResult, options: OutputOptions, obj: bool) -> list[str]:
+    world = result.world if options.export_frame == "world" else None
+    return write_animation_exports(folder, result.bundle.body_model, result.mesh, result.placed.transl, result.valid,
+                                   result.keypoints.frame_indices, result.info.fps, obj, world)  # fmt: skip
 
 
 @contextmanager
@@ -197,9 +238,27 @@ def write_animation_exports(
     camera-derived Y-up frame either way. Frames without a person hold the last valid pose (the
     exporters' ``valid`` rule). Returns the names written (none when no frame is valid).
     """
+    motion = animation_motion(mesh, transl, valid, frame_indices, world)
+    if motion is None:
+        return []
+    kw, anim = motion
+    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **anim)
+    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **anim)
+    written = ["animation.glb", "motion.bvh"]
+    if obj:
+        write_obj_sequence(out_dir / "obj", body_model, **kw)
+        written.append("obj/")
+    return written
+
+
+def animation_motion(
+    mesh: MeshSequence, transl: np.ndarray, valid: np.ndarray, frame_indices: np.ndarray, world: WorldMotion | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The exporters' keyword arguments: ``(camera-frame motion for OBJ, the animation's motion)``
+    (in the world frame with ``world``); ``None`` when no frame is valid."""
     valid = valid & np.isfinite(transl).all(1)
     if not valid.any():
-        return []
+        return None
     kw = dict(rotmats=mesh.rotmats, transl=np.nan_to_num(transl).astype(np.float32), betas=mesh.betas,
               valid=valid, frame_indices=frame_indices)  # fmt: skip
     anim = dict(kw)
@@ -209,13 +268,18 @@ def write_animation_exports(
         rotmats[:, 0] = np.nan_to_num(world.root_rotmats)
         anim = dict(rotmats=rotmats, transl=np.nan_to_num(world.transl).astype(np.float32), betas=mesh.betas,
                     valid=valid, frame_indices=frame_indices, frame="world")  # fmt: skip
-    write_gltf_animation(out_dir / "animation.glb", body_model, fps=fps, **anim)
-    write_bvh(out_dir / "motion.bvh", body_model, fps=fps, **anim)
-    written = ["animation.glb", "motion.bvh"]
-    if obj:
-        write_obj_sequence(out_dir / "obj", body_model, **kw)
-        written.append("obj/")
-    return written
+    return kw, anim
+
+
+def _write_people_glb(path: Path, people: list[tuple[int, VideoResult]], options: OutputOptions) -> None:
+    """Everyone's bodies in one ``animation.glb`` (replacing the first person's), each in their overlay colour."""
+    world = options.export_frame == "world"
+    motions = [(tid, r, animation_motion(r.mesh, r.placed.transl, r.valid, r.keypoints.frame_indices,
+                                         r.world if world else None)) for tid, r in people]  # fmt: skip
+    shown = [(tid, r, m[1]) for tid, r, m in motions if m is not None]
+    first = shown[0][1]
+    write_gltf_people(path, first.bundle.body_model, [m for _, _, m in shown], [tid for tid, _, _ in shown],
+                      first.info.fps, [person_color(tid) for tid, _, _ in shown])  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +311,8 @@ class RunSummary:
     settings: dict[str, Any]
     versions: dict[str, str] = field(default_factory=dict)
     acceleration: dict[str, Any] = field(default_factory=dict)
+    #: a several-people run: ``{"track_id", "frames_detected", "frames_with_person", "first_frame", "output"}`` per person
+    people: list[dict[str, Any]] = field(default_factory=list)
 
 
 def summarize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,19 @@ from diffmesh.io.video import VideoInfo, VideoWriter, iter_frames
 from diffmesh.pipelines.prediction import MeshSequence, body_sequence
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch, torch_threads
+from diffmesh.render.core import DEFAULT_COLOR
 
-__all__ = ["X264_THREADS", "render_overlay"]
+__all__ = ["PERSON_COLORS", "X264_THREADS", "OverlayBody", "person_color", "render_overlay", "render_people_overlay"]
+
+#: One colour per person in a several-people overlay (``#rrggbb``; the same as :data:`diffmesh.viewer.PALETTE`).
+PERSON_COLORS = ("#e4572e", "#4c9be8", "#76b041", "#ffc914", "#a06cd5", "#17bebb", "#f08cae", "#c2c2c2")
+
+
+def person_color(track_id: int) -> tuple[float, float, float]:
+    """RGB in [0, 1] of the person with ``track_id`` (:data:`PERSON_COLORS`, cycled): stable for the whole video."""
+    h = PERSON_COLORS[int(track_id) % len(PERSON_COLORS)]
+    return (int(h[1:3], 16) / 255, int(h[3:5], 16) / 255, int(h[5:7], 16) / 255)
+
 
 #: x264 threads for overlay.mp4 (0: x264's choice); see :class:`diffmesh.io.video.VideoWriter`.
 X264_THREADS = 1
@@ -36,11 +49,39 @@ def render_overlay(
     progress: Progress = no_progress,
 ) -> None:
     """Decode frames ``[start, end)`` again, draw the mesh placed at ``transl`` (camera frame) over
-    each frame with a person, and encode ``path``.
+    each frame with a person, and encode ``path`` (:func:`render_people_overlay` with one person)."""
+    render_people_overlay(info, start, end, body_model, [OverlayBody(mesh, transl, has_person)], K, path, side_view,
+                          backend, progress)  # fmt: skip
 
-    Decoding, posing the body model, drawing and encoding run in four threads with small queues
+
+@dataclass
+class OverlayBody:
+    """One person to draw: ``mesh`` placed at ``transl`` ``[N, 3]`` (camera frame) where ``has_person``, in ``color`` (RGB in [0, 1])."""
+
+    mesh: MeshSequence
+    transl: np.ndarray
+    has_person: np.ndarray
+    color: tuple[float, float, float] = DEFAULT_COLOR
+
+
+def render_people_overlay(
+    info: VideoInfo,
+    start: int,
+    end: int,
+    body_model: nn.Module,
+    bodies: list[OverlayBody],
+    K: np.ndarray,
+    path: Path,
+    side_view: bool = False,
+    backend: str = "auto",
+    progress: Progress = no_progress,
+) -> None:
+    """Decode frames ``[start, end)`` again, draw every body over each frame (the farthest first, so
+    nearer people cover farther ones), and encode ``path``; the side view shows the nearest.
+
+    Decoding, posing the body model, drawing and encoding run in their own threads with small queues
     between them, so the work overlaps across the cores and only a few frames (and two 16-frame
-    chunks of meshes) are in memory. Torch runs single-threaded in this pass: the per-frame torch
+    chunks of meshes per person) are in memory. Torch runs single-threaded in this pass: the per-frame torch
     work is small (body model chunks, vertex normals) while the decoder, llvmpipe and x264 threads
     need the cores, and spinning OpenMP workers starve them (docs/benchmarks.md, section 4). FFmpeg decodes in its caller's thread and x264 uses :data:`X264_THREADS` thread(s).
     """
@@ -48,8 +89,8 @@ def render_overlay(
 
     faces = body_model.faces.cpu().numpy()
     n = end - start
-    show = has_person & np.isfinite(transl).all(1)
-    transl = np.nan_to_num(transl)
+    shows = [b.has_person & np.isfinite(b.transl).all(1) for b in bodies]
+    transls = [np.nan_to_num(b.transl) for b in bodies]
     width_out = info.width * (2 if side_view else 1)
     q_out: queue.Queue[Any] = queue.Queue(maxsize=8)
     enc_error: list[BaseException] = []
@@ -68,21 +109,20 @@ def render_overlay(
     th.start()
     blank = None
     with torch_threads(1):
+        # posed meshes come from their own threads (2 chunks in flight): the body model overlaps drawing
+        chunks = [_Chunks(prefetch(body_sequence(body_model, b.mesh.rotmats, b.mesh.betas, chunk=16, vertices=True), size=2))
+                  for b in bodies]  # fmt: skip
         try:
-            # posed meshes come from their own thread (2 chunks in flight): the body model overlaps drawing
-            meshes = prefetch(body_sequence(body_model, mesh.rotmats, mesh.betas, chunk=16, vertices=True), size=2)
-            chunk_sl, chunk_verts = slice(0, 0), None
             with Renderer(info.width, info.height, backend=backend) as r:  # type: ignore[arg-type]
                 for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
                     i = frame.index - start
-                    if i >= chunk_sl.stop:
-                        chunk_sl, _, chunk_verts = next(meshes)
                     img = frame.image
-                    if show[i]:
-                        verts = chunk_verts[i - chunk_sl.start].numpy() + transl[i]  # type: ignore[index]
-                        img = r.render(verts, faces, K, background=img, alpha=0.8).image
-                        if side_view:
-                            img = np.concatenate([img, render_side_view(r, verts, faces, K).image], axis=1)
+                    here = [(c.vertices(i) + t[i], b.color) for b, c, s, t in zip(bodies, chunks, shows, transls) if s[i]]
+                    here.sort(key=lambda vc: -float(vc[0][:, 2].mean()))  # farthest first
+                    for verts, color in here:
+                        img = r.render(verts, faces, K, background=img, color=color, alpha=0.8).image
+                    if side_view and here:
+                        img = np.concatenate([img, render_side_view(r, here[-1][0], faces, K).image], axis=1)
                     elif side_view:
                         blank = np.full_like(img, 255) if blank is None else blank
                         img = np.concatenate([img, blank], axis=1)
@@ -91,5 +131,22 @@ def render_overlay(
         finally:
             q_out.put(None)
             th.join()
+            for c in chunks:
+                c.close()
     if enc_error:
         raise enc_error[0]
+
+
+class _Chunks:
+    """Frame ``i``'s vertices from a stream of ``body_sequence`` chunks, read in order."""
+
+    def __init__(self, stream: Generator[tuple[slice, Any, Any], None, None]) -> None:
+        self.stream, self.sl, self.verts = stream, slice(0, 0), None
+
+    def close(self) -> None:
+        self.stream.close()  # a generator: stops its prefetch thread
+
+    def vertices(self, i: int) -> np.ndarray:
+        while i >= self.sl.stop:
+            self.sl, _, self.verts = next(self.stream)
+        return self.verts[i - self.sl.start].numpy()  # type: ignore[index]

@@ -46,6 +46,9 @@ class InferSettings:
         world: put the motion into a gravity-aligned world frame (:mod:`diffmesh.pipelines.world`).
         static_camera: take the camera as not rotating (skip measuring its rotation).
         foot_cleanup: keep planted feet still in the world frame.
+        max_people: 1: one person (the single-person detector and tracker); N > 1: up to N people
+            followed at once (:mod:`diffmesh.pipelines.people`, :mod:`diffmesh.pipelines.infer_people`).
+        person: with ``max_people > 1``, keep only the person with this track id.
     """
 
     start: int = 0
@@ -67,10 +70,18 @@ class InferSettings:
     world: bool = True
     static_camera: bool = False
     foot_cleanup: bool = True
+    max_people: int = 1
+    person: int | None = None
 
     def __post_init__(self) -> None:
         if self.normalization not in (None, "segment", "window"):
             raise ValueError(f"normalization must be 'segment', 'window' or None (the model's own), got {self.normalization!r}")
+        if isinstance(self.max_people, bool) or not isinstance(self.max_people, int) or self.max_people < 1:
+            raise ValueError(f"max_people must be an integer >= 1 (1: one person, N > 1: up to N people), got {self.max_people!r}")
+        if self.person is not None and self.max_people == 1:
+            raise ValueError(f"person={self.person} picks one of several people's track ids; pass max_people > 1 with it")
+        if self.keypoints_file and self.max_people > 1:
+            raise ValueError(f"max_people={self.max_people} needs the detector; a keypoint file gives one person (pick it with track_id)")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
 
@@ -82,7 +93,8 @@ class InferSettings:
     def model_stage_parts(self) -> dict[str, Any]:
         """The settings in the model stage's cache key: all but the frame range and keypoint
         source (already in the keypoints key) and those that do not change the result."""
-        neutral = ("start", "end", "keypoints_file", "track_id", "device", "batch_windows", "threads", *_WORLD_SETTINGS)
+        neutral = ("start", "end", "keypoints_file", "track_id", "device", "batch_windows", "threads", "max_people", "person",
+                   *_WORLD_SETTINGS)  # fmt: skip
         return {k: v for k, v in asdict(self).items() if k not in neutral}
 
     def world_stage_parts(self) -> dict[str, Any]:

@@ -42,7 +42,8 @@ from diffmesh.pipelines.prediction import body_sequence
 logger = logging.getLogger(__name__)
 
 __all__ = ["FLOOR_CONTACT_HEIGHT_M", "CONTACT_SPEED_M_S", "WorldMotion", "foot_vertex_sets", "sole_points",
-           "fit_floor", "foot_contacts", "world_from_placed", "world_motion"]  # fmt: skip
+           "fit_floor", "foot_contacts", "WorldFrame", "fit_world_frame", "person_in_world", "people_in_world", "world_from_placed",
+           "world_motion"]  # fmt: skip
 
 #: A sole this close to the floor (metres) can be planted.
 FLOOR_CONTACT_HEIGHT_M = 0.08
@@ -267,7 +268,8 @@ def world_motion(
     clean_feet: bool = True,
     smooth_sigma: float = 2.0,
 ) -> WorldMotion:
-    """Put a placed body sequence into a gravity-aligned world frame (module docstring).
+    """Put a placed body sequence into a gravity-aligned world frame (module docstring): its own
+    :func:`fit_world_frame`, then :func:`person_in_world`.
 
     Args:
         joints_cam: ``[N, 17, 3]`` H36M joints, camera frame, metres (NaN rows: no person).
@@ -281,31 +283,91 @@ def world_motion(
         clean_feet: remove planted feet's sliding (:func:`foot_contacts`).
         smooth_sigma: Gaussian smoothing of the clean-up's correction, frames.
     """
-    n = len(joints_cam)
-    static = cam_rotations is None
-    R = np.broadcast_to(np.eye(3), (n, 3, 3)) if static else np.asarray(cam_rotations, np.float64)
+    frame = fit_world_frame([(joints_cam, foot_vertices_cam)], fps, cam_rotations)
+    return person_in_world(frame, joints_cam, transl_cam, root_rotmats_cam, foot_vertices_cam, rest_root, fps,
+                           clean_feet, smooth_sigma)  # fmt: skip
+
+
+@dataclass
+class WorldFrame:
+    """One gravity-aligned world frame shared by everyone in a video (:func:`fit_world_frame`).
+
+    Attributes:
+        cam_rotations: ``[N, 3, 3]`` rotation of frame t's camera into frame 0's.
+        up: ``[3]`` unit floor normal in frame 0's camera axes; ``offset``: ``d`` with ``up · X + d = 0``.
+        axes: ``[3, 3]`` rows: the world's x, y, z axes in frame 0's camera axes.
+        origin: ``[3]`` the world origin in frame 0's camera axes (on the floor).
+        static: the camera is taken as not rotating.
+    """
+
+    cam_rotations: np.ndarray
+    up: np.ndarray
+    offset: float
+    axes: np.ndarray
+    origin: np.ndarray
+    static: bool
+
+    def cam_to_world(self) -> np.ndarray:
+        """``[N, 4, 4]``: ``X_world = A[:3, :3] @ X_cam + A[:3, 3]``."""
+        to_world = np.repeat(np.eye(4)[None], len(self.cam_rotations), 0)
+        to_world[:, :3, :3] = self.axes @ self.cam_rotations
+        to_world[:, :3, 3] = -self.axes @ self.origin
+        return to_world
+
+
+def _cam_rotations(n: int, cam_rotations: np.ndarray | None) -> np.ndarray:
+    R = np.broadcast_to(np.eye(3), (n, 3, 3)) if cam_rotations is None else np.asarray(cam_rotations, np.float64)
     if R.shape != (n, 3, 3):
         raise ValueError(f"cam_rotations has shape {list(R.shape)}; expected [{n}, 3, 3], one rotation per frame")
-    # 1. into frame 0's camera axes (the camera is assumed not to translate)
+    return R
+
+
+def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, foot_vertices_cam: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:  # fmt: skip
+    """Joints and feet in frame 0's camera axes (the camera is assumed not to translate), and ``[N]`` valid."""
     J = np.einsum("nij,nkj->nki", R, np.asarray(joints_cam, np.float64))
     feet = tuple(np.einsum("nij,nkj->nki", R, np.asarray(f, np.float64)) for f in foot_vertices_cam)
-    valid = np.isfinite(J).all((1, 2))
+    return J, feet, np.isfinite(J).all((1, 2))
+
+
+def fit_world_frame(
+    people: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]],
+    fps: float,
+    cam_rotations: np.ndarray | None = None,
+) -> WorldFrame:
+    """The floor from every person's planted soles together, and the world axes (module docstring, steps 1-3).
+
+    Args:
+        people: per person ``(joints_cam [N, 17, 3], (left, right) foot vertices [N, Vf, 3])``, camera
+            frame, metres, NaN rows where the person is not placed; the origin lies below the first
+            person's first placed root.
+        fps: frames per second.
+        cam_rotations: ``[N, 3, 3]`` rotation of frame t's camera into frame 0's; ``None``: a static camera.
+    """
+    if not people:
+        raise ValueError("no people given: pass at least one (joints_cam, foot_vertices_cam) pair")
+    n = len(people[0][0])
+    R = _cam_rotations(n, cam_rotations)
+    moved = [_to_frame0(R, J, feet) for J, feet in people]
     # 2. the floor: body "up" as the prior, planted soles as the data (two passes: contacts need a floor)
-    up = _body_up(J, J[:, list(_ANKLES)])
-    soles = sole_points(feet, up)  # [N, 2, 3]
-    d = -np.nanpercentile((soles @ up)[valid], 10)
-    contact = np.zeros((n, 2), bool)
+    J_all = np.concatenate([J for J, _, _ in moved])
+    valid_all = np.concatenate([v for _, _, v in moved])
+    up = _body_up(J_all, J_all[:, list(_ANKLES)])
+    soles = [sole_points(feet, up) for _, feet, _ in moved]  # per person [N, 2, 3]
+    d = -np.nanpercentile((np.concatenate(soles) @ up)[valid_all], 10)
     for _ in range(2):
-        contact = _planted(soles, up, d, fps) & valid[:, None]
-        pts = soles[contact]
+        contact = np.concatenate([_planted(s, up, d, fps) & v[:, None] for s, (_, _, v) in zip(soles, moved)])
+        soles_all = np.concatenate(soles)
+        pts = soles_all[contact]
         if len(pts) < 3:  # nothing planted (jumping clip, or the feet never rest): the lowest soles
-            h = soles @ up
-            lower = soles[valid][np.arange(int(valid.sum())), np.nanargmin(h[valid], 1)]  # [Nv, 3]
+            h = soles_all @ up
+            lower = soles_all[valid_all][np.arange(int(valid_all.sum())), np.nanargmin(h[valid_all], 1)]  # [Nv, 3]
             pts = lower[np.argsort(lower @ up)[: max(3, len(lower) // 10)]]
         up, d = fit_floor(pts, up)
-        soles = sole_points(feet, up)
+        soles = [sole_points(feet, up) for _, feet, _ in moved]
     # 3. world axes: y = up, z toward the first camera (horizontal), x = y × z; origin under the first root
-    first = int(np.argmax(valid))
+    J0, _, valid0 = moved[0]
+    first = int(np.argmax(valid0))
     toward_camera = -np.array([0.0, 0.0, 1.0])
     z = toward_camera - (toward_camera @ up) * up
     if np.linalg.norm(z) < 1e-3:  # the camera looks straight down: use its "down" image axis instead
@@ -313,11 +375,31 @@ def world_motion(
     z /= np.linalg.norm(z)
     x = np.cross(up, z)
     W = np.stack([x, up, z])  # rows: world axes in frame-0 camera coordinates
-    root0 = J[first, _PELVIS]
+    root0 = J0[first, _PELVIS]
     origin = root0 - (root0 @ up + d) * up  # the root's foot point on the floor
-    to_world = np.repeat(np.eye(4)[None], n, 0)
-    to_world[:, :3, :3] = W @ R
-    to_world[:, :3, 3] = -W @ origin
+    return WorldFrame(R, up, d, W, origin, cam_rotations is None)
+
+
+def person_in_world(
+    frame: WorldFrame,
+    joints_cam: np.ndarray,
+    transl_cam: np.ndarray,
+    root_rotmats_cam: np.ndarray,
+    foot_vertices_cam: tuple[np.ndarray, np.ndarray],
+    rest_root: np.ndarray,
+    fps: float,
+    clean_feet: bool = True,
+    smooth_sigma: float = 2.0,
+) -> WorldMotion:
+    """One person's placed body sequence expressed in ``frame`` (module docstring, step 4); the
+    arguments are :func:`world_motion`'s."""
+    n = len(joints_cam)
+    R, up, d, W, origin, static = frame.cam_rotations, frame.up, frame.offset, frame.axes, frame.origin, frame.static
+    if len(R) != n:
+        raise ValueError(f"the world frame has {len(R)} frames but joints_cam has {n}; pass the same frames")
+    J, feet, valid = _to_frame0(R, joints_cam, foot_vertices_cam)
+    soles = sole_points(feet, up)  # [N, 2, 3]
+    to_world = frame.cam_to_world()
     Jw_raw = J @ W.T - W @ origin  # = cam_to_world applied to joints_cam
     root_w = np.einsum("ij,njk->nik", W, np.einsum("nij,njk->nik", R, np.asarray(root_rotmats_cam, np.float64)))
     rest_root = np.broadcast_to(np.asarray(rest_root, np.float64), (n, 3))
@@ -357,6 +439,32 @@ def world_from_placed(
     clean_feet: bool = True,
 ) -> WorldMotion:
     """:func:`world_motion` of the model stage's result: poses the body model once more for the feet."""
+    joints, transl, feet, rest_root = _placed_arrays(body_model, placed, valid)
+    return world_motion(joints, transl, placed.mesh.rotmats[:, 0], feet, rest_root, fps, cam_rotations, clean_feet)
+
+
+def people_in_world(
+    body_model: nn.Module,
+    placed: list[PlacedMesh],
+    valid: list[np.ndarray],
+    fps: float,
+    cam_rotations: np.ndarray | None = None,
+    clean_feet: bool = True,
+) -> list[WorldMotion]:
+    """Several people's model-stage results in one world frame: the floor is fitted on everyone's
+    planted soles together (:func:`fit_world_frame`), the origin lies below the first person's first
+    root, and each person is expressed in that frame (:func:`person_in_world`). One person: the same
+    as :func:`world_from_placed`."""
+    arrays = [_placed_arrays(body_model, p, v) for p, v in zip(placed, valid)]
+    frame = fit_world_frame([(joints, feet) for joints, _, feet, _ in arrays], fps, cam_rotations)
+    return [person_in_world(frame, joints, transl, p.mesh.rotmats[:, 0], feet, rest_root, fps, clean_feet)
+            for (joints, transl, feet, rest_root), p in zip(arrays, placed)]  # fmt: skip
+
+
+def _placed_arrays(body_model: nn.Module, placed: PlacedMesh, valid: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:  # fmt: skip
+    """Camera-frame joints ``[N, 17, 3]``, translation ``[N, 3]``, (left, right) foot vertices and rest
+    roots ``[N, 3]`` of a placed body (NaN rows outside ``valid``)."""
     n = len(valid)
     lbs = body_model.lbs_weights.detach().cpu().numpy()
     sets = foot_vertex_sets(lbs)
@@ -375,4 +483,4 @@ def world_from_placed(
             rest = body_model(betas=b, body_pose=eye[:, 1:], global_orient=eye[:, :1])
         rest_root[sl] = rest.joints[:, 0].numpy()
     joints = np.where(valid[:, None, None], placed.joints_m + np.nan_to_num(placed.transl)[:, None], np.nan)
-    return world_motion(joints, transl, mesh.rotmats[:, 0], (feet[0], feet[1]), rest_root, fps, cam_rotations, clean_feet)
+    return joints, transl, (feet[0], feet[1]), rest_root

@@ -78,12 +78,14 @@ function loadGltf(bytes) {
   return new Promise((resolve, reject) => new GLTFLoader().parse(bytes.buffer, '', resolve, reject));
 }
 
-/** Every skinned mesh is one person: give each its palette colour, by index. */
-function colourPeople(root) {
+/** Every skinned mesh is one person: give each its colour, the one the file names for it
+ * (asset.extras.people[i].colour, the overlay's colour of its track id), else the palette's by index. */
+function colourPeople(root, named = []) {
   const people = [];
   root.traverse((object) => { if (object.isSkinnedMesh) people.push(object); });
   people.forEach((mesh, i) => {
-    const colour = config.palette[i % config.palette.length];
+    const colour = named[i]?.colour ?? config.palette[i % config.palette.length];
+    mesh.userData.label = named[i]?.name ?? `person ${i + 1}`;
     mesh.material = new MeshStandardMaterial({ color: new Color(colour), roughness: 0.65, metalness: 0.0 });
     mesh.frustumCulled = false; // its bounds are the bind pose's, not the animated body's
     mesh.userData.colour = colour;
@@ -116,7 +118,7 @@ function buildScene(canvas, gltf) {
   scene.add(sun);
   scene.add(gltf.scene);
 
-  const people = colourPeople(gltf.scene);
+  const people = colourPeople(gltf.scene, gltf.asset?.extras?.people ?? []);
   if (people.length === 0) throw new Error('animation.glb has no skinned mesh (no body to show)');
   const mixer = new AnimationMixer(gltf.scene);
   const actions = gltf.animations.map((clip) => mixer.clipAction(clip).play());
@@ -196,10 +198,10 @@ async function main() {
   }
 
   const legend = $('legend');
-  view.people.forEach((mesh, i) => {
+  view.people.forEach((mesh) => {
     const item = document.createElement('span');
     item.style.setProperty('--swatch', mesh.userData.colour);
-    item.textContent = `person ${i + 1}`;
+    item.textContent = mesh.userData.label;
     legend.append(item);
   });
 

@@ -1,0 +1,158 @@
+"""The several-people recipe of ``diffmesh infer --max-people N`` (N > 1).
+
+The same stages as the one-person recipe (:mod:`diffmesh.pipelines.infer`), run per person:
+
+==============  ===================================================================
+stage           what happens
+==============  ===================================================================
+keypoints       :func:`~diffmesh.pipelines.people.detect_people_video`: everyone's keypoints with
+                stable track ids (cached as one stage); people detected in fewer than
+                :data:`MIN_PERSON_FRAMES` frames are dropped, ``settings.person`` keeps one id
+track           :func:`~diffmesh.pipelines.tracking.track` per person
+model+placement windows → network → placement per person, cached per track id (``mesh.p<id>``)
+world           the camera's rotation measured once with everyone's box masked, the floor fitted
+                on everyone's planted soles together, every person in that one world frame
+                (:func:`~diffmesh.pipelines.world.people_in_world`)
+outputs         ``OUT/result.npz``, ``motion.bvh``: the first person (rows in order of first
+                appearance: the track seen first); ``OUT/people/<id>/``: every person;
+                ``overlay.mp4`` and ``animation.glb``: everyone, one colour per id
+==============  ===================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffmesh.geometry.camera import default_intrinsics
+from diffmesh.io.video import VideoInfo
+from diffmesh.pipelines.cache import StageCache, stage_key
+from diffmesh.pipelines.model import ModelBundle, prepare_model
+from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, summarize, write_outputs, write_summary
+from diffmesh.pipelines.people import PeopleKeypoints, detect_people_video
+from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
+from diffmesh.pipelines.stages import cached_stage, person_boxes, predict_and_place, warn_if_untrained
+from diffmesh.pipelines.threads import default_threads, torch_threads
+from diffmesh.pipelines.tracking import Track, track
+from diffmesh.pipelines.world import WorldMotion, people_in_world
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MIN_PERSON_FRAMES", "PeopleRun", "run_people"]
+
+#: People detected in fewer frames than this are dropped (a passer-by, a false detection): too
+#: short for the network's windows to say much.
+MIN_PERSON_FRAMES = 8
+
+
+@dataclass
+class PeopleRun:
+    """Where a several-people run reads and writes (prepared by :func:`diffmesh.pipelines.infer.run`)."""
+
+    info: VideoInfo
+    start: int
+    end: int
+    out: Path
+    cache: StageCache
+    keypoints_key: str
+    number_format: str
+    clock: StageClock
+    cached: list[str]
+
+
+def run_people(
+    ctx: PeopleRun, settings: InferSettings, bundle: ModelBundle, options: OutputOptions, progress: Progress
+) -> RunSummary:
+    """Every person's meshes in one world frame, written as documented in docs/outputs.md ("Several people")."""
+    info, clock, cached = ctx.info, ctx.clock, ctx.cached
+    mesh_parts = dict(keypoints=ctx.keypoints_key, model=bundle.identity, number_format=ctx.number_format,
+                      **settings.model_stage_parts())  # fmt: skip
+    with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
+        with clock("keypoints"):
+            people = cached_stage(ctx.cache, "people", ctx.keypoints_key, cached, PeopleKeypoints.from_arrays,
+                                  lambda: detect_people_video(info.path, ctx.start, ctx.end, max_people=settings.max_people,
+                                                              min_detection_confidence=settings.min_detection_confidence,
+                                                              progress=progress))  # fmt: skip
+            rows = kept_people(people, settings.person)
+        with clock("track"):
+            ids = [int(people.track_ids[p]) for p in rows]
+            kps = [people.person(p) for p in rows]
+            trks = [track(k.keypoints, k.detected, max_gap=settings.max_gap, world=k.world) for k in kps]
+        with clock("model+placement"):
+            warn_if_untrained(bundle)
+            K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
+            keys = [stage_key("mesh", track_id=i, **mesh_parts) for i in ids]
+            hits = [ctx.cache.load(f"mesh.p{i}", k) for i, k in zip(ids, keys)]
+            model = pool.submit(prepare_model, bundle, settings) if any(h is None for h in hits) else None
+            placed = [cached_stage(ctx.cache, f"mesh.p{i}", k, cached, PlacedMesh.from_arrays,
+                                   lambda t=t: predict_and_place(model, bundle, t, K, settings, progress), hit=h)
+                      for i, k, t, h in zip(ids, keys, trks, hits)]  # fmt: skip
+        worlds: list[WorldMotion | None] = [None] * len(ids)
+        if settings.world:
+            with clock("world"):
+                worlds = list(_world_stage(ctx, bundle, trks, placed, keys, K, settings, progress))
+        results = [VideoResult(info, ctx.start, ctx.end, bundle, k, t, p, K, w) for k, t, p, w in zip(kps, trks, placed, worlds)]
+        outputs = write_outputs(ctx.out, results[0], options, clock, progress, people=list(zip(ids, results)))
+    summary = summarize(ctx.out, results[0], settings, clock, cached, outputs)
+    summary.people = [_person_summary(i, r) for i, r in zip(ids, results)]
+    write_summary(ctx.out, summary)
+    return summary
+
+
+def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: int = MIN_PERSON_FRAMES) -> list[int]:
+    """Rows of ``people`` detected in at least ``min_frames`` frames (only the one with track id ``person``
+    when given), in their order (first appearance first).
+
+    Raises:
+        ValueError: nobody is left, or ``person`` is not among the people found.
+    """
+    counts = people.detected.sum(1)
+    rows = [p for p in range(len(people)) if counts[p] >= min_frames]
+    found = ", ".join(f"id {int(people.track_ids[p])} ({int(counts[p])} frames)" for p in range(len(people))) or "nobody"
+    if person is not None:
+        rows = [p for p in rows if int(people.track_ids[p]) == person]
+        if not rows:
+            raise ValueError(f"person {person} is not among the people found in at least {min_frames} frames ({found}); "
+                             "pass one of their ids or leave --person out")  # fmt: skip
+    if not rows:
+        raise ValueError(f"no person was detected in at least {min_frames} frames (found: {found}); check that the "
+                         "people are fully visible and at least ~64 pixels tall")  # fmt: skip
+    return rows
+
+
+def _world_stage(
+    ctx: PeopleRun, bundle: ModelBundle, trks: list[Track], placed: list[PlacedMesh], mesh_keys: list[str],
+    K: np.ndarray, settings: InferSettings, progress: Progress,
+) -> list[WorldMotion]:  # fmt: skip
+    """Everyone in one world frame, cached as one stage (every person's arrays under ``p<row>.``)."""
+    key = stage_key("world", meshes=mesh_keys, version=1, **settings.world_stage_parts())
+    hit = ctx.cache.load("world.people", key)
+    if hit is not None:
+        ctx.cached.append("world")
+        return [WorldMotion.from_arrays({k.split(".", 1)[1]: v for k, v in hit.items() if k.startswith(f"p{p}.")})
+                for p in range(len(trks))]  # fmt: skip
+    valid = [t.has_person & np.isfinite(p.transl).all(1) for t, p in zip(trks, placed)]
+    rotations = None
+    if not settings.static_camera:
+        from diffmesh.geometry.camera_motion import camera_rotations_from_video
+
+        boxes = np.stack([person_boxes(t.keypoints, t.has_person) for t in trks], 1)  # [N, P, 4]: everyone masked
+        motion = camera_rotations_from_video(ctx.info.path, ctx.start, ctx.end, K, boxes, progress=progress)
+        rotations = None if motion.static else motion.rotations
+    worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup)
+    ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})
+    return worlds
+
+
+def _person_summary(track_id: int, result: VideoResult) -> dict[str, Any]:
+    frames = result.keypoints.frame_indices[result.track.detected]
+    return {"track_id": track_id, "frames_detected": int(result.track.detected.sum()),
+            "frames_with_person": int(result.valid.sum()), "first_frame": int(frames[0]) if len(frames) else None,
+            "output": f"people/{track_id}"}  # fmt: skip
+
