@@ -196,6 +196,14 @@ def test_bad_addresses_through_the_cli(value: str, tmp_path: Path, capsys: pytes
     assert not (tmp_path / "out").exists()  # checked before anything ran
 
 
+def test_vmc_needs_live(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from diffmesh.cli import main
+
+    rc = main(["infer", str(tmp_path / "walk.mp4"), "--vmc", "127.0.0.1:39539", "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "add --live" in err, err
+
+
 def test_address_forms() -> None:
     assert parse_vmc_address("127.0.0.1:39539")[:2] == ("127.0.0.1", 39539)
     assert parse_vmc_address("localhost:39540")[:2] == ("localhost", 39540)
