@@ -122,6 +122,8 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
         g.add_argument("--live-stride", type=int, default=4, help="frames between network calls in live mode (default 4)")
         g.add_argument("--live-seconds", type=float, default=None, help="stop a live run after this many seconds")
         g.add_argument("--live-no-pacing", action="store_true", help="read a file as fast as it decodes (no dropped frames)")
+        g.add_argument("--vmc", default=None, metavar="HOST:PORT", help="live mode: also send each frame's body to an "
+                       "avatar program over the VMC protocol (OSC/UDP), e.g. 127.0.0.1:39539 (VSeeFace, VMC4B, EVMC4U)")
     g = p.add_argument_group("outputs")
     g.add_argument("--side-view", action="store_true", help="overlay.mp4 also shows the mesh from the side")
     g.add_argument("--no-overlay", action="store_true", help="do not render overlay.mp4")
@@ -199,6 +201,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
     """``diffmesh infer VIDEO -o OUT`` (``--live SOURCE``: :func:`_run_live`)."""
     if args.live:
         return _run_live(args)
+    if args.vmc is not None:
+        raise ValueError(f"--vmc {args.vmc!r} sends live results: add --live")
     return _run(args, args.video, args.output)
 
 
@@ -208,15 +212,18 @@ def _run_live(args: argparse.Namespace) -> int:
     from diffmesh.pipelines.live import run_live
     from diffmesh.pipelines.model import prepare_model
     from diffmesh.pipelines.threads import default_threads, torch_threads
+    from diffmesh.pipelines.vmc import parse_vmc_address
 
     if args.max_people != 1 or args.person is not None:
         raise ValueError("--live follows one person; leave out --max-people/--person, or run on a file without --live")
+    if args.vmc is not None:
+        parse_vmc_address(args.vmc)  # a bad address fails before the model loads
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads)
     with torch_threads(settings.threads or default_threads()):
         model = prepare_model(bundle, settings)
         summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
-                           realtime=not args.live_no_pacing, max_seconds=args.live_seconds)  # fmt: skip
+                           realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc)  # fmt: skip
     print(
         f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
         f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "

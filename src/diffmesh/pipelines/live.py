@@ -9,6 +9,8 @@ the window's last ``stride`` frames: body parameters, camera-frame joints and a 
 to the keypoints. Each result is one JSON line appended to ``OUT/live.jsonl`` and flushed at once
 (other programs can follow the file); ``OUT/live_summary.json`` holds frames/s, dropped frames and
 the capture-to-result latency (median and 95th percentile) when the source ends or on Ctrl-C.
+With ``vmc="HOST:PORT"`` each frame is also sent to an avatar program over the VMC protocol
+(:mod:`diffmesh.pipelines.vmc`).
 
 Accuracy cost: each frame is seen by one causal window instead of the blended, centred windows
 of the offline run (measured in ``docs/benchmarks.md``).
@@ -35,6 +37,7 @@ from diffmesh.conventions import blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.geometry.camera import default_intrinsics, fit_translation
 from diffmesh.geometry.model_input import model_input_channels, network_input
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
+from diffmesh.pipelines.vmc import VmcSender
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +133,7 @@ def run_live(
     stride: int = 4,
     realtime: bool = True,
     max_seconds: float | None = None,
+    vmc: str | None = None,
 ) -> LiveSummary:
     """Run live until the source ends, ``max_seconds`` pass, or Ctrl-C; returns (and writes) the summary.
 
@@ -139,6 +143,7 @@ def run_live(
         body_model: the body model its parameters belong to.
         stride: frames between network calls (each call emits that many frames).
         realtime: pace a file by its timestamps (``False``: as fast as it decodes, dropping nothing).
+        vmc: ``"HOST:PORT"`` of a VMC receiver (avatar program) to send each frame to, or ``None``.
     """
     from diffmesh.pipelines.keypoints import PoseDetector
     from diffmesh.pipelines.outputs import prepare_output_folder
@@ -147,8 +152,14 @@ def run_live(
         raise ValueError(f"--live-stride must be >= 1, got {stride}")
     clip_len = int(getattr(model.head, "clip_len", 16))
     stride = min(stride, clip_len)
+    sender = None if vmc is None else VmcSender.for_body_model(vmc, body_model)  # a bad address fails first
     out = prepare_output_folder(out_dir)
-    cap = _Capture(source, realtime)
+    try:
+        cap = _Capture(source, realtime)
+    except Exception:
+        if sender is not None:
+            sender.close()
+        raise
     K = default_intrinsics(cap.width, cap.height)
     summary = LiveSummary(source, stride=stride)
     buf: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=clip_len)
@@ -178,17 +189,19 @@ def run_live(
                 if len(pending) >= stride:
                     if busy is not None:
                         busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
-                    busy = pool.submit(_emit, f, model, body_model, list(buf), pending, K, clip_len, summary)
+                    busy = pool.submit(_emit, f, model, body_model, list(buf), pending, K, clip_len, summary, sender)
                     pending = []
             if busy is not None:
                 busy.result()
             if pending:
-                _emit(f, model, body_model, list(buf), pending, K, clip_len, summary)
+                _emit(f, model, body_model, list(buf), pending, K, clip_len, summary, sender)
         except KeyboardInterrupt:
             logger.info("live run stopped (Ctrl-C)")
         finally:
             cap.stop.set()
             cap.taken.set()
+            if sender is not None:
+                sender.close()
     summary.frames_read = cap.read
     summary.frames_dropped = max(0, summary.frames_read - summary.frames_processed)
     elapsed = time.perf_counter() - started
@@ -213,12 +226,15 @@ def _detect(det: PoseDetector, image: np.ndarray) -> np.ndarray | None:
 def _emit(
     f: TextIO, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
     pending: list[tuple[int, float, np.ndarray | None]], K: np.ndarray, clip_len: int, summary: LiveSummary,
+    sender: VmcSender | None = None,
 ) -> None:  # fmt: skip
-    """Run the causal window ending at the newest frame; write one line per pending frame."""
+    """Run the causal window ending at the newest frame; write (and send) one line per pending frame."""
     kps = np.stack([kp if kp is not None else np.zeros((17, 6), np.float32) for _, _, kp in window])
     if not any(kp is not None for _, _, kp in pending):
         for index, t_cap, _ in pending:
             _write_line(f, {"frame": index, "person": False})
+            if sender is not None:
+                sender.send(None)
         return
     x = network_input(kps[..., :3], kps[..., 3:], model_input_channels(model))
     if len(x) < clip_len:  # the first frames: repeat the first one before them
@@ -238,6 +254,8 @@ def _emit(
     for k, (index, t_cap, kp) in enumerate(pending):
         if kp is None:
             _write_line(f, {"frame": index, "person": False})
+            if sender is not None:
+                sender.send(None)
             continue
         latency = 1000.0 * (now - t_cap)
         summary.latencies_ms.append(latency)
@@ -248,3 +266,5 @@ def _emit(
             "transl": None if not np.isfinite(transl[k]).all() else _r(transl[k], 4),
             "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp[:, :3], 2),
         })  # fmt: skip
+        if sender is not None:
+            sender.send(rot[k].numpy(), transl[k])
