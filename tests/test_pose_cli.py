@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import diffmesh
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.flip import flip_data
-from diffmesh.pipelines.pose import PoseModel, lift_track
+from diffmesh.pipelines.pose import BVH_BODY_HEIGHT_M, PoseModel, lift_track
+from tests._bvh import read_bvh
 from diffmesh.pipelines.tracking import Segment, Track
 from tests._cli import run_cli
 from tests._official import official_checkpoint, official_config
@@ -51,6 +53,15 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
     assert x3d[0, 0, 2] == 0  # global-lite config: rootrel False
     d = np.load(tmp_path / "out" / "pose3d.npz")
     assert d["valid"].all() and d["joints_3d"].shape == (20, 17, 3)
+    # motion.bvh: the same joints as an animated skeleton, scaled to the nominal body height
+    bvh = read_bvh(tmp_path / "out" / "motion.bvh")
+    assert bvh.frames.shape == (20, 6 + 3 * 16) and np.isfinite(bvh.frames).all()
+    assert bvh.frame_time == pytest.approx(1 / float(d["fps"]), rel=1e-6)
+    length = {j.name: np.linalg.norm(j.offset) for j in bvh.joints}
+    height = (length["right_knee"] + length["right_ankle"] + length["left_knee"] + length["left_ankle"]) / 2 + sum(
+        length[name] for name in ("spine", "thorax", "nose", "head_top"))  # fmt: skip
+    assert height == pytest.approx(BVH_BODY_HEIGHT_M, abs=1e-4)
+    assert "motion.bvh" in r.stdout
     # skeleton.mp4: the video's frames, twice as wide; the right half is the 3-D panel, drawn on
     from diffmesh.io.video import iter_frames, probe_video
 
@@ -63,6 +74,11 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
                 "--no-overlay")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "px" / "skeleton.mp4").exists()
+    assert (tmp_path / "px" / "motion.bvh").exists()  # pixels: scaled to the same nominal height
+    r = run_cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "nb"), "--checkpoint", str(ckpt), "--config", cfg,
+                "--no-overlay", "--no-bvh")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "nb" / "motion.bvh").exists() and "motion.bvh" not in r.stdout
     px = np.load(tmp_path / "px" / "X3D.npy")
     assert 0 < np.median(px[..., 0]) < 640 and 0 < np.median(px[..., 1]) < 480  # pixel units
 
