@@ -92,3 +92,22 @@ def test_pose_without_a_checkpoint_or_with_a_mesh_checkpoint_is_one_line(tmp_pat
     r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"), "--checkpoint", str(ckpt),
              "--config", str(official_config("action_ntu60_xsub")))  # fmt: skip
     assert r.returncode == 2 and "not a 3-D pose model" in r.stderr, r.stderr
+
+
+def test_motion_bvh_is_scaled_to_the_nominal_height_and_skipped_without_people(tmp_path: Path) -> None:
+    from diffmesh.pipelines.pose import _write_motion_bvh, joints_to_nominal_metres
+
+    rng = np.random.default_rng(0)
+    x3d = rng.normal(size=(6, 17, 3)).astype(np.float32)
+    has_person = np.array([True, True, False, True, True, True])
+    x3d[2] = np.nan
+    metres, scale = joints_to_nominal_metres(x3d, has_person)
+    np.testing.assert_allclose(joints_to_nominal_metres(7 * x3d, has_person)[0], metres, rtol=1e-5)  # any units
+    assert scale > 0
+    frames = np.arange(0, 12, 2)  # every second video frame
+    assert _write_motion_bvh(tmp_path / "m.bvh", x3d, has_person, frames, 30.0)
+    bvh = read_bvh(tmp_path / "m.bvh")
+    assert bvh.frames.shape[0] == 6 and bvh.frame_time == pytest.approx(2 / 30)
+    assert not _write_motion_bvh(tmp_path / "none.bvh", x3d, np.zeros(6, bool), frames, 30.0)
+    assert not _write_motion_bvh(tmp_path / "uneven.bvh", x3d, has_person, np.array([0, 1, 2, 4, 5, 6]), 30.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bvh"]
