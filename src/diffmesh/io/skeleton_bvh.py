@@ -13,9 +13,10 @@ half a bone past each leaf joint; lengths in metres or, with ``units="cm"``, cen
   straight up, upper arms and forearms straight out sideways. The bones leaving the pelvis
   (hips, spine) and the thorax (nose, shoulders) keep the subject's mean layout instead: their
   mean direction in a frame built from those bones (up: pelvis -> spine or thorax -> nose;
-  left: right hip -> left hip or right -> left shoulder), so that a network's forward lean of
-  the spine or the shoulders is not bent into every frame; the spine and the nose bones are
-  therefore straight up at rest;
+  left: right hip -> left hip or right -> left shoulder), so that the fit at these joints does
+  not have to absorb, in every frame, a fixed difference between the subject's layout and a
+  T-pose (shoulders below the neck base, a neck leaning forward); the spine and the nose bones
+  are therefore straight up at rest;
 * rotations: a joint with one child bone gets the smallest rotation ("swing") that turns its
   rest bone, carried by its parent's rotation, onto the bone of the frame; the pelvis and the
   thorax, which have three child bones, get the rotation that best fits all three (Kabsch, least
@@ -25,8 +26,8 @@ half a bone past each leaf joint; lengths in metres or, with ``units="cm"``, cen
   whatever its parents' rotations carry;
 * frames without a person hold the last valid pose (before the first valid frame: the first).
 
-Forward kinematics of the file therefore gives every bone of one-child joints exactly the
-direction of the input and every bone its rest length; the root position is the pelvis.
+Forward kinematics of the file therefore gives every bone that leaves a one-child joint exactly
+the input's direction, and every bone its rest length; the root position is the pelvis.
 """
 
 from __future__ import annotations
