@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import diffmesh
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.flip import flip_data
-from diffmesh.pipelines.pose import PoseModel, lift_track
+from diffmesh.pipelines.pose import BVH_BODY_HEIGHT_M, PoseModel, lift_track
+from tests._bvh import read_bvh
 from diffmesh.pipelines.tracking import Segment, Track
 from tests._cli import run_cli
 from tests._official import official_checkpoint, official_config
@@ -51,6 +53,15 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
     assert x3d[0, 0, 2] == 0  # global-lite config: rootrel False
     d = np.load(tmp_path / "out" / "pose3d.npz")
     assert d["valid"].all() and d["joints_3d"].shape == (20, 17, 3)
+    # motion.bvh: the same joints as an animated skeleton, scaled to the nominal body height
+    bvh = read_bvh(tmp_path / "out" / "motion.bvh")
+    assert bvh.frames.shape == (20, 6 + 3 * 16) and np.isfinite(bvh.frames).all()
+    assert bvh.frame_time == pytest.approx(1 / float(d["fps"]), rel=1e-6)
+    length = {j.name: np.linalg.norm(j.offset) for j in bvh.joints}
+    height = (length["right_knee"] + length["right_ankle"] + length["left_knee"] + length["left_ankle"]) / 2 + sum(
+        length[name] for name in ("spine", "thorax", "nose", "head_top"))  # fmt: skip
+    assert height == pytest.approx(BVH_BODY_HEIGHT_M, abs=1e-4)
+    assert "motion.bvh" in r.stdout
     # skeleton.mp4: the video's frames, twice as wide; the right half is the 3-D panel, drawn on
     from diffmesh.io.video import iter_frames, probe_video
 
@@ -63,6 +74,11 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
                 "--no-overlay")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "px" / "skeleton.mp4").exists()
+    assert (tmp_path / "px" / "motion.bvh").exists()  # pixels: scaled to the same nominal height
+    r = run_cli("pose", str(tmp_path / "walk.mp4"), "-o", str(tmp_path / "nb"), "--checkpoint", str(ckpt), "--config", cfg,
+                "--no-overlay", "--no-bvh")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "nb" / "motion.bvh").exists() and "motion.bvh" not in r.stdout
     px = np.load(tmp_path / "px" / "X3D.npy")
     assert 0 < np.median(px[..., 0]) < 640 and 0 < np.median(px[..., 1]) < 480  # pixel units
 
@@ -76,3 +92,22 @@ def test_pose_without_a_checkpoint_or_with_a_mesh_checkpoint_is_one_line(tmp_pat
     r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"), "--checkpoint", str(ckpt),
              "--config", str(official_config("action_ntu60_xsub")))  # fmt: skip
     assert r.returncode == 2 and "not a 3-D pose model" in r.stderr, r.stderr
+
+
+def test_motion_bvh_is_scaled_to_the_nominal_height_and_skipped_without_people(tmp_path: Path) -> None:
+    from diffmesh.pipelines.pose import _write_motion_bvh, joints_to_nominal_metres
+
+    rng = np.random.default_rng(0)
+    x3d = rng.normal(size=(6, 17, 3)).astype(np.float32)
+    has_person = np.array([True, True, False, True, True, True])
+    x3d[2] = np.nan
+    metres, scale = joints_to_nominal_metres(x3d, has_person)
+    np.testing.assert_allclose(joints_to_nominal_metres(7 * x3d, has_person)[0], metres, rtol=1e-5)  # any units
+    assert scale > 0
+    frames = np.arange(0, 12, 2)  # every second video frame
+    assert _write_motion_bvh(tmp_path / "m.bvh", x3d, has_person, frames, 30.0)
+    bvh = read_bvh(tmp_path / "m.bvh")
+    assert bvh.frames.shape[0] == 6 and bvh.frame_time == pytest.approx(2 / 30)
+    assert not _write_motion_bvh(tmp_path / "none.bvh", x3d, np.zeros(6, bool), frames, 30.0)
+    assert not _write_motion_bvh(tmp_path / "uneven.bvh", x3d, has_person, np.array([0, 1, 2, 4, 5, 6]), 30.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bvh"]

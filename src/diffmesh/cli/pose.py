@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--config", default=None, help="the checkpoint's official YAML config")
     p.add_argument("--pixel", action="store_true", help="the official --pixel normalisation; X3D.npy in pixels")
     p.add_argument("--no-overlay", action="store_true", help="skip skeleton.mp4 (the 2-D keypoints beside the 3-D skeleton)")
+    p.add_argument("--no-bvh", action="store_true", help="skip motion.bvh (the joints as an animated BVH skeleton)")
     p.set_defaults(func=cmd_pose)
 
 
@@ -30,9 +31,11 @@ def cmd_pose(args: argparse.Namespace) -> int:
     settings = source_settings(args)
     progress = StageProgress()
     try:
-        path = run_pose(args.video, args.output, model, settings, args.pixel, progress, overlay=not args.no_overlay)
+        path = run_pose(args.video, args.output, model, settings, args.pixel, progress, overlay=not args.no_overlay,
+                        bvh=not args.no_bvh)  # fmt: skip
     finally:
         progress.close()
-    extra = "" if args.no_overlay else ", skeleton.mp4"
+    extra = ("" if args.no_bvh or not (path.parent / "motion.bvh").exists() else ", motion.bvh")
+    extra += "" if args.no_overlay else ", skeleton.mp4"
     print(f"3-D pose of {args.video} ({model.name}) -> {path} and pose3d.npz{extra}")
     return 0

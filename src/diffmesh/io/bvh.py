@@ -36,7 +36,7 @@ from diffmesh.io.motion import PreparedMotion, atomic_write, prepare_motion
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["write_bvh", "format_bvh", "rotmat_to_euler_zxy", "BVH_ROTATION_CHANNELS"]
+__all__ = ["write_bvh", "format_bvh", "format_skeleton_bvh", "rotmat_to_euler_zxy", "BVH_ROTATION_CHANNELS"]
 
 #: Rotation channels of every joint, in the order they are composed (``Rz @ Rx @ Ry``).
 BVH_ROTATION_CHANNELS: tuple[str, ...] = ("Zrotation", "Xrotation", "Yrotation")
@@ -82,9 +82,6 @@ def _depth_first(children: list[list[int]], root: int = 0) -> list[int]:
 
 def format_bvh(motion: PreparedMotion, units: Literal["m", "cm"] = "m") -> str:
     """The BVH text of ``motion`` (see the module docstring for every convention)."""
-    if units not in _UNIT_SCALE:
-        raise ValueError(f"units must be 'm' or 'cm', got {units!r}")
-    scale = _UNIT_SCALE[units]
     steps = np.diff(motion.frame_indices)
     if steps.size and not (steps == steps[0]).all():
         raise ValueError(
@@ -92,9 +89,42 @@ def format_bvh(motion: PreparedMotion, units: Literal["m", "cm"] = "m") -> str:
             "export contiguous frames (mark missing people with valid=False instead of dropping frames)"
         )
     frame_time = (int(steps[0]) if steps.size else 1) / motion.fps
-    children = motion.children()
+    return format_skeleton_bvh(
+        SMPL_JOINTS, motion.parents, motion.rest_offsets, motion.root_positions_y_up(), motion.local_rotmats_y_up(),
+        frame_time, units,
+    )  # fmt: skip
+
+
+def format_skeleton_bvh(
+    names: tuple[str, ...] | list[str],
+    parents: tuple[int, ...] | list[int],
+    rest_offsets: np.ndarray,
+    root_positions: np.ndarray,
+    local_rotmats: np.ndarray,
+    frame_time: float,
+    units: Literal["m", "cm"] = "m",
+) -> str:
+    """The BVH text of any skeleton animation, with this module's conventions (channels, End Sites).
+
+    Args:
+        names: ``[J]`` joint names; joint 0 is the root.
+        parents: ``[J]`` parent of each joint (``-1`` for the root, parents before children).
+        rest_offsets: ``[J, 3]`` each joint's rest position relative to its parent, metres
+            (the root's is ignored: its OFFSET is zero).
+        root_positions: ``[T, 3]`` root position per frame, metres.
+        local_rotmats: ``[T, J, 3, 3]`` local rotations (root: global), already in the file's frame.
+        frame_time: seconds per frame.
+        units: ``"m"`` or ``"cm"`` for every length in the file.
+    """
+    if units not in _UNIT_SCALE:
+        raise ValueError(f"units must be 'm' or 'cm', got {units!r}")
+    scale = _UNIT_SCALE[units]
+    children: list[list[int]] = [[] for _ in parents]
+    for j, p in enumerate(parents):
+        if p >= 0:
+            children[p].append(j)
     order = _depth_first(children)
-    offsets = motion.rest_offsets * scale
+    offsets = np.asarray(rest_offsets, dtype=np.float64) * scale
     fmt = f"{{:.{_DECIMALS}f}}"
 
     def vec(v: np.ndarray) -> str:
@@ -106,11 +136,11 @@ def format_bvh(motion: PreparedMotion, units: Literal["m", "cm"] = "m") -> str:
     def write_joint(j: int, depth: int) -> None:
         pad = "\t" * depth
         if j == 0:
-            out.write(f"ROOT {SMPL_JOINTS[j]}\n{pad}{{\n")
+            out.write(f"ROOT {names[j]}\n{pad}{{\n")
             out.write(f"{pad}\tOFFSET {vec(np.zeros(3))}\n")
             out.write(f"{pad}\tCHANNELS 6 Xposition Yposition Zposition {' '.join(BVH_ROTATION_CHANNELS)}\n")
         else:
-            out.write(f"{pad}JOINT {SMPL_JOINTS[j]}\n{pad}{{\n")
+            out.write(f"{pad}JOINT {names[j]}\n{pad}{{\n")
             out.write(f"{pad}\tOFFSET {vec(offsets[j])}\n")
             out.write(f"{pad}\tCHANNELS 3 {' '.join(BVH_ROTATION_CHANNELS)}\n")
         for child in children[j]:
@@ -121,10 +151,10 @@ def format_bvh(motion: PreparedMotion, units: Literal["m", "cm"] = "m") -> str:
 
     write_joint(0, 0)
 
-    euler_deg = np.degrees(np.unwrap(rotmat_to_euler_zxy(motion.local_rotmats_y_up()), axis=0))  # [T, 24, 3]
-    columns = [motion.root_positions_y_up() * scale] + [euler_deg[:, j] for j in order]  # [T, 3] each
-    values = np.concatenate(columns, axis=1) + 0.0  # [T, 3 + 72]
-    out.write(f"MOTION\nFrames: {motion.num_frames}\nFrame Time: {frame_time:.10f}\n")
+    euler_deg = np.degrees(np.unwrap(rotmat_to_euler_zxy(local_rotmats), axis=0))  # [T, J, 3]
+    columns = [np.asarray(root_positions, dtype=np.float64) * scale] + [euler_deg[:, j] for j in order]  # [T, 3] each
+    values = np.concatenate(columns, axis=1) + 0.0  # [T, 3 + 3 J]
+    out.write(f"MOTION\nFrames: {len(values)}\nFrame Time: {frame_time:.10f}\n")
     np.savetxt(out, values, fmt=f"%.{_DECIMALS}f", delimiter=" ")
     return out.getvalue()
 

@@ -7,7 +7,8 @@ consecutive, non-overlapping chunks of ``clip_len`` frames (the last one shorter
 goes through the network, with flip averaging when the config says ``flip: True``; ``rootrel``
 configs get a zero root in every frame, the others a zero root depth in each chunk's first
 frame. The result is ``X3D.npy [N, 17, 3]`` in the official layout (normalised units, or pixels
-with ``--pixel``), one row per frame with a person.
+with ``--pixel``), one row per frame with a person; ``motion.bvh`` is the same motion as an
+animated skeleton, scaled to a nominal body size (:data:`BVH_BODY_HEIGHT_M`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from diffmesh.pipelines.tracking import Track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PoseModel", "load_pose_model", "lift_track", "run_pose"]
+__all__ = ["BVH_BODY_HEIGHT_M", "PoseModel", "joints_to_nominal_metres", "load_pose_model", "lift_track", "run_pose"]
+
+#: ``motion.bvh``'s body size: the network's joints have no metric scale (normalised or pixel
+#: units), so they are scaled to make the rest skeleton this tall from ankle to head top along
+#: its bones (mean leg, spine, neck and head), in metres; about the mean Human3.6M subject.
+BVH_BODY_HEIGHT_M = 1.6
 
 
 @dataclass
@@ -104,6 +110,43 @@ def lift_track(
     return out
 
 
+def joints_to_nominal_metres(x3d: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float]:
+    """``x3d [T, 17, 3]`` scaled so its rest skeleton is :data:`BVH_BODY_HEIGHT_M` tall, and the scale.
+
+    The rest height is the sum of the median lengths (over the ``valid`` frames) of the mean of
+    the two legs (thigh + shin), the two spine bones, and the neck and head bones.
+    """
+    from diffmesh.conventions import H36M_JOINTS
+    from diffmesh.io.skeleton_bvh import median_bone_lengths
+
+    length = dict(zip(H36M_JOINTS, median_bone_lengths(x3d, valid)))
+    legs = 0.5 * (length["right_knee"] + length["right_ankle"] + length["left_knee"] + length["left_ankle"])
+    height = legs + length["spine"] + length["thorax"] + length["nose"] + length["head_top"]
+    if not height > 0:
+        raise ValueError("the lifted skeleton has zero height; cannot scale it to metres for motion.bvh")
+    scale = BVH_BODY_HEIGHT_M / height
+    return x3d * scale, float(scale)
+
+
+def _write_motion_bvh(path: Path, x3d: np.ndarray, has_person: np.ndarray, frame_indices: np.ndarray, fps: float) -> bool:
+    """``motion.bvh`` of the lifted joints; ``False`` (and a warning) when there is nothing to write."""
+    from diffmesh.io.skeleton_bvh import write_joints_bvh
+
+    valid = has_person & np.isfinite(x3d).all(axis=(1, 2))
+    steps = np.diff(frame_indices)
+    if not valid.any():
+        logger.warning("no frame with a person: motion.bvh not written")
+        return False
+    if steps.size and not (steps == steps[0]).all():
+        logger.warning("frames are not evenly spaced (steps %s): motion.bvh not written", sorted(set(steps.tolist()))[:5])
+        return False
+    joints_m, scale = joints_to_nominal_metres(x3d.astype(np.float64), valid)
+    step = int(steps[0]) if steps.size else 1
+    write_joints_bvh(path, joints_m, fps / step, valid)
+    logger.info("motion.bvh: joints scaled by %.4g to a %.2f m rest skeleton", scale, BVH_BODY_HEIGHT_M)
+    return True
+
+
 def run_pose(
     video: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -112,10 +155,13 @@ def run_pose(
     pixel: bool = False,
     progress: Progress = no_progress,
     overlay: bool = True,
+    bvh: bool = True,
 ) -> Path:
     """Keypoints → tracking → the official pose demo; writes ``OUT/X3D.npy`` (official layout: rows
-    are the frames with a person), ``OUT/pose3d.npz`` (aligned to the video's frames) and, with
-    ``overlay``, ``OUT/skeleton.mp4`` (the 2-D keypoints on each frame beside the 3-D skeleton), atomically."""
+    are the frames with a person), ``OUT/pose3d.npz`` (aligned to the video's frames), with ``bvh``
+    ``OUT/motion.bvh`` (the joints as an animated skeleton, :data:`BVH_BODY_HEIGHT_M` tall; not
+    written when no frame has a person) and, with ``overlay``, ``OUT/skeleton.mp4`` (the 2-D
+    keypoints on each frame beside the 3-D skeleton), atomically."""
     from diffmesh.conventions import H36M_JOINTS
     from diffmesh.io.motion import atomic_write
     from diffmesh.pipelines.source import tracked_video
@@ -141,6 +187,8 @@ def run_pose(
 
     path = atomic_write(out / "X3D.npy", save_npy)
     atomic_write(out / "pose3d.npz", save_npz)
+    if bvh:
+        _write_motion_bvh(out / "motion.bvh", x3d, trk.has_person, np.asarray(kps.frame_indices), float(info.fps))
     if overlay:
         from diffmesh.pipelines.skeleton_overlay import write_skeleton_overlay
 
