@@ -209,7 +209,9 @@ def test_model_choice_is_made_once_and_built_lazily() -> None:
     with pytest.raises(ValueError, match="--data-root"):
         load_model(data_root="data/mesh")
     default = load_model()
-    assert default.trained and default.name == "diffmesh-synthetic" and "synthetic-trained" in default.weights
+    assert default.trained and default.name == "diffmesh-fusion" and "synthetic-trained" in default.weights
+    # keypoint files carry no 3-D joints: the default is then the network that never needs them
+    assert load_model(detector_3d=False).name == "diffmesh-synthetic"
     assert default.body_model.name == "open"
     with pytest.raises(ValueError, match="needs body_model= and name="):
         ModelBundle(tiny_network, "w", False, "id")

@@ -230,24 +230,27 @@ _REGISTRY: dict[str, ModelSpec] = {
             architecture="diffmesh",
             config={**_MB_FULL, "dim_in": 6, "dim_feat": 128, "dim_rep": 256, "depth": 2, "num_heads": 8, "maxlen": 16,
                     "clip_len": 16, "diffusion_grad": True},  # fmt: skip
-            official_config="configs/default_weights/fusion.yaml (this project)",
-            description="diffmesh-synthetic reading BlazePose's own 3-D joints too (6 input channels), "
+            official_config="configs/default_weights/fusion.yaml then fusion_stage2.yaml (this project)",
+            description="the default: diffmesh-synthetic reading BlazePose's own 3-D joints too (6 input channels), "
             "fine-tuned on rendered clips through the real detector",
-            weights_source="trained by this project (tools/render_training_clips.py, configs/default_weights/fusion.yaml; "
-            "docs/model_card.md)",
+            weights_source="trained by this project (tools/render_training_clips.py, configs/default_weights/fusion.yaml, "
+            "then fusion_stage2.yaml; docs/model_card.md)",
             licence="Apache-2.0 (trained here from generated data and CC0 assets only)",
             source=PACKAGED,
             weights="diffmesh_fusion.pt",
-            sha256="7c842345cd7f481b664f69b641a42f8f6039f53cbbee363977fd5a09c80918ac",
+            sha256="9cda6d082259dd07fb530aba18d6e72cf78cf2c83394e4602cf7aed227f44e8e",
             training_data=(
                 "diffmesh-synthetic's data, then clips of the open body model rendered in rooms and run through BlazePose "
-                "(procedural families without jump, and the 12 DeepMimic training clips, augmented), mixed with "
-                "synthetic clips whose 3-D channels are zero"
+                "(procedural families without jump, and the 12 DeepMimic training clips, augmented; stage 2: 817 clips, "
+                "half with cameras up to 5 m high), mixed with synthetic clips whose 3-D channels are zero"
             ),
             body_model="open",
             input_normalization="window",
             reported={
-                "held-out rendered video, 18 clips, limb PA-MPJPE (synthetic-trained)": "99.7 mm (diffmesh-synthetic 101.7, "
+                "held-out rendered video, 18 clips, limb PA-MPJPE (synthetic-trained)": "96.7 mm (diffmesh-synthetic 101.7, "
+                "BlazePose world landmarks 93.9); hip-aligned MPJPE 147 mm (165; BlazePose 152); accel error 9.2 (9.5); "
+                "torso facing 97.6 % (96.6 %; BlazePose 91.6 %); docs/benchmarks.md section 5.3",
+                "stage 1 (before fusion_stage2.yaml)": "99.7 mm (diffmesh-synthetic 101.7, "
                 "BlazePose world landmarks 93.9); hip-aligned MPJPE 157 mm (165); accel error 9.5 (9.5); torso facing 93 % (97 %); "
                 "stills 102.5 mm (106.8); docs/benchmarks.md section 5.2",
             },
@@ -256,8 +259,11 @@ _REGISTRY: dict[str, ModelSpec] = {
 }
 
 
-#: The mesh model the video pipeline uses when no checkpoint is given (packaged weights).
-DEFAULT_MESH_MODEL = "diffmesh-synthetic"
+#: The mesh model the video pipeline uses when no checkpoint is given (packaged weights): it reads the
+#: detector's own 3-D joints too (docs/benchmarks.md §5.3) ...
+DEFAULT_MESH_MODEL = "diffmesh-fusion"
+#: ... and the one it uses when the keypoints carry no 3-D (AlphaPose files, ``--keypoints``).
+DEFAULT_MESH_MODEL_WITHOUT_3D = "diffmesh-synthetic"
 
 
 def list_models() -> list[str]:

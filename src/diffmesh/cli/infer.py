@@ -165,7 +165,8 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         max_people=args.max_people,
         person=args.person,
     )
-    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
+    bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model,
+                        detector_3d=args.keypoints is None)  # fmt: skip
     progress = StageProgress()
     try:
         summary = run(

@@ -99,8 +99,8 @@ def run(
         cache = StageCache(out / ".cache", enabled=use_cache)
         keypoints_key = _keypoints_key(info, start, end, settings)
     if bundle is None:
-        bundle = default_model(settings.device)
-        logger.info("default weights: %s; trained on synthetic motion only, for research-grade accuracy "
+        bundle = default_model(settings.device, detector_3d=settings.keypoints_file is None)
+        logger.info("default weights: %s; trained on generated data only (synthetic motion, rendered clips), for research-grade accuracy "
                     "pass an official checkpoint (--checkpoint/--config)", bundle.weights)  # fmt: skip
     # fast mode's number format depends on the CPU (bf16 only where native): part of the key
     number_format = make_plan(settings.accel_mode, settings.device).dtype

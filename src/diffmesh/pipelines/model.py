@@ -85,17 +85,20 @@ class ModelBundle:
         return f"ModelBundle(name={self.name!r}, weights={self.weights!r}, trained={self.trained}, identity={self.identity!r})"
 
 
-def default_model(device: str = "cpu", body_model: nn.Module | str = "open", name: str | None = None) -> ModelBundle:
-    """The package's default mesh model: :data:`diffmesh.registry.DEFAULT_MESH_MODEL` (or another
-    packaged mesh model, ``name``) with its packaged weights, trained by this project on synthetic
+def default_model(
+    device: str = "cpu", body_model: nn.Module | str = "open", name: str | None = None, detector_3d: bool = True
+) -> ModelBundle:
+    """The package's default mesh model: :data:`diffmesh.registry.DEFAULT_MESH_MODEL` (or, when the
+    keypoints carry no 3-D joints, ``detector_3d=False``: :data:`~diffmesh.registry.DEFAULT_MESH_MODEL_WITHOUT_3D`;
+    or another packaged mesh model, ``name``) with its packaged weights, trained by this project on synthetic
     data with the open body model (``docs/model_card.md``; official checkpoints through
     :func:`load_model` for research-grade accuracy). The network is built on first use of
     :attr:`ModelBundle.model`."""
     import diffmesh
     from diffmesh import body as body_lib
-    from diffmesh.registry import DEFAULT_MESH_MODEL, PACKAGED, get_spec, list_models
+    from diffmesh.registry import DEFAULT_MESH_MODEL, DEFAULT_MESH_MODEL_WITHOUT_3D, PACKAGED, get_spec, list_models
 
-    name = name or DEFAULT_MESH_MODEL
+    name = name or (DEFAULT_MESH_MODEL if detector_3d else DEFAULT_MESH_MODEL_WITHOUT_3D)
     spec = get_spec(name)
     if spec.source != PACKAGED or spec.task != "mesh":
         packaged = [m for m in list_models() if get_spec(m).source == PACKAGED and get_spec(m).task == "mesh"]
@@ -129,6 +132,7 @@ def load_model(
     data_root: str | None = None,
     device: str = "cpu",
     model: str | None = None,
+    detector_3d: bool = True,
 ) -> ModelBundle:
     """The one place that decides which model and which weights a run uses.
 
@@ -140,6 +144,8 @@ def load_model(
         device: torch device for the network.
         model: a packaged model's registry name (default :data:`~diffmesh.registry.DEFAULT_MESH_MODEL`);
             not with a checkpoint.
+        detector_3d: the keypoints come with the detector's 3-D joints (BlazePose); ``False`` (keypoint
+            files) makes the default :data:`~diffmesh.registry.DEFAULT_MESH_MODEL_WITHOUT_3D`.
 
     Raises:
         ValueError: an incomplete or contradictory choice, or a checkpoint that is not a mesh model.
@@ -151,7 +157,7 @@ def load_model(
                 "(trained with the open body model) do not fit; pass an official --checkpoint/--config with it, "
                 "or leave --data-root out"
             )
-        return default_model(device, name=model)
+        return default_model(device, name=model, detector_3d=detector_3d)
     if model is not None:
         raise ValueError(f"--model {model!r} picks packaged weights and --checkpoint/--config official ones; pass one of them")
     if checkpoint is None or config is None:
