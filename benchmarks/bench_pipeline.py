@@ -72,13 +72,15 @@ def main() -> None:
 
     model = accelerate(bundle.model, "auto")
     plan = model.accel_plan
-    x = torch.randn(8, 16, 17, 3)
+    from diffmesh.geometry.model_input import model_input_channels
+
+    x = torch.randn(8, 16, 17, model_input_channels(bundle.model))
     with torch.inference_mode():
         model(x)
         t0 = time.perf_counter()
         for _ in range(3):
             model(x)
-    rows.append((f"model (diffmesh {plan.dtype}, 16-frame windows, stride 8 ⇒ 2 windows/frame)", 3 * 8 * 16 / (time.perf_counter() - t0) / 2))
+    rows.append((f"model ({bundle.name} {plan.dtype}, 16-frame windows, stride 8 ⇒ 2 windows/frame)", 3 * 8 * 16 / (time.perf_counter() - t0) / 2))
     body = bundle.model.body_model
     faces = body.faces.numpy()
     with torch.inference_mode():

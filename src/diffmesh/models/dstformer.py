@@ -133,7 +133,8 @@ def check_skeleton_input(x: torch.Tensor, *, num_joints: int, dim_in: int, maxle
             "Convert COCO/Halpe/BlazePose keypoints with diffmesh.conventions before calling the model."
         )
     if c != dim_in:
-        raise ValueError(f"{name} has {c} channels per joint (shape {tuple(x.shape)}); expected {dim_in} (x, y, confidence)")
+        meaning = "x, y, confidence" if dim_in == 3 else "x, y, confidence, then the detector's 3-D x, y, z" if dim_in == 6 else "channels"
+        raise ValueError(f"{name} has {c} channels per joint (shape {tuple(x.shape)}); expected {dim_in} ({meaning})")
     if t < 1 or t > maxlen:
         raise ValueError(
             f"{name} has {t} frames; the encoder accepts 1..{maxlen} frames per clip. "
