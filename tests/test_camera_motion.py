@@ -200,3 +200,23 @@ def test_video_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"K must be a finite \[3, 3\]") as err:
         camera_rotations_from_video(SAMPLE_CLIP, 0, 10, np.ones(9))
     assert "\n" not in str(err.value)
+
+
+def test_the_keypoint_pass_measures_the_camera_on_the_same_frames() -> None:
+    """``detect_video(camera_K=...)``: the real detector and the rotation tracker on one decode of a
+    panning clip; the person's box comes from each frame's own detection. Same bounds as above."""
+    from diffmesh.io.video import probe_video
+    from diffmesh.pipelines.keypoints import FrameKeypoints, detect_video
+
+    gt = np.load(CLIPS / "06_walk_away.npz")
+    R_w2c = gt["R_w2c"].astype(np.float64)
+    truth = R_w2c[0] @ np.swapaxes(R_w2c, 1, 2)
+    info = probe_video(CLIPS / "06_walk_away.mp4")
+    kps = detect_video(info, 0, info.num_frames, camera_K=gt["K"])
+    assert kps.camera is not None and kps.detected.all()
+    err = _errors_deg(kps.camera.rotations, truth)
+    assert err.mean() < 0.4 and err.max() < 0.8, f"error mean {err.mean():.3f}, max {err.max():.3f} deg"
+    back = FrameKeypoints.from_arrays(kps.to_arrays())  # the stage cache keeps the rotations
+    assert back.camera is not None and np.array_equal(back.camera.rotations, kps.camera.rotations)
+    assert back.camera.static == kps.camera.static is False
+    assert detect_video(info, 0, 5).camera is None  # no intrinsics: not measured

@@ -52,7 +52,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CameraMotion", "estimate_rotations", "camera_rotations_from_video", "rotation_angles_deg"]
+__all__ = ["CameraMotion", "RotationTracker", "estimate_rotations", "camera_rotations_from_video", "rotation_angles_deg"]
 
 #: Below this largest rotation (degrees) over the video the camera counts as static.
 STATIC_MAX_DEG = 0.3
@@ -341,7 +341,8 @@ def estimate_rotations(
     """Each frame's camera rotation relative to frame 0, from the background (see the module docstring).
 
     Translation is out of scope: a travelling camera's translation is not recovered (its rotation
-    still is). The result is deterministic.
+    still is). The result is deterministic. :class:`RotationTracker` does the same one frame at a
+    time (the video pipeline runs it inside its keypoint pass).
 
     Args:
         frames: RGB ``uint8 [H, W, 3]`` frames of one video, in order (any iterable: streamed).
@@ -363,67 +364,95 @@ def estimate_rotations(
             row count differs from the frame count, a frame is not RGB uint8 or changes size, or
             ``frames`` is empty.
     """
-    K = _check_intrinsics(K)
     boxes = _check_boxes(person_boxes)
     if boxes is not None and isinstance(frames, Sized) and len(frames) != len(boxes):  # a list: fail before the work
         raise ValueError(f"person_boxes has {len(boxes)} rows for {len(frames)} frames; pass one row per frame")
-    if max_side < 32:
-        raise ValueError(f"max_side must be at least 32 pixels, got {max_side}")
-    if min_points < 1:
-        raise ValueError(f"min_points must be at least 1, got {min_points}")
-    cv2 = _require_cv2()
-    rotations: list[np.ndarray] = []
-    tracked: list[int] = []
-    pyramid: _Pyramid | None = None
-    aligner: _Aligner | None = None
-    R_key = np.eye(3)
-    Q = np.eye(3)  # keyframe rays → the last frame's rays
-    step = np.eye(3)  # the last measured step: frame t - 1 rays → frame t rays
-    held: list[tuple[int, int, int]] = []  # (frame, agreeing samples, samples in view) of frames not measured
+    tracker = RotationTracker(K, max_side=max_side, min_points=min_points, static_deg=static_deg)
     for t, frame in enumerate(frames):
         if boxes is not None and t >= len(boxes):
             raise ValueError(f"person_boxes has {len(boxes)} rows but frames has more; pass one row per frame")
-        _check_frame(frame, t, None if pyramid is None else pyramid.size)
-        if pyramid is None:
-            pyramid = _Pyramid(cv2, frame.shape[1], frame.shape[0], max_side, K)
-            aligner = _Aligner(cv2, pyramid)
-        images = pyramid.build(frame, boxes[t] if boxes is not None else None)
+        tracker.add(frame, boxes[t] if boxes is not None else None)
+    if boxes is not None and len(boxes) != tracker.num_frames:
+        raise ValueError(f"person_boxes has {len(boxes)} rows for {tracker.num_frames} frames; pass one row per frame")
+    return tracker.result()
+
+
+class RotationTracker:
+    """:func:`estimate_rotations` one frame at a time: :meth:`add` each frame in order (with the
+    person boxes to keep out of the background), then :meth:`result`. Same arguments and errors."""
+
+    def __init__(self, K: np.ndarray, *, max_side: int = 320, min_points: int = MIN_POINTS,
+                 static_deg: float = STATIC_MAX_DEG) -> None:  # fmt: skip
+        self.K = _check_intrinsics(K)
+        if max_side < 32:
+            raise ValueError(f"max_side must be at least 32 pixels, got {max_side}")
+        if min_points < 1:
+            raise ValueError(f"min_points must be at least 1, got {min_points}")
+        self.cv2 = _require_cv2()
+        self.max_side, self.min_points, self.static_deg = max_side, min_points, static_deg
+        self.rotations: list[np.ndarray] = []
+        self.tracked: list[int] = []
+        self.pyramid: _Pyramid | None = None
+        self.aligner: _Aligner | None = None
+        self.R_key = np.eye(3)
+        self.Q = np.eye(3)  # keyframe rays → the last frame's rays
+        self.step = np.eye(3)  # the last measured step: frame t - 1 rays → frame t rays
+        self.held: list[tuple[int, int, int]] = []  # (frame, agreeing samples, samples in view) of frames not measured
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.rotations)
+
+    def add(self, frame: np.ndarray, boxes: np.ndarray | None = None) -> None:
+        """The next frame (RGB ``uint8 [H, W, 3]``) and its person boxes (``[4]`` or ``[B, 4]`` pixels, NaN: none)."""
+        t = len(self.rotations)
+        _check_frame(frame, t, None if self.pyramid is None else self.pyramid.size)
+        if boxes is not None:
+            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if self.pyramid is None:
+            self.pyramid = _Pyramid(self.cv2, frame.shape[1], frame.shape[0], self.max_side, self.K)
+            self.aligner = _Aligner(self.cv2, self.pyramid)
+        aligner = self.aligner
+        assert aligner is not None
+        images = self.pyramid.build(frame, boxes)
         if t == 0:
             aligner.set_keyframe(images)
-            rotations.append(np.eye(3))
-            tracked.append(0)
-            continue
+            self.rotations.append(np.eye(3))
+            self.tracked.append(0)
+            return
         # Start from the previous frame's rotation; the guess that continues the last step is only
         # a fallback, since it runs away where the background pins one direction only (horizontal lines
         # and a pan).
-        Q_new, agree, seen = aligner.align(images, Q)
-        if agree < max(min_points, MIN_AGREE_FRACTION * seen) and not np.array_equal(step, np.eye(3)):
-            Q_new, agree, seen = aligner.align(images, step @ Q)
-        measured = agree >= max(min_points, MIN_AGREE_FRACTION * seen)
+        need = lambda seen: max(self.min_points, MIN_AGREE_FRACTION * seen)  # noqa: E731
+        Q_new, agree, seen = aligner.align(images, self.Q)
+        if agree < need(seen) and not np.array_equal(self.step, np.eye(3)):
+            Q_new, agree, seen = aligner.align(images, self.step @ self.Q)
+        measured = agree >= need(seen)
         if measured:
-            step, Q = Q_new @ Q.T, Q_new
+            self.step, self.Q = Q_new @ self.Q.T, Q_new
         else:  # hold the previous rotation; the new keyframe below starts afresh from this frame
-            held.append((t, agree, seen))
-        rotations.append(R_key @ Q.T)
-        tracked.append(agree if measured else 0)
+            self.held.append((t, agree, seen))
+        self.rotations.append(self.R_key @ self.Q.T)
+        self.tracked.append(agree if measured else 0)
         if not measured or agree < REKEY_FRACTION * aligner.num_samples:
-            R_key, Q = _nearest_rotation(rotations[-1]), np.eye(3)
+            self.R_key, self.Q = _nearest_rotation(self.rotations[-1]), np.eye(3)
             aligner.set_keyframe(images)
-    if not rotations:
-        raise ValueError("frames is empty; pass at least one RGB uint8 [H, W, 3] frame")
-    if boxes is not None and len(boxes) != len(rotations):
-        raise ValueError(f"person_boxes has {len(boxes)} rows for {len(rotations)} frames; pass one row per frame")
-    motion = CameraMotion(np.stack(rotations), np.asarray(tracked, dtype=np.int64), False)
-    motion.static = bool(motion.angles_deg().max() < static_deg)
-    if held:
-        t, agree, seen = held[0]
-        logger.warning(
-            "camera motion: %d of %d frames held the previous frame's rotation: too little background agreed "
-            "with any rotation (first at frame %d: %d of %d background samples in view agreed; %d and half of "
-            "those in view are needed)",
-            len(held), len(rotations), t, agree, seen, min_points,
-        )
-    return motion
+
+    def result(self) -> CameraMotion:
+        """The rotations of every frame added so far (one warning when some frames could not be measured)."""
+        if not self.rotations:
+            raise ValueError("frames is empty; pass at least one RGB uint8 [H, W, 3] frame")
+        motion = CameraMotion(np.stack(self.rotations), np.asarray(self.tracked, dtype=np.int64), False)
+        motion.static = bool(motion.angles_deg().max() < self.static_deg)
+        if self.held:
+            t, agree, seen = self.held[0]
+            logger.warning(
+                "camera motion: %d of %d frames held the previous frame's rotation: too little background agreed "
+                "with any rotation (first at frame %d: %d of %d background samples in view agreed; %d and half of "
+                "those in view are needed)",
+                len(self.held), len(self.rotations), t, agree, seen, self.min_points,
+            )
+        return motion
 
 
 def _nearest_rotation(R: np.ndarray) -> np.ndarray:

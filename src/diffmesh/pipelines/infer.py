@@ -114,14 +114,15 @@ def run(
         mesh_hit = cache.load("mesh", mesh_key)
         # On a miss the network is built (and accelerated) on another thread while the keypoints are found.
         model = pool.submit(prepare_model, bundle, settings) if mesh_hit is None else None
-        with clock("keypoints"):
+        K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
+        with clock("keypoints"):  # the camera's rotation is measured in the same pass (one decode)
+            camera_K = K if _measures_camera(settings) else None
             kps = cached_stage(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
-                          lambda: find_keypoints(info, start, end, settings, progress))  # fmt: skip
+                          lambda: find_keypoints(info, start, end, settings, progress, camera_K))  # fmt: skip
         with clock("track"):
             trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
         with clock("model+placement"):
             warn_if_untrained(bundle)
-            K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
             placed = cached_stage(cache, "mesh", mesh_key, cached, PlacedMesh.from_arrays,
                              lambda: predict_and_place(model, bundle, trk, K, settings, progress), hit=mesh_hit)  # fmt: skip
         world = None
@@ -129,7 +130,7 @@ def run(
             with clock("world"):
                 world_key = stage_key("world", mesh=mesh_key, version=1, **settings.world_stage_parts())
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
-                                lambda: _world(info, start, end, bundle, trk, placed, K, settings, progress))  # fmt: skip
+                                lambda: _world(info, start, end, bundle, kps, trk, placed, K, settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
         outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
@@ -152,21 +153,32 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
+    camera = {"camera": [settings.fov_y_deg, settings.focal_px]} if _measures_camera(settings) else {}
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
-                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people)  # fmt: skip
+                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera)  # fmt: skip
+
+
+def _measures_camera(settings: InferSettings) -> bool:
+    """Whether the keypoint pass measures the camera's rotation: whenever the detector runs for one
+    person. On a worker thread beside the detector it costs little, and the keypoints' cache key then
+    does not depend on ``static_camera`` or ``world`` (which only decide whether it is used)."""
+    return not settings.keypoints_file and settings.max_people <= 1
 
 
 def _world(
-    info: VideoInfo, start: int, end: int, bundle: ModelBundle, trk: Track, placed: PlacedMesh, K: np.ndarray,
-    settings: InferSettings, progress: Progress,
+    info: VideoInfo, start: int, end: int, bundle: ModelBundle, kps: FrameKeypoints, trk: Track, placed: PlacedMesh,
+    K: np.ndarray, settings: InferSettings, progress: Progress,
 ) -> WorldMotion:  # fmt: skip
-    """The camera's rotation (unless ``static_camera``), then the world frame of the placed bodies."""
+    """The camera's rotation (unless ``static_camera``; measured in the keypoint pass, or here by
+    decoding the video once more for keypoint files), then the world frame of the placed bodies."""
     valid = trk.has_person & np.isfinite(placed.transl).all(1)
     rotations = None
     if not settings.static_camera:
-        from diffmesh.geometry.camera_motion import camera_rotations_from_video
+        motion = kps.camera
+        if motion is None:
+            from diffmesh.geometry.camera_motion import camera_rotations_from_video
 
-        motion = camera_rotations_from_video(info.path, start, end, K, person_boxes(trk.keypoints, trk.has_person),
-                                             progress=progress)  # fmt: skip
+            motion = camera_rotations_from_video(info.path, start, end, K, person_boxes(trk.keypoints, trk.has_person),
+                                                 progress=progress)  # fmt: skip
         rotations = None if motion.static else motion.rotations
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
+from diffmesh.geometry.camera_motion import CameraMotion
 from diffmesh.io.video import VideoInfo, iter_frames
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
@@ -56,6 +59,8 @@ class FrameKeypoints:
         world: ``[N, 17, 3]`` float32, the detector's own 3-D joints (BlazePose ``pose_world_landmarks``
             in H36M order: metres, origin between the hips, camera axes), zero where not detected;
             None when the source has no 3-D (keypoint files).
+        camera: the camera's rotation per frame, measured on the background during the same pass
+            (:func:`detect_video` with ``camera_K``); None when it was not measured.
     """
 
     keypoints: np.ndarray
@@ -63,6 +68,7 @@ class FrameKeypoints:
     frame_indices: np.ndarray
     source: str
     world: np.ndarray | None = None
+    camera: CameraMotion | None = None
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
@@ -70,11 +76,17 @@ class FrameKeypoints:
                   "source": np.array(self.source)}  # fmt: skip
         if self.world is not None:
             arrays["world"] = self.world
+        if self.camera is not None:
+            arrays |= {"camera_rotations": self.camera.rotations, "camera_tracked": self.camera.tracked,
+                       "camera_static": np.array(self.camera.static)}  # fmt: skip
         return arrays
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> FrameKeypoints:
-        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]), a.get("world"))
+        camera = None
+        if "camera_rotations" in a:
+            camera = CameraMotion(a["camera_rotations"], a["camera_tracked"], bool(a["camera_static"]))
+        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]), a.get("world"), camera)
 
 
 class PoseDetector:
@@ -312,8 +324,14 @@ def detect_video(
     end: int,
     min_detection_confidence: float = 0.3,
     progress: Progress = no_progress,
+    camera_K: np.ndarray | None = None,
 ) -> FrameKeypoints:
     """Decode frames ``[start, end)`` and run BlazePose on each (``frame_indices`` are video frame indices).
+
+    With ``camera_K`` (``[3, 3]`` intrinsics) the camera's rotation is measured on the same decoded
+    frames (:class:`~diffmesh.geometry.camera_motion.RotationTracker`, on a worker thread beside the
+    detector), the person's box from this frame's detection kept out of the background (the last
+    box, for up to :data:`HOLD_BOX_FRAMES` frames without a detection): ``FrameKeypoints.camera``.
 
     Raises:
         ValueError: the video is truncated or corrupt (fewer frames decode than it declares).
@@ -323,7 +341,7 @@ def detect_video(
     world33 = np.zeros((n, len(BLAZEPOSE_JOINTS), 3), dtype=np.float32)
     detected = np.zeros(n, dtype=bool)
     count = 0
-    with PoseDetector(min_detection_confidence=min_detection_confidence) as det:
+    with PoseDetector(min_detection_confidence=min_detection_confidence) as det, CameraPass(camera_K) as camera:
         # one decoder thread (the prefetcher) on the core the single-threaded detector leaves free
         for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
             i = frame.index - start
@@ -332,9 +350,11 @@ def detect_video(
                 kp33[i], detected[i] = found[0], True
                 if found[1] is not None:
                     world33[i] = found[1]
+            camera.add(frame.image, [kp33[i]] if found is not None else [])
             count += 1
             progress("detect", count, n)
         source = f"{det.name}-{det.version}"
+        motion = camera.result() if count else None
     if count != n:
         raise ValueError(
             f"{info.path!r} is truncated or corrupt: {count} of the {n} frames it declares could be decoded; "
@@ -343,7 +363,61 @@ def detect_video(
     # one vectorised conversion per array after the loop; frames without a person stay zero
     keypoints = np.where(detected[:, None, None], blazepose_to_h36m(kp33), 0.0).astype(np.float32)
     world = np.where(detected[:, None, None], blazepose_world_to_h36m(world33), 0.0).astype(np.float32)
-    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source, world)
+    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source, world, motion)
+
+
+#: A person's last box stays masked out of the camera-motion background for this many frames without a detection.
+HOLD_BOX_FRAMES = 15
+
+
+class CameraPass:
+    """The camera's rotation measured inside a detection pass: :meth:`add` each decoded frame with the
+    BlazePose-33 landmarks found in it (one ``[33, 4]`` array per person); the
+    :class:`~diffmesh.geometry.camera_motion.RotationTracker` runs on one worker thread (OpenCV and
+    numpy release the GIL), at most a few frames behind. ``K=None``: does nothing, :meth:`result` is None.
+    """
+
+    def __init__(self, K: np.ndarray | None, hold: int = HOLD_BOX_FRAMES, in_flight: int = 4) -> None:
+        self.tracker = None
+        if K is not None:
+            from diffmesh.geometry.camera_motion import RotationTracker
+
+            self.tracker = RotationTracker(K)
+        self.hold, self.in_flight = hold, in_flight
+        self.last: dict[int, tuple[int, np.ndarray]] = {}  # person slot → (frame, box)
+        self.t = 0
+        self.pending: deque[Future[None]] = deque()
+        self.pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> CameraPass:
+        if self.tracker is not None:
+            self.pool = ThreadPoolExecutor(1, "diffmesh-camera")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, image: np.ndarray, landmarks: list[np.ndarray]) -> None:
+        if self.tracker is None or self.pool is None:
+            return
+        from diffmesh.pipelines.stages import person_boxes
+
+        for slot, lm in enumerate(landmarks):
+            h36m = blazepose_to_h36m(lm[None])
+            self.last[slot] = (self.t, person_boxes(h36m, np.ones(1, bool))[0])
+        boxes = [box for t, box in self.last.values() if self.t - t <= self.hold]
+        self.pending.append(self.pool.submit(self.tracker.add, image, np.array(boxes) if boxes else None))
+        self.t += 1
+        while len(self.pending) > self.in_flight:
+            self.pending.popleft().result()  # re-raises the worker's error
+
+    def result(self) -> CameraMotion | None:
+        if self.tracker is None:
+            return None
+        while self.pending:
+            self.pending.popleft().result()
+        return self.tracker.result()
 
 
 def keypoints_from_file(
@@ -356,9 +430,11 @@ def keypoints_from_file(
 
 
 def find_keypoints(
-    info: VideoInfo, start: int, end: int, settings: InferSettings, progress: Progress = no_progress
+    info: VideoInfo, start: int, end: int, settings: InferSettings, progress: Progress = no_progress,
+    camera_K: np.ndarray | None = None,
 ) -> FrameKeypoints:
-    """The keypoint stage: ``settings.keypoints_file`` when given, else the detector over the frames."""
+    """The keypoint stage: ``settings.keypoints_file`` when given, else the detector over the frames
+    (measuring the camera's rotation on the way when ``camera_K`` is given: :func:`detect_video`)."""
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
-    return detect_video(info, start, end, settings.min_detection_confidence, progress)
+    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K)
