@@ -171,3 +171,55 @@ def test_bad_frames_and_ranges(clip_frames: list[np.ndarray]) -> None:
         detect_people_video(CLIP, 40, 60)
     with pytest.raises(FileNotFoundError):
         detect_people_video(CLIP.with_name("missing.mp4"))
+
+
+def _matched_ids(people: PeopleKeypoints, gt: dict[str, np.ndarray]) -> list[list[int]]:
+    """Per true person, the track id whose keypoints lie on them in each frame where one does
+    (mean limb-keypoint distance under 15 % of their height), in frame order."""
+    from diffmesh.conventions import H36M_JOINTS, limb_indices
+
+    limbs = list(limb_indices(H36M_JOINTS))
+    out: list[list[int]] = [[] for _ in range(len(gt["joints_2d"]))]
+    for t in range(people.detected.shape[1]):
+        for p, seq in enumerate(out):
+            d = [np.linalg.norm(people.keypoints[r, t, limbs, :2] - gt["joints_2d"][p, t], axis=-1).mean()
+                 if people.detected[r, t] else np.inf for r in range(len(people))]  # fmt: skip
+            r = int(np.argmin(d))
+            if d[r] < 0.15 * gt["height_px"][p, t]:
+                seq.append(int(people.track_ids[r]))
+    return out
+
+
+def test_two_walkers_crossing_keep_their_ids() -> None:
+    """``benchmarks/data/people_v1/00_cross2`` (tools/make_people_benchmark.py): two people walking
+    towards each other, the near one hiding the far one as they pass. Without the appearance model
+    the far one's detector landed on the near one and the far one came back under a new id."""
+    scene = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "people_v1" / "00_cross2"
+    gt = dict(np.load(scene.with_suffix(".npz")))
+    people = detect_people_video(scene.with_suffix(".mp4"), min_detection_confidence=0.3)
+    ids = _matched_ids(people, gt)
+    assert [len(set(seq)) for seq in ids] == [1, 1] and ids[0][0] != ids[1][0], ids  # one id each, never swapped
+    seen = gt["visible"] >= 0.5
+    assert len(ids[0]) >= 0.95 * seen[0].sum() and len(ids[1]) >= 0.75 * seen[1].sum()  # measured: 90/90, 76/90
+
+
+def test_appearance_tells_people_apart_and_ignores_what_is_outside_the_image() -> None:
+    from diffmesh.pipelines.people import _appearance, _similarity
+
+    rng = np.random.default_rng(0)
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[:, :150] = (200, 30, 30)  # the left person wears red, the right one blue
+    image[:, 150:] = (30, 30, 200)
+    image = np.clip(image + rng.integers(0, 20, image.shape), 0, 255).astype(np.uint8)
+    lm = np.zeros((33, 4))
+    body = {11: (40, 40), 12: (80, 40), 23: (45, 100), 24: (75, 100), 25: (45, 140), 26: (75, 140), 27: (45, 180), 28: (75, 180)}
+    for i, xy in body.items():
+        lm[i, :2] = xy
+    left, right = _appearance(image, lm), lm.copy()
+    right[:, 0] += 160
+    right_a = _appearance(image, right)
+    assert left is not None and right_a is not None and left.shape == (2, 48)
+    assert _similarity(left, left) == pytest.approx(1.0) and _similarity(left, right_a) < 0.2
+    gone = lm.copy()
+    gone[:, :2] -= 1000  # wholly outside the picture: nothing to say
+    assert _appearance(image, gone) is None
