@@ -220,3 +220,44 @@ def test_the_keypoint_pass_measures_the_camera_on_the_same_frames() -> None:
     assert back.camera is not None and np.array_equal(back.camera.rotations, kps.camera.rotations)
     assert back.camera.static == kps.camera.static is False
     assert detect_video(info, 0, 5).camera is None  # no intrinsics: not measured
+    # under the assumed focal length (the pipeline's default) the pass measures the true one (654 px)
+    guessed = detect_video(info, 0, info.num_frames, camera_K=default_intrinsics(640, 480), estimate_focal=True)
+    assert guessed.camera is not None and abs(guessed.camera.focal_px / float(gt["K"][0, 0]) - 1) < 0.05
+    assert FrameKeypoints.from_arrays(guessed.to_arrays()).camera.focal_px == guessed.camera.focal_px
+
+
+# Measured (default 50-degree field of view: 515 px assumed at 640x480; true boxes): 06_walk_away
+# 655 px (true 654), 00_run 1468 (1467), 01_run 1400 (1349), 03_dance_b 857 (857); 07_walk_away
+# (a pan too fast for its keyframes) and static cameras: none.
+@pytest.mark.parametrize("name", ["06_walk_away", "00_run"])
+def test_the_focal_length_is_measured_from_a_panning_camera(name: str) -> None:
+    from diffmesh.geometry.camera_motion import RotationTracker
+
+    gt = np.load(CLIPS / f"{name}.npz")
+    R_w2c = gt["R_w2c"].astype(np.float64)
+    truth = R_w2c[0] @ np.swapaxes(R_w2c, 1, 2)
+    frames = [f.image for f in iter_frames(CLIPS / f"{name}.mp4", threads=1)]
+    K = default_intrinsics(frames[0].shape[1], frames[0].shape[0])
+    tracker = RotationTracker(K)
+    for frame, box in zip(frames, gt["bbox_xyxy"]):
+        tracker.add(frame, box)
+    assumed = tracker.result()
+    measured = tracker.result(estimate_focal=True)
+    true_focal = float(gt["K"][0, 0])
+    assert assumed.focal_px is None and measured.focal_px is not None
+    assert abs(measured.focal_px / true_focal - 1) < 0.05, (measured.focal_px, true_focal)
+    # the rotations, rescaled for it, are much nearer the truth than under the assumed focal length
+    before, after = _errors_deg(assumed.rotations, truth).mean(), _errors_deg(measured.rotations, truth).mean()
+    assert after < 0.5 * before and after < 3.0, (before, after)
+    assert _is_rotation(measured.rotations)
+
+
+def test_no_focal_length_from_a_camera_that_does_not_turn() -> None:
+    from diffmesh.geometry.camera_motion import RotationTracker
+
+    frames = [f.image for f in iter_frames(CLIPS / "08_boxing.mp4", threads=1)][:40]
+    tracker = RotationTracker(default_intrinsics(640, 480))
+    for frame in frames:
+        tracker.add(frame, None)
+    focal, costs = tracker.estimate_focal()
+    assert focal is None and np.isnan(costs).all() and tracker.result(estimate_focal=True).focal_px is None

@@ -259,6 +259,8 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
     assert probe_video(out / "overlay.mp4").num_frames == n
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_without_person"] == 0 and "detect" not in summary["cached_stages"]
+    # a static camera says nothing about the focal length: the default field of view's
+    assert summary["camera"] == {"focal_px": round(float(r["K"][0][0, 0]), 1), "focal_source": "field of view"}
     assert summary["acceleration"]["mode"] == "auto" and summary["acceleration"]["dtype"] in ("float32", "bfloat16")
 
     # Re-run with other render options: both stages come from the cache, the network is not built.

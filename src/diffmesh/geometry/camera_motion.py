@@ -88,6 +88,18 @@ REKEY_FRACTION = 0.6
 BOX_MARGIN = 0.15
 BOX_MARGIN_PX = 4.0
 
+#: Focal length from the rotation (:meth:`RotationTracker.estimate_focal`): per keyframe, the frame
+#: turned furthest from it within these angles (degrees; beyond, alignment from a wrong focal length
+#: can fail) is kept as a pair, at most :data:`FOCAL_PAIRS` pairs (the largest turns).
+FOCAL_PAIR_DEG = (1.5, 8.0)
+FOCAL_PAIRS = 12
+#: Candidate focal lengths: the assumed one times these factors.
+FOCAL_FACTORS = tuple(float(f) for f in np.exp(np.linspace(np.log(0.4), np.log(4.0), 21)))
+#: A focal length is measured only when its alignment cost is below this fraction of the cost at
+#: both ends of the candidates' range (a clear minimum), from at least :data:`FOCAL_MIN_PAIRS` pairs.
+FOCAL_CLEAR_MINIMUM = 0.95
+FOCAL_MIN_PAIRS = 3
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -104,15 +116,33 @@ class CameraMotion:
         static: no rotation exceeds ``STATIC_MAX_DEG`` (or the threshold passed to
             :func:`estimate_rotations`). A video with no usable background also reads static:
             ``tracked`` tells the two apart.
+        focal_px: the focal length measured from the rotation (:meth:`RotationTracker.result` with
+            ``estimate_focal=True``; ``rotations`` are then those of this focal length), or None.
     """
 
     rotations: np.ndarray
     tracked: np.ndarray
     static: bool
+    focal_px: float | None = None
 
     def angles_deg(self) -> np.ndarray:
         """``[N]`` the rotation angle of each ``rotations[t]`` in degrees (0 for frame 0)."""
         return rotation_angles_deg(self.rotations)
+
+    def to_arrays(self, prefix: str = "camera_") -> dict[str, np.ndarray]:
+        """Named arrays (for a stage cache); :meth:`from_arrays` reads them back."""
+        focal = np.nan if self.focal_px is None else self.focal_px
+        return {f"{prefix}rotations": self.rotations, f"{prefix}tracked": self.tracked,
+                f"{prefix}static": np.array(self.static), f"{prefix}focal_px": np.array(focal)}  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray], prefix: str = "camera_") -> CameraMotion | None:
+        """The motion stored by :meth:`to_arrays` in ``a``, or None when ``a`` holds none."""
+        if f"{prefix}rotations" not in a:
+            return None
+        focal = float(a[f"{prefix}focal_px"]) if f"{prefix}focal_px" in a else float("nan")
+        return cls(a[f"{prefix}rotations"], a[f"{prefix}tracked"], bool(a[f"{prefix}static"]),
+                   None if np.isnan(focal) else focal)  # fmt: skip
 
 
 def rotation_angles_deg(rotations: np.ndarray) -> np.ndarray:
@@ -398,6 +428,13 @@ class RotationTracker:
         self.Q = np.eye(3)  # keyframe rays → the last frame's rays
         self.step = np.eye(3)  # the last measured step: frame t - 1 rays → frame t rays
         self.held: list[tuple[int, int, int]] = []  # (frame, agreeing samples, samples in view) of frames not measured
+        # for the focal length: each frame's keyframe and Q, keyframes' first frames, and image pairs
+        self.key_of: list[int] = []
+        self.q_of: list[np.ndarray] = []
+        self.key_starts: list[int] = [0]
+        self.key_images: list[np.ndarray] = []
+        self.best: tuple[float, list[np.ndarray], np.ndarray] | None = None  # (angle, frame images, Q) of this keyframe
+        self.pairs: list[tuple[float, list[np.ndarray], list[np.ndarray], np.ndarray]] = []  # (angle, key, frame, Q)
 
     @property
     def num_frames(self) -> int:
@@ -417,8 +454,11 @@ class RotationTracker:
         images = self.pyramid.build(frame, boxes)
         if t == 0:
             aligner.set_keyframe(images)
+            self.key_images = images
             self.rotations.append(np.eye(3))
             self.tracked.append(0)
+            self.key_of.append(0)
+            self.q_of.append(np.eye(3))
             return
         # Start from the previous frame's rotation; the guess that continues the last step is only
         # a fallback, since it runs away where the background pins one direction only (horizontal lines
@@ -434,15 +474,98 @@ class RotationTracker:
             self.held.append((t, agree, seen))
         self.rotations.append(self.R_key @ self.Q.T)
         self.tracked.append(agree if measured else 0)
+        self.key_of.append(len(self.key_starts) - 1)
+        self.q_of.append(self.Q.copy())
+        angle = float(rotation_angles_deg(self.Q))
+        if measured and FOCAL_PAIR_DEG[0] <= angle <= FOCAL_PAIR_DEG[1] and (self.best is None or angle > self.best[0]):
+            self.best = (angle, images, self.Q.copy())
         if not measured or agree < REKEY_FRACTION * aligner.num_samples:
+            self._keep_pair()
             self.R_key, self.Q = _nearest_rotation(self.rotations[-1]), np.eye(3)
             aligner.set_keyframe(images)
+            self.key_images = images
+            self.key_starts.append(t)
 
-    def result(self) -> CameraMotion:
-        """The rotations of every frame added so far (one warning when some frames could not be measured)."""
+    def _rechained(self, factor: float) -> np.ndarray:
+        """``[N, 3, 3]`` the rotations with every frame's turn from its keyframe rescaled
+        (:func:`_rescale_rotation`) and chained again as :meth:`add` chains them."""
+        out = np.empty((len(self.rotations), 3, 3))
+        starts = set(self.key_starts[1:])
+        R_key = np.eye(3)
+        for t, (k, Q) in enumerate(zip(self.key_of, self.q_of)):
+            out[t] = R_key @ _rescale_rotation(Q, factor).T
+            if t in starts:  # this frame became the next keyframe
+                R_key = _nearest_rotation(out[t])
+        return out
+
+    def _keep_pair(self) -> None:
+        """The current keyframe and its furthest-turned frame, for :meth:`estimate_focal`."""
+        if self.best is not None:
+            angle, frame_images, Q = self.best
+            self.pairs.append((angle, self.key_images, frame_images, Q))
+            self.pairs = sorted(self.pairs, key=lambda p: -p[0])[:FOCAL_PAIRS]
+        self.best = None
+
+    def estimate_focal(self) -> tuple[float | None, np.ndarray]:
+        """The focal length (pixels) under which the kept frame pairs are best explained by a pure
+        rotation, or None when no candidate is clearly best; and the cost of every candidate.
+
+        A pure rotation maps one image onto another through ``K Q K^-1``. With the wrong focal length
+        the rotation that lines up the middle of the picture misaligns its edges (perspective): the
+        alignment cost (mean of the samples' misalignment, pixels, capped at 1) over the pairs is
+        lowest at the true focal length. It can only be seen when the camera turns: a static camera,
+        or one that turns less than :data:`FOCAL_PAIR_DEG` between keyframes, measures nothing.
+        """
+        self._keep_pair()
+        pairs, costs = self.pairs, np.full(len(FOCAL_FACTORS), np.nan)
+        if len(pairs) < FOCAL_MIN_PAIRS or self.pyramid is None:
+            return None, costs
+        cv2, (w, h) = self.cv2, self.pyramid.size
+        for i, factor in enumerate(FOCAL_FACTORS):
+            K = self.K.copy()
+            K[0, 0] *= factor
+            K[1, 1] *= factor
+            aligner = _Aligner(cv2, _Pyramid(cv2, w, h, self.max_side, K))
+            total = []
+            for _, key_images, frame_images, Q in pairs:
+                aligner.set_keyframe(key_images)
+                Q_guess = _rescale_rotation(Q, 1.0 / factor)
+                Q_fit, _, _ = aligner.align(frame_images, Q_guess)
+                r = aligner._residual(frame_images[0], 0, Q_fit)
+                ok = np.isfinite(r)
+                if ok.sum() < self.min_points:
+                    total.append(1.0)
+                    continue
+                dev = np.abs(r[ok] - _median(r[ok])) * aligner.levels[0].to_px[ok]
+                total.append(float(np.minimum(dev, 1.0).mean()))
+            costs[i] = float(np.mean(total))
+        k = int(np.argmin(costs))
+        if k in (0, len(costs) - 1) or costs[k] > FOCAL_CLEAR_MINIMUM * min(costs[0], costs[-1]):
+            return None, costs
+        # parabola through the minimum and its neighbours, in log focal length
+        x = np.log(np.array(FOCAL_FACTORS[k - 1 : k + 2]))
+        a, b, _ = np.polyfit(x, costs[k - 1 : k + 2], 2)
+        best = float(np.exp(np.clip(-b / (2 * a), x[0], x[2]))) if a > 0 else FOCAL_FACTORS[k]
+        return float(self.K[0, 0] * best), costs
+
+    def result(self, estimate_focal: bool = False) -> CameraMotion:
+        """The rotations of every frame added so far (one warning when some frames could not be measured).
+
+        ``estimate_focal``: also measure the focal length (:meth:`estimate_focal`); when one is
+        measured, the rotations are re-derived for it (each frame's turn from its keyframe, whose
+        pan and tilt scale inversely with the focal length while the roll does not, chained again).
+        """
         if not self.rotations:
             raise ValueError("frames is empty; pass at least one RGB uint8 [H, W, 3] frame")
-        motion = CameraMotion(np.stack(self.rotations), np.asarray(self.tracked, dtype=np.int64), False)
+        rotations = np.stack(self.rotations)
+        focal = None
+        if estimate_focal:
+            focal, costs = self.estimate_focal()
+            if focal is not None:
+                rotations = self._rechained(self.K[0, 0] / focal)
+                logger.info("camera motion: focal length %.0f px measured from the camera's turn (assumed %.0f px)",
+                            focal, self.K[0, 0])  # fmt: skip
+        motion = CameraMotion(rotations, np.asarray(self.tracked, dtype=np.int64), False, focal)
         motion.static = bool(motion.angles_deg().max() < self.static_deg)
         if self.held:
             t, agree, seen = self.held[0]
@@ -453,6 +576,15 @@ class RotationTracker:
                 len(self.held), len(self.rotations), t, agree, seen, self.min_points,
             )
         return motion
+
+
+def _rescale_rotation(Q: np.ndarray, factor: float) -> np.ndarray:
+    """``Q`` with its pan and tilt (rotation-vector x and y) scaled by ``factor`` and its roll (z) kept:
+    the same image motion near the centre under a focal length ``1 / factor`` times the one ``Q`` was measured with."""
+    import cv2
+
+    w = cv2.Rodrigues(np.asarray(Q, np.float64))[0][:, 0]
+    return cv2.Rodrigues(np.array([w[0] * factor, w[1] * factor, w[2]]))[0]
 
 
 def _nearest_rotation(R: np.ndarray) -> np.ndarray:

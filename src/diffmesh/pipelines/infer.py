@@ -49,7 +49,14 @@ from diffmesh.pipelines.outputs import (
 )
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
-from diffmesh.pipelines.stages import cached_stage, person_boxes, predict_and_place, warn_if_untrained
+from diffmesh.pipelines.stages import (
+    camera_intrinsics,
+    camera_rotations,
+    cached_stage,
+    person_boxes,
+    predict_and_place,
+    warn_if_untrained,
+)
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, track
 from diffmesh.pipelines.world import WorldMotion, world_from_placed
@@ -106,7 +113,7 @@ def run(
     number_format = make_plan(settings.accel_mode, settings.device).dtype
     options = OutputOptions(overlay, side_view, render_backend, animation, obj, export_frame)
     if settings.max_people > 1:
-        ctx = PeopleRun(info, start, end, out, cache, keypoints_key, number_format, clock, cached)
+        ctx = PeopleRun(info, start, end, out, cache, keypoints_key, number_format, clock, cached, _measures_camera(settings))
         return run_people(ctx, settings, bundle, options, progress)
     mesh_key = stage_key("mesh", keypoints=keypoints_key, model=bundle.identity, number_format=number_format,
                          **settings.model_stage_parts())  # fmt: skip
@@ -119,6 +126,7 @@ def run(
             camera_K = K if _measures_camera(settings) else None
             kps = cached_stage(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
                           lambda: find_keypoints(info, start, end, settings, progress, camera_K))  # fmt: skip
+        K, focal_source = camera_intrinsics(info, settings, kps.camera)
         with clock("track"):
             trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
         with clock("model+placement"):
@@ -134,6 +142,7 @@ def run(
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
         outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
+    summary.camera = {"focal_px": round(float(K[0, 0]), 1), "focal_source": focal_source}
     write_summary(out, summary)
     return summary
 
@@ -153,32 +162,27 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
-    camera = {"camera": [settings.fov_y_deg, settings.focal_px]} if _measures_camera(settings) else {}
+    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v2"]} if _measures_camera(settings) else {}
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera)  # fmt: skip
 
 
 def _measures_camera(settings: InferSettings) -> bool:
-    """Whether the keypoint pass measures the camera's rotation: whenever the detector runs for one
-    person. On a worker thread beside the detector it costs little, and the keypoints' cache key then
-    does not depend on ``static_camera`` or ``world`` (which only decide whether it is used)."""
-    return not settings.keypoints_file and settings.max_people <= 1
+    """Whether the keypoint pass measures the camera's rotation: whenever the detector runs. On a
+    worker thread beside the detector it costs little, and the keypoints' cache key then does not
+    depend on ``static_camera`` or ``world`` (which only decide whether it is used)."""
+    return not settings.keypoints_file
 
 
 def _world(
     info: VideoInfo, start: int, end: int, bundle: ModelBundle, kps: FrameKeypoints, trk: Track, placed: PlacedMesh,
     K: np.ndarray, settings: InferSettings, progress: Progress,
 ) -> WorldMotion:  # fmt: skip
-    """The camera's rotation (unless ``static_camera``; measured in the keypoint pass, or here by
-    decoding the video once more for keypoint files), then the world frame of the placed bodies."""
+    """The camera's rotation (unless ``static_camera``: :func:`~diffmesh.pipelines.stages.camera_rotations`),
+    then the world frame of the placed bodies."""
     valid = trk.has_person & np.isfinite(placed.transl).all(1)
     rotations = None
     if not settings.static_camera:
-        motion = kps.camera
-        if motion is None:
-            from diffmesh.geometry.camera_motion import camera_rotations_from_video
-
-            motion = camera_rotations_from_video(info.path, start, end, K, person_boxes(trk.keypoints, trk.has_person),
-                                                 progress=progress)  # fmt: skip
+        motion = camera_rotations(info, start, end, kps.camera, K, person_boxes(trk.keypoints, trk.has_person), progress)
         rotations = None if motion.static else motion.rotations
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from diffmesh.geometry.camera import default_intrinsics
+from diffmesh.geometry.camera_motion import CameraMotion
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.model import ModelBundle, prepare_model
@@ -37,7 +38,14 @@ from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, s
 from diffmesh.pipelines.people import PeopleKeypoints, detect_people_video
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
-from diffmesh.pipelines.stages import cached_stage, person_boxes, predict_and_place, warn_if_untrained
+from diffmesh.pipelines.stages import (
+    camera_intrinsics,
+    camera_rotations,
+    cached_stage,
+    person_boxes,
+    predict_and_place,
+    warn_if_untrained,
+)
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, track
 from diffmesh.pipelines.world import WorldMotion, people_in_world
@@ -64,6 +72,7 @@ class PeopleRun:
     number_format: str
     clock: StageClock
     cached: list[str]
+    measure_camera: bool = True  # the keypoint pass measures the camera's rotation (and focal length)
 
 
 def run_people(
@@ -74,19 +83,22 @@ def run_people(
     mesh_parts = dict(keypoints=ctx.keypoints_key, model=bundle.identity, number_format=ctx.number_format,
                       **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
-        with clock("keypoints"):
+        guess = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
+        focal_known = settings.focal_px is not None or settings.fov_y_deg is not None
+        with clock("keypoints"):  # the camera's rotation (and focal length) measured in the same pass
             people = cached_stage(ctx.cache, "people", ctx.keypoints_key, cached, PeopleKeypoints.from_arrays,
                                   lambda: detect_people_video(info.path, ctx.start, ctx.end, max_people=settings.max_people,
                                                               min_detection_confidence=settings.min_detection_confidence,
-                                                              progress=progress))  # fmt: skip
+                                                              progress=progress, camera_K=guess if ctx.measure_camera else None,
+                                                              estimate_focal=not focal_known))  # fmt: skip
             rows = kept_people(people, settings.person)
+        K, focal_source = camera_intrinsics(info, settings, people.camera)
         with clock("track"):
             ids = [int(people.track_ids[p]) for p in rows]
             kps = [people.person(p) for p in rows]
             trks = [track(k.keypoints, k.detected, max_gap=settings.max_gap, world=k.world) for k in kps]
         with clock("model+placement"):
             warn_if_untrained(bundle)
-            K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
             keys = [stage_key("mesh", track_id=i, **mesh_parts) for i in ids]
             hits = [ctx.cache.load(f"mesh.p{i}", k) for i, k in zip(ids, keys)]
             model = pool.submit(prepare_model, bundle, settings) if any(h is None for h in hits) else None
@@ -96,11 +108,12 @@ def run_people(
         worlds: list[WorldMotion | None] = [None] * len(ids)
         if settings.world:
             with clock("world"):
-                worlds = list(_world_stage(ctx, bundle, trks, placed, keys, K, settings, progress))
+                worlds = list(_world_stage(ctx, bundle, people.camera, trks, placed, keys, K, settings, progress))
         results = [VideoResult(info, ctx.start, ctx.end, bundle, k, t, p, K, w) for k, t, p, w in zip(kps, trks, placed, worlds)]
         outputs = write_outputs(ctx.out, results[0], options, clock, progress, people=list(zip(ids, results)))
     summary = summarize(ctx.out, results[0], settings, clock, cached, outputs)
     summary.people = [_person_summary(i, r) for i, r in zip(ids, results)]
+    summary.camera = {"focal_px": round(float(K[0, 0]), 1), "focal_source": focal_source}
     write_summary(ctx.out, summary)
     return summary
 
@@ -127,8 +140,8 @@ def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: 
 
 
 def _world_stage(
-    ctx: PeopleRun, bundle: ModelBundle, trks: list[Track], placed: list[PlacedMesh], mesh_keys: list[str],
-    K: np.ndarray, settings: InferSettings, progress: Progress,
+    ctx: PeopleRun, bundle: ModelBundle, camera: CameraMotion | None, trks: list[Track], placed: list[PlacedMesh],
+    mesh_keys: list[str], K: np.ndarray, settings: InferSettings, progress: Progress,
 ) -> list[WorldMotion]:  # fmt: skip
     """Everyone in one world frame, cached as one stage (every person's arrays under ``p<row>.``)."""
     key = stage_key("world", meshes=mesh_keys, version=1, **settings.world_stage_parts())
@@ -140,10 +153,8 @@ def _world_stage(
     valid = [t.has_person & np.isfinite(p.transl).all(1) for t, p in zip(trks, placed)]
     rotations = None
     if not settings.static_camera:
-        from diffmesh.geometry.camera_motion import camera_rotations_from_video
-
         boxes = np.stack([person_boxes(t.keypoints, t.has_person) for t in trks], 1)  # [N, P, 4]: everyone masked
-        motion = camera_rotations_from_video(ctx.info.path, ctx.start, ctx.end, K, boxes, progress=progress)
+        motion = camera_rotations(ctx.info, ctx.start, ctx.end, camera, K, boxes, progress)
         rotations = None if motion.static else motion.rotations
     worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup)
     ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})

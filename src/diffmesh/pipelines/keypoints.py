@@ -77,16 +77,13 @@ class FrameKeypoints:
         if self.world is not None:
             arrays["world"] = self.world
         if self.camera is not None:
-            arrays |= {"camera_rotations": self.camera.rotations, "camera_tracked": self.camera.tracked,
-                       "camera_static": np.array(self.camera.static)}  # fmt: skip
+            arrays |= self.camera.to_arrays()
         return arrays
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> FrameKeypoints:
-        camera = None
-        if "camera_rotations" in a:
-            camera = CameraMotion(a["camera_rotations"], a["camera_tracked"], bool(a["camera_static"]))
-        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]), a.get("world"), camera)
+        return cls(a["keypoints"], a["detected"], a["frame_indices"], str(a["source"]), a.get("world"),
+                   CameraMotion.from_arrays(a))  # fmt: skip
 
 
 class PoseDetector:
@@ -325,13 +322,16 @@ def detect_video(
     min_detection_confidence: float = 0.3,
     progress: Progress = no_progress,
     camera_K: np.ndarray | None = None,
+    estimate_focal: bool = False,
 ) -> FrameKeypoints:
     """Decode frames ``[start, end)`` and run BlazePose on each (``frame_indices`` are video frame indices).
 
     With ``camera_K`` (``[3, 3]`` intrinsics) the camera's rotation is measured on the same decoded
     frames (:class:`~diffmesh.geometry.camera_motion.RotationTracker`, on a worker thread beside the
     detector), the person's box from this frame's detection kept out of the background (the last
-    box, for up to :data:`HOLD_BOX_FRAMES` frames without a detection): ``FrameKeypoints.camera``.
+    box, for up to :data:`HOLD_BOX_FRAMES` frames without a detection): ``FrameKeypoints.camera``;
+    ``estimate_focal``: its focal length too, where the camera turns enough to show it
+    (:meth:`~diffmesh.geometry.camera_motion.RotationTracker.estimate_focal`).
 
     Raises:
         ValueError: the video is truncated or corrupt (fewer frames decode than it declares).
@@ -350,11 +350,11 @@ def detect_video(
                 kp33[i], detected[i] = found[0], True
                 if found[1] is not None:
                     world33[i] = found[1]
-            camera.add(frame.image, [kp33[i]] if found is not None else [])
+            camera.add(frame.image, {0: kp33[i]} if found is not None else {})
             count += 1
             progress("detect", count, n)
         source = f"{det.name}-{det.version}"
-        motion = camera.result() if count else None
+        motion = camera.result(estimate_focal) if count else None
     if count != n:
         raise ValueError(
             f"{info.path!r} is truncated or corrupt: {count} of the {n} frames it declares could be decoded; "
@@ -372,7 +372,7 @@ HOLD_BOX_FRAMES = 15
 
 class CameraPass:
     """The camera's rotation measured inside a detection pass: :meth:`add` each decoded frame with the
-    BlazePose-33 landmarks found in it (one ``[33, 4]`` array per person); the
+    BlazePose-33 landmarks found in it (one ``[33, 4]`` array per person id); the
     :class:`~diffmesh.geometry.camera_motion.RotationTracker` runs on one worker thread (OpenCV and
     numpy release the GIL), at most a few frames behind. ``K=None``: does nothing, :meth:`result` is None.
     """
@@ -384,7 +384,7 @@ class CameraPass:
 
             self.tracker = RotationTracker(K)
         self.hold, self.in_flight = hold, in_flight
-        self.last: dict[int, tuple[int, np.ndarray]] = {}  # person slot → (frame, box)
+        self.last: dict[int, tuple[int, np.ndarray]] = {}  # person id → (frame, last box)
         self.t = 0
         self.pending: deque[Future[None]] = deque()
         self.pool: ThreadPoolExecutor | None = None
@@ -398,26 +398,27 @@ class CameraPass:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def add(self, image: np.ndarray, landmarks: list[np.ndarray]) -> None:
+    def add(self, image: np.ndarray, people: dict[int, np.ndarray]) -> None:
+        """The next decoded frame and everyone found in it (``{person id: BlazePose-33 landmarks [33, 4]}``)."""
         if self.tracker is None or self.pool is None:
             return
         from diffmesh.pipelines.stages import person_boxes
 
-        for slot, lm in enumerate(landmarks):
+        for key, lm in people.items():
             h36m = blazepose_to_h36m(lm[None])
-            self.last[slot] = (self.t, person_boxes(h36m, np.ones(1, bool))[0])
+            self.last[key] = (self.t, person_boxes(h36m, np.ones(1, bool))[0])
         boxes = [box for t, box in self.last.values() if self.t - t <= self.hold]
         self.pending.append(self.pool.submit(self.tracker.add, image, np.array(boxes) if boxes else None))
         self.t += 1
         while len(self.pending) > self.in_flight:
             self.pending.popleft().result()  # re-raises the worker's error
 
-    def result(self) -> CameraMotion | None:
+    def result(self, estimate_focal: bool = False) -> CameraMotion | None:
         if self.tracker is None:
             return None
         while self.pending:
             self.pending.popleft().result()
-        return self.tracker.result()
+        return self.tracker.result(estimate_focal)
 
 
 def keypoints_from_file(
@@ -437,4 +438,5 @@ def find_keypoints(
     (measuring the camera's rotation on the way when ``camera_K`` is given: :func:`detect_video`)."""
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
-    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K)
+    focal_known = settings.focal_px is not None or settings.fov_y_deg is not None
+    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, not focal_known)

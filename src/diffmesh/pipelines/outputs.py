@@ -313,6 +313,9 @@ class RunSummary:
     acceleration: dict[str, Any] = field(default_factory=dict)
     #: a several-people run: ``{"track_id", "frames_detected", "frames_with_person", "first_frame", "output"}`` per person
     people: list[dict[str, Any]] = field(default_factory=list)
+    #: the camera: ``focal_px`` used and where it came from (``focal_source``: ``"given"``, ``"field of view"``
+    #: (the ``--fov`` guess or its default) or ``"measured"`` from the camera's turn)
+    camera: dict[str, Any] = field(default_factory=dict)
 
 
 def summarize(

@@ -44,7 +44,8 @@ import numpy as np
 
 from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.io.video import iter_frames, probe_video
-from diffmesh.pipelines.keypoints import FrameKeypoints, PoseDetector
+from diffmesh.geometry.camera_motion import CameraMotion
+from diffmesh.pipelines.keypoints import CameraPass, FrameKeypoints, PoseDetector
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch
@@ -106,6 +107,8 @@ class PeopleKeypoints:
         detected: ``[P, N]`` bool.
         frame_indices: ``[N]`` int64 video frame index of each column.
         source: the detector (``"mediapipe-blazepose-people-0.10.21"``).
+        camera: the camera's rotation (and focal length) measured on the same frames with everyone
+            found kept out of the background (:func:`detect_people_video` with ``camera_K``), or None.
     """
 
     track_ids: np.ndarray
@@ -114,6 +117,7 @@ class PeopleKeypoints:
     detected: np.ndarray
     frame_indices: np.ndarray
     source: str
+    camera: CameraMotion | None = None
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -128,11 +132,13 @@ class PeopleKeypoints:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
-        return {**vars(self), "source": np.array(self.source)}
+        arrays = {k: v for k, v in vars(self).items() if k != "camera"} | {"source": np.array(self.source)}
+        return arrays | (self.camera.to_arrays() if self.camera is not None else {})
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> PeopleKeypoints:
-        return cls(a["track_ids"], a["keypoints"], a["world"], a["detected"], a["frame_indices"], str(a["source"]))
+        return cls(a["track_ids"], a["keypoints"], a["world"], a["detected"], a["frame_indices"], str(a["source"]),
+                   CameraMotion.from_arrays(a))  # fmt: skip
 
 
 def _box(landmarks: np.ndarray) -> np.ndarray:
@@ -560,6 +566,8 @@ def detect_people(
     min_height: float = 64.0,
     tiles: bool = True,
     progress: Progress = no_progress,
+    camera_K: np.ndarray | None = None,
+    estimate_focal: bool = False,
 ) -> PeopleKeypoints:
     """Find and follow people through consecutive frames (see the module docstring).
 
@@ -574,6 +582,9 @@ def detect_people(
         tiles: discovery on scheduled frames also searches overlapping tiles of the frame
             (:data:`TILE_FRACTION`), finding people ~2x smaller, for ~6 more detector runs.
         progress: ``progress("detect", done, total)`` per frame (``total`` 0 when unknown).
+        camera_K: ``[3, 3]`` intrinsics: also measure the camera's rotation on the same frames, with
+            everyone found in a frame kept out of the background (:class:`~diffmesh.pipelines.keypoints.CameraPass`);
+            ``estimate_focal``: and its focal length where it turns enough.
 
     Returns:
         :class:`PeopleKeypoints` with ``frame_indices`` ``0, 1, ...``.
@@ -582,11 +593,14 @@ def detect_people(
         ValueError: a bad argument, frames of different sizes or types, or no frames.
     """
     total = len(frames) if hasattr(frames, "__len__") else 0
-    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles) as det:
+    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles) as det, \
+            CameraPass(camera_K) as camera:  # fmt: skip
         for count, image in enumerate(frames, 1):
-            det.detect(image)
+            found = det.detect(image)
+            camera.add(image, {i: landmarks for i, (landmarks, _) in found.items()})
             progress("detect", count, total)
         people = det.result()
+        people.camera = camera.result(estimate_focal) if people.detected.shape[1] else None
     if not people.detected.shape[1]:
         raise ValueError("frames is empty; pass at least one uint8 [H, W, 3] RGB frame")
     rates = ", ".join(f"id {i}: {d.mean():.0%}" for i, d in zip(people.track_ids, people.detected))

@@ -1,6 +1,7 @@
 """Stage helpers shared by the one-person recipe (:mod:`diffmesh.pipelines.infer`) and the
 several-people recipe (:mod:`diffmesh.pipelines.infer_people`): a cached stage, the model and
-placement of one track, the person boxes that keep people out of the camera-motion background."""
+placement of one track, the person boxes that keep people out of the camera-motion background, the
+camera's intrinsics and rotations."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Protocol, TypeVar
 import numpy as np
 from torch import nn
 
+from diffmesh.geometry.camera import default_intrinsics
+from diffmesh.geometry.camera_motion import CameraMotion
+from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
 from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.placement import PlacedMesh, place_mesh
@@ -22,7 +26,7 @@ from diffmesh.pipelines.tracking import Track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cached_stage", "person_boxes", "predict_and_place", "warn_if_untrained"]
+__all__ = ["camera_intrinsics", "camera_rotations", "cached_stage", "person_boxes", "predict_and_place", "warn_if_untrained"]
 
 
 class _Arrays(Protocol):
@@ -73,6 +77,31 @@ def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: 
         lo, hi = np.nanmin(xy, 1), np.nanmax(xy, 1)
     pad = margin * (hi[:, 1:2] - lo[:, 1:2])
     return np.concatenate([lo - pad, hi + pad], 1)
+
+
+def camera_intrinsics(info: VideoInfo, settings: InferSettings, camera: CameraMotion | None) -> tuple[np.ndarray, str]:
+    """``K`` and where its focal length comes from: ``"given"`` (``focal_px``), ``"measured"`` from the
+    camera's turn in the keypoint pass (done only when neither ``focal_px`` nor ``fov_y_deg`` is
+    given), else ``"field of view"`` (``fov_y_deg`` or its default)."""
+    if settings.focal_px is not None:
+        return default_intrinsics(info.width, info.height, focal_px=settings.focal_px), "given"
+    if camera is not None and camera.focal_px is not None:
+        logger.info("focal length %.0f px, measured from the camera's turn (--focal sets it, --fov guesses it)", camera.focal_px)
+        return default_intrinsics(info.width, info.height, focal_px=camera.focal_px), "measured"
+    return default_intrinsics(info.width, info.height, settings.fov_y_deg), "field of view"
+
+
+def camera_rotations(info: VideoInfo, start: int, end: int, camera: CameraMotion | None, K: np.ndarray,
+                     boxes: np.ndarray, progress: Progress) -> CameraMotion:  # fmt: skip
+    """The camera's rotation per frame: as the keypoint pass measured it, or measured now by decoding
+    the video again: when the pass did not (keypoints from a file), or when it measured the focal
+    length (its rotations were only rescaled for it; measured again with ``K``'s, panning videos only).
+    ``boxes``: ``[N, 4]`` or ``[N, P, 4]`` person boxes to keep out of the background."""
+    if camera is not None and camera.focal_px is None:
+        return camera
+    from diffmesh.geometry.camera_motion import camera_rotations_from_video
+
+    return camera_rotations_from_video(info.path, start, end, K, boxes, progress=progress)
 
 
 def warn_if_untrained(bundle: ModelBundle) -> None:
