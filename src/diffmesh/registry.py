@@ -76,6 +76,9 @@ class ModelSpec:
             (:data:`diffmesh.pipelines.prediction.NORMALIZATIONS`): ``"segment"`` (the official
             whole-video ``crop_scale``) or ``"window"`` (one box per network window, as the packaged
             weights were trained).
+        detector_blend: the detector's share when the body is blended with its own 3-D joints
+            (:mod:`diffmesh.pipelines.detector_blend`); 0 (official checkpoints: their outputs stay
+            the official code's) turns it off.
     """
 
     name: str
@@ -92,6 +95,7 @@ class ModelSpec:
     training_data: str = ""
     body_model: str | None = None
     input_normalization: str = "segment"
+    detector_blend: float = 0.0
 
     @property
     def task(self) -> str:
@@ -219,6 +223,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             ),
             body_model="open",
             input_normalization="window",
+            detector_blend=0.5,
             reported={
                 "held-out synthetic test, 256 clips (synthetic-trained)": "MPJPE 60.7 mm, PA-MPJPE 40.9 mm, MPVE 79.4 mm, accel error 4.77 mm/frame^2",
                 "families seen in training, 192 clips": "MPJPE 55.8 mm, PA-MPJPE 35.8 mm, MPVE 71.1 mm, accel error 2.78",
@@ -246,6 +251,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             ),
             body_model="open",
             input_normalization="window",
+            detector_blend=0.5,
             reported={
                 "held-out rendered video, 18 clips, limb PA-MPJPE (synthetic-trained)": "96.7 mm (diffmesh-synthetic 101.7, "
                 "BlazePose world landmarks 93.9); hip-aligned MPJPE 147 mm (165; BlazePose 152); accel error 9.2 (9.5); "

@@ -97,6 +97,10 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--normalization", choices=("segment", "window"), default=None,
                    help="which frames share one 2-D crop box: the whole segment (official) or each network window "
                         "(what the packaged weights were trained with); default: the model's own")
+    g.add_argument("--detector-blend", type=float, default=None, metavar="W",
+                   help="turn the body's limbs toward the average of the network's joints and the detector's own 3-D "
+                        "joints, the detector's share W in [0, 1] (0: off); default: the model's own (packaged weights "
+                        "0.5, official checkpoints 0)")
     g.add_argument("--no-fast", action="store_true", help="float32 everywhere (fast mode uses bf16 products only on CPUs with native bf16; "
                    "`diffmesh info` shows this machine's plan)")
     g = p.add_argument_group("input")
@@ -154,6 +158,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         max_gap=args.max_gap,
         flip=args.flip,
         normalization=args.normalization,
+        detector_blend=args.detector_blend,
         fov_y_deg=args.fov,
         focal_px=args.focal,
         fast=not args.no_fast,

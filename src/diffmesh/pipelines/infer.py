@@ -116,7 +116,7 @@ def run(
         ctx = PeopleRun(info, start, end, out, cache, keypoints_key, number_format, clock, cached, _measures_camera(settings))
         return run_people(ctx, settings, bundle, options, progress)
     mesh_key = stage_key("mesh", keypoints=keypoints_key, model=bundle.identity, number_format=number_format,
-                         **settings.model_stage_parts())  # fmt: skip
+                         model_blend=bundle.detector_blend, **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
         mesh_hit = cache.load("mesh", mesh_key)
         # On a miss the network is built (and accelerated) on another thread while the keypoints are found.

@@ -81,7 +81,7 @@ def run_people(
     """Every person's meshes in one world frame, written as documented in docs/outputs.md ("Several people")."""
     info, clock, cached = ctx.info, ctx.clock, ctx.cached
     mesh_parts = dict(keypoints=ctx.keypoints_key, model=bundle.identity, number_format=ctx.number_format,
-                      **settings.model_stage_parts())  # fmt: skip
+                      model_blend=bundle.detector_blend, **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
         guess = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
         focal_known = settings.focal_px is not None or settings.fov_y_deg is not None

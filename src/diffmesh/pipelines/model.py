@@ -40,6 +40,8 @@ class ModelBundle:
         name: what ``result.npz`` records as the model (default: the network's class name).
         normalization: which frames share one crop box when keypoints are normalised for this
             network (:data:`~diffmesh.pipelines.prediction.NORMALIZATIONS`; ``"segment"``: official).
+        detector_blend: the detector's share in the blend with its own 3-D joints
+            (:mod:`~diffmesh.pipelines.detector_blend`; 0, official checkpoints: off).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class ModelBundle:
         body_model: nn.Module | None = None,
         name: str | None = None,
         normalization: str = "segment",
+        detector_blend: float = 0.0,
     ) -> None:
         self._model = model if isinstance(model, nn.Module) else None
         self._build = None if isinstance(model, nn.Module) else model
@@ -71,6 +74,7 @@ class ModelBundle:
         self.identity = identity
         self.name = name or type(self._model).__name__
         self.normalization = normalization
+        self.detector_blend = detector_blend
 
     @property
     def model(self) -> nn.Module:
@@ -123,6 +127,7 @@ def default_model(
         body_model=body,
         name=name,
         normalization=spec.input_normalization,
+        detector_blend=spec.detector_blend,
     )
 
 

@@ -37,6 +37,9 @@ class InferSettings:
         smooth_sigma: Gaussian smoothing of the root trajectory, in frames.
         normalization: which frames share one crop box (``"segment"`` or ``"window"``,
             :func:`diffmesh.pipelines.prediction.predict_mesh`); ``None``: the model's own.
+        detector_blend: the detector's share when the body's limbs are turned toward the average of
+            the network's joints and the detector's own 3-D joints (:mod:`diffmesh.pipelines.detector_blend`),
+            in [0, 1]; 0: off; ``None``: the model's own (packaged weights 0.5, official checkpoints 0).
         fast: low-precision products where this CPU multiplies bf16 natively (acceleration
             mode ``"auto"``), else float32 (``"parity"``); see :mod:`diffmesh.accel.plan`.
         device: torch device for the model.
@@ -63,6 +66,7 @@ class InferSettings:
     focal_px: float | None = None
     smooth_sigma: float = 2.0
     normalization: str | None = None
+    detector_blend: float | None = None
     fast: bool = True
     device: str = "cpu"
     batch_windows: int = 8
@@ -82,6 +86,8 @@ class InferSettings:
             raise ValueError(f"person={self.person} picks one of several people's track ids; pass max_people > 1 with it")
         if self.keypoints_file and self.max_people > 1:
             raise ValueError(f"max_people={self.max_people} needs the detector; a keypoint file gives one person (pick it with track_id)")
+        if self.detector_blend is not None and not 0.0 <= self.detector_blend <= 1.0:
+            raise ValueError(f"detector_blend must be in [0, 1] (0: off) or None (the model's own), got {self.detector_blend!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
 

@@ -20,7 +20,8 @@ from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
 from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.placement import PlacedMesh, place_mesh
-from diffmesh.pipelines.prediction import predict_mesh
+from diffmesh.pipelines.detector_blend import blend_joints, refine_limbs
+from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
 from diffmesh.pipelines.settings import InferSettings, Progress
 from diffmesh.pipelines.tracking import Track
 
@@ -60,10 +61,16 @@ def predict_and_place(
     model: Future[nn.Module] | None, bundle: ModelBundle, trk: Track, K: np.ndarray, settings: InferSettings,
     progress: Progress,
 ) -> PlacedMesh:  # fmt: skip
-    """Windows → network → blended body parameters, then placed in the camera frame."""
+    """Windows → network → blended body parameters (limbs turned toward the detector's own 3-D joints
+    where the model says so: :mod:`~diffmesh.pipelines.detector_blend`), then placed in the camera frame."""
     assert model is not None, "the network is prepared whenever the model stage is not cached"
     normalization = settings.normalization or bundle.normalization
     mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
+    weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
+    if weight > 0 and trk.world is not None:  # the detector's own 3-D joints (not in keypoint files)
+        rows = trk.detected & trk.has_person
+        target = blend_joints(h36m_joints(bundle.body_model, mesh), trk.world, rows, weight)
+        mesh = refine_limbs(bundle.body_model, mesh, target, rows)
     return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
 
 
