@@ -44,7 +44,9 @@ World tables with no value at all are left out of the markdown (they stay in the
 
 BlazePose's own 3-D output (``pose_world_landmarks``, hip-centred metres) is scored the same way
 in the same run (column ``blazepose-world``; no reprojection: it has no camera placement).
-``--stills K`` also runs K frames per clip as JPEG photos (``diffmesh infer photo.jpg``).
+``--stills K`` also runs K frames per clip as JPEG photos (``diffmesh infer photo.jpg``);
+``--pose NAME="ARGS"`` also runs ``diffmesh pose`` (3-D joints, scored like BlazePose's: no
+reprojection), column ``pose NAME``.
 Scores are per clip, then the mean over the clips of each motion category and over all clips.
 """
 
@@ -308,8 +310,23 @@ def extract_stills(video: Path, picks: list[int], folder: Path) -> list[Path]:
 # ------------------------------------------------------------------ the benchmark
 
 
+def run_pose(video: Path, out_dir: Path, extra: list[str], timeout: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """``diffmesh pose VIDEO -o OUT_DIR --no-overlay --no-bvh EXTRA`` → limb joints ``[T, 12, 3]`` and
+    ``valid [T]`` from ``pose3d.npz`` (rows: the video's frames), or None when it failed (logged)."""
+    cmd = [sys.executable, "-m", "diffmesh.cli", "pose", str(video), "-o", str(out_dir), "--no-overlay", "--no-bvh", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not (out_dir / "pose3d.npz").is_file():
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        logger.warning("%s: diffmesh pose exited %d: %s", video.name, proc.returncode, last)
+        return None
+    with np.load(out_dir / "pose3d.npz", allow_pickle=False) as d:
+        joints, valid = d["joints_3d"][:, _LIMB_H36M].astype(np.float64), d["valid"].astype(bool)
+    valid &= np.isfinite(joints).all(axis=(1, 2))
+    return np.where(valid[:, None, None], joints, 0.0), valid
+
+
 def evaluate(clips: list[dict], systems: dict[str, list[str]], work: Path, stills: int, timeout: float,
-             with_blazepose: bool = True) -> dict:  # fmt: skip
+             with_blazepose: bool = True, pose: dict[str, list[str]] | None = None) -> dict:  # fmt: skip
     """Score every clip under every system; returns ``{"clips": {name: {system: scores}}, ...}``."""
     per_clip: dict[str, dict[str, dict[str, float]]] = {}
     for n, clip in enumerate(clips):
@@ -330,6 +347,10 @@ def evaluate(clips: list[dict], systems: dict[str, list[str]], work: Path, still
                         res = dict(res, frame_indices=frame)  # a photo's frame 0 is this video frame
                     scores.append(score_result(res, gt, frame))
                 per_clip[name][f"{system} (stills)"] = {m: _nanmean([s.get(m, np.nan) for s in scores]) for m in METRICS}
+        for system, extra in (pose or {}).items():  # `diffmesh pose`: 3-D joints only
+            found = run_pose(clip["video"], work / f"pose-{system}" / name, extra, timeout)
+            joints, valid = found if found is not None else (np.zeros((T, 12, 3)), np.zeros(T, bool))
+            per_clip[name][f"pose {system}"] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
         if with_blazepose:
             joints, valid = blazepose_world(clip["video"])
             per_clip[name][BLAZEPOSE] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
@@ -431,11 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=None, help="folder for the runs' outputs (default: a temporary folder)")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips")
     p.add_argument("--no-blazepose", action="store_true", help="do not score BlazePose's world landmarks")
+    p.add_argument("--pose", action="append", metavar="NAME=ARGS",
+                   help='also score `diffmesh pose` (3-D joints) with these extra arguments, column "pose NAME" (repeatable)')
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per diffmesh infer run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        systems = parse_systems(args.system)
+        systems = parse_systems(args.system) if args.system or not args.pose else {}  # --pose alone: no infer runs
         clips = load_clips(Path(args.clip_dir), args.limit)
     except (FileNotFoundError, ValueError) as err:
         logger.error("%s", err)
@@ -443,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("%d clips from %s; systems %s", len(clips), args.clip_dir, {k: shlex.join(v) for k, v in systems.items()})
     with tempfile.TemporaryDirectory(prefix="vbench_") as tmp:
         work = Path(args.work or tmp)
-        results = evaluate(clips, systems, work, args.stills, args.timeout, not args.no_blazepose)
+        results = evaluate(clips, systems, work, args.stills, args.timeout, not args.no_blazepose,
+                           parse_systems(args.pose) if args.pose else None)  # fmt: skip
     results |= {"command": shlex.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                 "systems": {k: shlex.join(v) for k, v in systems.items()}, "clip_dir": str(args.clip_dir), "machine": machine()}  # fmt: skip
     n_clips = {g: sum(1 for c in results["categories"].values() if g in ("mean", c)) for g in results["summary"]}

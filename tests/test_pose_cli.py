@@ -83,10 +83,34 @@ def test_pose_cli_writes_x3d_in_the_official_layout(tmp_path: Path) -> None:
     assert 0 < np.median(px[..., 0]) < 640 and 0 < np.median(px[..., 1]) < 480  # pixel units
 
 
-def test_pose_without_a_checkpoint_or_with_a_mesh_checkpoint_is_one_line(tmp_path: Path) -> None:
+def test_pose_without_a_checkpoint_uses_the_packaged_model_in_metres(tmp_path: Path) -> None:
+    """No checkpoint: the packaged mesh network's joints blended with the detector's own 3-D joints,
+    metres, hip-centred; --detector-blend 0 gives the network's alone; bad combinations are one line."""
+    make_walk_video(tmp_path / "w.mp4", 20)
+    r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"), "--no-overlay")
+    assert r.returncode == 0, r.stderr
+    d = np.load(tmp_path / "o" / "pose3d.npz")
+    x3d = np.load(tmp_path / "o" / "X3D.npy")
+    assert str(d["units"]).startswith("metres") and "detector" in str(d["model"])
+    assert x3d.shape == (int(d["valid"].sum()), 17, 3) and d["valid"].sum() >= 18 and np.isfinite(x3d).all()
+    hips = 0.5 * (x3d[:, 1] + x3d[:, 4])
+    assert np.abs(hips).max() < 1e-5  # hip-centred
+    legs = np.linalg.norm(x3d[:, 2] - x3d[:, 1], axis=-1) + np.linalg.norm(x3d[:, 3] - x3d[:, 2], axis=-1)
+    assert 0.6 < np.median(legs) < 1.1  # an adult's leg in metres
+    bvh = read_bvh(tmp_path / "o" / "motion.bvh")  # metres kept, not rescaled to the nominal height
+    assert np.linalg.norm(dict((j.name, j.offset) for j in bvh.joints)["right_knee"]) == pytest.approx(
+        np.median(np.linalg.norm(x3d[:, 2] - x3d[:, 1], axis=-1)), rel=0.05)  # fmt: skip
+    r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "n"), "--no-overlay", "--no-bvh", "--detector-blend", "0")
+    assert r.returncode == 0, r.stderr
+    alone = np.load(tmp_path / "n" / "X3D.npy")
+    assert alone.shape == x3d.shape and 0.005 < np.abs(alone - x3d).mean() < 0.2
+    for args, words in ((["--pixel"], "--pixel"), (["--checkpoint", "x.bin"], "needs its config")):
+        r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "e"), *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+
+
+def test_pose_with_a_mesh_checkpoint_is_one_line(tmp_path: Path) -> None:
     make_walk_video(tmp_path / "w.mp4", 4)
-    r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"))
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--checkpoint" in r.stderr
     ckpt = tmp_path / "mesh.bin"
     torch.save(official_checkpoint("action_ntu60_xsub"), ckpt)
     r = run_cli("pose", str(tmp_path / "w.mp4"), "-o", str(tmp_path / "o"), "--checkpoint", str(ckpt),

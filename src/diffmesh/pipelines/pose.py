@@ -1,5 +1,12 @@
-"""3-D pose from a video with an official MotionBERT pose checkpoint (``infer_wild.py``'s recipe).
+"""3-D pose from a video: the packaged model by default, or an official MotionBERT pose checkpoint
+(``infer_wild.py``'s recipe).
 
+**Packaged (no checkpoint given)**: the default mesh model's H36M joints blended with the detector's
+own 3-D joints (:func:`lift_track_packaged`, :mod:`diffmesh.pipelines.detector_blend`): metres,
+hip-centred, camera axes. On the held-out rendered videos this is more accurate than either alone
+(docs/benchmarks.md §5.4).
+
+**Official checkpoint**:
 The same decode → keypoints → tracking stages as ``diffmesh infer``, then the official 3-D pose
 demo (INFERENCE.md §3): each tracked segment is normalised with one box (``crop_scale`` over the
 whole segment, or ``--pixel``: centred on the image, scaled by half its shorter side), cut into
@@ -8,7 +15,8 @@ goes through the network, with flip averaging when the config says ``flip: True`
 configs get a zero root in every frame, the others a zero root depth in each chunk's first
 frame. The result is ``X3D.npy [N, 17, 3]`` in the official layout (normalised units, or pixels
 with ``--pixel``), one row per frame with a person; ``motion.bvh`` is the same motion as an
-animated skeleton, scaled to a nominal body size (:data:`BVH_BODY_HEIGHT_M`).
+animated skeleton, scaled to a nominal body size (:data:`BVH_BODY_HEIGHT_M`; the packaged model's
+joints are in metres already and keep their size).
 """
 
 from __future__ import annotations
@@ -26,12 +34,14 @@ from torch import nn
 
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.flip import flip_data
+from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.tracking import Track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BVH_BODY_HEIGHT_M", "PoseModel", "joints_to_nominal_metres", "load_pose_model", "lift_track", "run_pose"]
+__all__ = ["BVH_BODY_HEIGHT_M", "PoseModel", "joints_to_nominal_metres", "load_pose_model", "lift_track",
+           "lift_track_packaged", "run_pose"]  # fmt: skip
 
 #: ``motion.bvh``'s body size: the network's joints have no metric scale (normalised or pixel
 #: units), so they are scaled to make the rest skeleton this tall from ankle to head top along
@@ -51,12 +61,18 @@ class PoseModel:
     no_conf: bool = False
 
 
-def load_pose_model(checkpoint: str | None, config: str | None) -> PoseModel:
-    """An official 3-D pose checkpoint (``MB_ft_h36m``, ``MB_ft_h36m_global_lite``, pre-training) and its config."""
+def load_pose_model(checkpoint: str | None, config: str | None, detector_3d: bool = True) -> PoseModel | ModelBundle:
+    """An official 3-D pose checkpoint (``MB_ft_h36m``, ``MB_ft_h36m_global_lite``, pre-training) and its
+    config; neither: the packaged default mesh model (``detector_3d``: the one that also reads the
+    detector's 3-D joints, for videos; keypoint files have none) for :func:`lift_track_packaged`."""
+    if checkpoint is None and config is None:
+        from diffmesh.pipelines.model import default_model
+
+        return default_model(detector_3d=detector_3d)
     if checkpoint is None or config is None:
         raise ValueError(
-            "diffmesh pose needs an official 3-D pose checkpoint and its config: --checkpoint best_epoch.bin "
-            "--config MB_ft_h36m_global_lite.yaml (no 3-D pose weights are packaged yet)"
+            "an official 3-D pose checkpoint needs its config: --checkpoint best_epoch.bin --config "
+            "MB_ft_h36m_global_lite.yaml (or neither, for the packaged model)"
         )
     from diffmesh.files import read_config
     from diffmesh.registry import load_official
@@ -110,6 +126,26 @@ def lift_track(
     return out
 
 
+def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track, progress: Progress = no_progress) -> np.ndarray:
+    """``[N, 17, 3]`` float32 metres (hip-centred, camera axes; NaN where there is no person): the
+    packaged mesh network's H36M joints blended with the detector's own 3-D joints where it found the
+    person (``settings.detector_blend``, else the model's own share; without detector joints, as from
+    a keypoint file, the network's alone)."""
+    from diffmesh.pipelines.detector_blend import blend_joints
+    from diffmesh.pipelines.model import prepare_model
+    from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
+
+    network = prepare_model(bundle, settings)
+    normalization = settings.normalization or bundle.normalization
+    mesh = predict_mesh(network, trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
+    joints = h36m_joints(bundle.body_model, mesh).astype(np.float64)
+    weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
+    detector = trk.world if trk.world is not None else np.full_like(joints, np.nan)
+    out = blend_joints(joints, detector, trk.detected & trk.has_person, weight if trk.world is not None else 0.0)
+    out[~trk.has_person] = np.nan
+    return out.astype(np.float32)
+
+
 def joints_to_nominal_metres(x3d: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float]:
     """``x3d [T, 17, 3]`` scaled so its rest skeleton is :data:`BVH_BODY_HEIGHT_M` tall, and the scale.
 
@@ -128,8 +164,10 @@ def joints_to_nominal_metres(x3d: np.ndarray, valid: np.ndarray) -> tuple[np.nda
     return x3d * scale, float(scale)
 
 
-def _write_motion_bvh(path: Path, x3d: np.ndarray, has_person: np.ndarray, frame_indices: np.ndarray, fps: float) -> bool:
-    """``motion.bvh`` of the lifted joints; ``False`` (and a warning) when there is nothing to write."""
+def _write_motion_bvh(path: Path, x3d: np.ndarray, has_person: np.ndarray, frame_indices: np.ndarray, fps: float,
+                      metric: bool = False) -> bool:  # fmt: skip
+    """``motion.bvh`` of the lifted joints (``metric``: already metres, kept; else scaled to
+    :data:`BVH_BODY_HEIGHT_M`); ``False`` (and a warning) when there is nothing to write."""
     from diffmesh.io.skeleton_bvh import write_joints_bvh
 
     valid = has_person & np.isfinite(x3d).all(axis=(1, 2))
@@ -140,8 +178,11 @@ def _write_motion_bvh(path: Path, x3d: np.ndarray, has_person: np.ndarray, frame
     if steps.size and not (steps == steps[0]).all():
         logger.warning("frames are not evenly spaced (steps %s): motion.bvh not written", sorted(set(steps.tolist()))[:5])
         return False
-    joints_m, scale = joints_to_nominal_metres(x3d.astype(np.float64), valid)
     step = int(steps[0]) if steps.size else 1
+    if metric:
+        write_joints_bvh(path, x3d.astype(np.float64), fps / step, valid)
+        return True
+    joints_m, scale = joints_to_nominal_metres(x3d.astype(np.float64), valid)
     write_joints_bvh(path, joints_m, fps / step, valid)
     logger.info("motion.bvh: joints scaled by %.4g to a %.2f m rest skeleton", scale, BVH_BODY_HEIGHT_M)
     return True
@@ -150,14 +191,16 @@ def _write_motion_bvh(path: Path, x3d: np.ndarray, has_person: np.ndarray, frame
 def run_pose(
     video: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    model: PoseModel,
+    model: PoseModel | ModelBundle,
     settings: InferSettings = InferSettings(),
     pixel: bool = False,
     progress: Progress = no_progress,
     overlay: bool = True,
     bvh: bool = True,
 ) -> Path:
-    """Keypoints → tracking → the official pose demo; writes ``OUT/X3D.npy`` (official layout: rows
+    """Keypoints → tracking → the official pose demo (a :class:`PoseModel`) or the packaged model (a
+    :class:`~diffmesh.pipelines.model.ModelBundle`, :func:`lift_track_packaged`, metres); writes
+    ``OUT/X3D.npy`` (official layout: rows
     are the frames with a person), ``OUT/pose3d.npz`` (aligned to the video's frames), with ``bvh``
     ``OUT/motion.bvh`` (the joints as an animated skeleton, :data:`BVH_BODY_HEIGHT_M` tall; not
     written when no frame has a person) and, with ``overlay``, ``OUT/skeleton.mp4`` (the 2-D
@@ -167,10 +210,19 @@ def run_pose(
     from diffmesh.pipelines.source import tracked_video
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
+    packaged = not isinstance(model, PoseModel)
+    if packaged and pixel:
+        raise ValueError("--pixel is the official checkpoints' pixel normalisation; the packaged model writes metres "
+                         "(drop --pixel, or pass --checkpoint/--config)")  # fmt: skip
     tv = tracked_video(video, out_dir, settings, progress, purpose="lift")
     info, out, kps, trk = tv.info, tv.out, tv.keypoints, tv.track
     with torch_threads(settings.threads or default_threads()):
-        x3d = lift_track(model, trk, pixel, (info.width, info.height), progress)
+        if isinstance(model, PoseModel):
+            x3d = lift_track(model, trk, pixel, (info.width, info.height), progress)
+        else:
+            x3d = lift_track_packaged(model, settings, trk, progress)
+    units = "metres (hip-centred, camera axes)" if packaged else "pixels" if pixel else "normalised (crop box [-1, 1])"
+    name = f"{model.name} + the detector's 3-D joints" if packaged else model.name
     if pixel:  # back to pixels: all three coordinates scaled, x and y re-centred (official)
         half = min(info.width, info.height) / 2.0
         x3d = x3d * half
@@ -181,14 +233,14 @@ def run_pose(
         np.save(f, x3d[trk.has_person])
 
     def save_npz(f: io.BufferedWriter) -> None:  # type: ignore[type-arg]
-        np.savez(f, joints_3d=x3d, units=np.array("pixels" if pixel else "normalised (crop box [-1, 1])"),
+        np.savez(f, joints_3d=x3d, units=np.array(units),
                  keypoints_2d=trk.keypoints.astype(np.float32), valid=trk.has_person, frame_indices=kps.frame_indices,
-                 fps=np.float64(info.fps), model=np.array(model.name), joint_names=np.array(H36M_JOINTS))  # fmt: skip
+                 fps=np.float64(info.fps), model=np.array(name), joint_names=np.array(H36M_JOINTS))  # fmt: skip
 
     path = atomic_write(out / "X3D.npy", save_npy)
     atomic_write(out / "pose3d.npz", save_npz)
     if bvh:
-        _write_motion_bvh(out / "motion.bvh", x3d, trk.has_person, np.asarray(kps.frame_indices), float(info.fps))
+        _write_motion_bvh(out / "motion.bvh", x3d, trk.has_person, np.asarray(kps.frame_indices), float(info.fps), packaged)
     if overlay:
         from diffmesh.pipelines.skeleton_overlay import write_skeleton_overlay
 
