@@ -32,9 +32,10 @@ __all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "blend_join
 #: Gaussian smoothing (frames) of the detector's joints before blending: takes BlazePose's
 #: acceleration error from 36 to about the network's own (9 mm/frame²) at no cost in accuracy.
 BLEND_SMOOTH_SIGMA = 1.5
-#: Swing passes of :func:`refine_limbs` (tests/test_detector_blend.py: the bones' directions end
-#: within 8.5 degrees of the target's after one pass, 3.7 after two; the held-out benchmark is the same for 1-3).
-REFINE_ITERATIONS = 2
+#: Swing passes of :func:`refine_limbs`, one body-model pass each (tests/test_detector_blend.py: the
+#: bones' directions end within 8.5 degrees of the target's after one pass, 3.7 after two; on the
+#: held-out benchmark 1, 2 and 3 passes score the same, 85.8-85.9 mm).
+REFINE_ITERATIONS = 1
 
 _H = {name: i for i, name in enumerate(H36M_JOINTS)}
 _S = {name: i for i, name in enumerate(SMPL_JOINTS)}
@@ -129,7 +130,7 @@ def _global_rotations(local: np.ndarray) -> np.ndarray:
 
 
 def refine_limbs(body_model: nn.Module, mesh: MeshSequence, target: np.ndarray, rows: np.ndarray,
-                 iterations: int = REFINE_ITERATIONS) -> MeshSequence:  # fmt: skip
+                 iterations: int = REFINE_ITERATIONS, current: np.ndarray | None = None) -> MeshSequence:  # fmt: skip
     """``mesh`` with each limb's two bones swung toward ``target``'s (module docstring).
 
     The bones' ends are the body's H36M joints, regressed from the skinned vertices: a swing about
@@ -141,19 +142,23 @@ def refine_limbs(body_model: nn.Module, mesh: MeshSequence, target: np.ndarray, 
         mesh: the network's per-frame body parameters.
         target: ``[N, 17, 3]`` H36M joints in the body's camera-oriented axes (:func:`blend_joints`).
         rows: ``[N]`` bool, the frames to refine (others are returned unchanged).
+        current: ``[N, 17, 3]`` the mesh's H36M joints when already computed (saves the first pass's body model).
     """
     rows = np.asarray(rows, bool) & np.isfinite(target).all((1, 2))
     for _ in range(iterations if rows.any() else 0):
-        mesh = _swing_limbs(body_model, mesh, target, rows)
+        mesh = _swing_limbs(body_model, mesh, target, rows, current)
+        current = None
     return mesh
 
 
-def _swing_limbs(body_model: nn.Module, mesh: MeshSequence, target: np.ndarray, rows: np.ndarray) -> MeshSequence:
+def _swing_limbs(body_model: nn.Module, mesh: MeshSequence, target: np.ndarray, rows: np.ndarray,
+                 current: np.ndarray | None) -> MeshSequence:  # fmt: skip
     """One pass of :func:`refine_limbs`."""
     rot = mesh.rotmats.astype(np.float64).copy()
-    current = np.zeros((len(rot), 17, 3))
-    for sl, joints, _ in body_sequence(body_model, mesh.rotmats, mesh.betas):
-        current[sl] = joints.numpy()
+    if current is None:
+        current = np.zeros((len(rot), 17, 3))
+        for sl, joints, _ in body_sequence(body_model, mesh.rotmats, mesh.betas):
+            current[sl] = joints.numpy()
     r = np.flatnonzero(rows)
     G = _global_rotations(rot[r])
     J, T = current[r], target[r]

@@ -69,8 +69,9 @@ def predict_and_place(
     weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
     if weight > 0 and trk.world is not None:  # the detector's own 3-D joints (not in keypoint files)
         rows = trk.detected & trk.has_person
-        target = blend_joints(h36m_joints(bundle.body_model, mesh), trk.world, rows, weight)
-        mesh = refine_limbs(bundle.body_model, mesh, target, rows)
+        joints = h36m_joints(bundle.body_model, mesh)
+        target = blend_joints(joints, trk.world, rows, weight)
+        mesh = refine_limbs(bundle.body_model, mesh, target, rows, current=joints)
     return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
 
 
