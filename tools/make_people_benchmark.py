@@ -30,16 +30,13 @@ true joints in the person's own colour).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_video_benchmark import (  # noqa: E402
@@ -50,6 +47,7 @@ from make_video_benchmark import (  # noqa: E402
     place_in_world,
     pose_body,
     project,
+    run_tool,
     sample_phenotype,
     vertex_colors,
     write_video,
@@ -267,31 +265,10 @@ def contact_sheet(path: Path, frames: list[np.ndarray], joints_2d: np.ndarray) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("out_dir", help="folder for NAME.mp4 + NAME.npz + index.json")
-    p.add_argument("--seed", type=int, default=23)
-    p.add_argument("--frames", type=int, default=90)
-    p.add_argument("--only", default=None, help="comma-separated scene indices (default: all)")
-    p.add_argument("--crf", type=int, default=26)
-    p.add_argument("--sheets", default=None, help="folder for contact-sheet PNGs")
-    p.add_argument("--motions-dir", default=None, help="pybullet_data/data/motions (default: from the installed pybullet)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if args.motions_dir is None:
-        import pybullet_data
+    def make(model, i: int, *rest) -> dict:
+        return make_scene(model, i, SCENES[i], *rest)
 
-        args.motions_dir = os.path.join(pybullet_data.getDataPath(), "data", "motions")
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sheets = Path(args.sheets) if args.sheets else None
-    if sheets:
-        sheets.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    model = load_anny()
-    picks = range(len(SCENES)) if args.only is None else [int(s) for s in args.only.split(",")]
-    index = [make_scene(model, i, SCENES[i], args.seed, args.frames, out, Path(args.motions_dir), args.crf, sheets) for i in picks]
-    (out / "index.json").write_text(json.dumps({"generator": GENERATOR, "seed": args.seed, "clips": index}, indent=1) + "\n")
-    return 0
+    return run_tool(__doc__, 23, "scene", len(SCENES), make, GENERATOR, argv)
 
 
 if __name__ == "__main__":

@@ -350,12 +350,16 @@ def _rest_motion() -> Motion:
     return Motion("rest", "rest", {}, np.zeros((1, 2)), np.zeros(1))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def run_tool(doc: str, default_seed: int, items: str, count: int, make, generator: str,
+             argv: list[str] | None = None) -> int:  # fmt: skip
+    """The command line shared by the benchmark renderers: parse the arguments, prepare the folders
+    and Anny, call ``make(model, index, seed, frames, out, motions_dir, crf, sheets)`` for each of the
+    ``count`` items (``--only`` picks some) and write ``index.json``."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("out_dir", help="folder for NAME.mp4 + NAME.npz + index.json")
-    p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--seed", type=int, default=default_seed)
     p.add_argument("--frames", type=int, default=90)
-    p.add_argument("--only", default=None, help="comma-separated clip indices (default: all)")
+    p.add_argument("--only", default=None, help=f"comma-separated {items} indices (default: all)")
     p.add_argument("--crf", type=int, default=26)
     p.add_argument("--sheets", default=None, help="folder for contact-sheet PNGs")
     p.add_argument("--motions-dir", default=None, help="pybullet_data/data/motions (default: from the installed pybullet)")
@@ -372,10 +376,17 @@ def main(argv: list[str] | None = None) -> int:
         sheets.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     model = load_anny()
-    picks = range(len(CLIPS)) if args.only is None else [int(s) for s in args.only.split(",")]
-    index = [make_clip(model, i, CLIPS[i], args.seed, args.frames, out, Path(args.motions_dir), args.crf, sheets) for i in picks]
-    (out / "index.json").write_text(json.dumps({"generator": GENERATOR, "seed": args.seed, "clips": index}, indent=1) + "\n")
+    picks = range(count) if args.only is None else [int(s) for s in args.only.split(",")]
+    index = [make(model, i, args.seed, args.frames, out, Path(args.motions_dir), args.crf, sheets) for i in picks]
+    (out / "index.json").write_text(json.dumps({"generator": generator, "seed": args.seed, "clips": index}, indent=1) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    def make(model, i: int, *rest) -> dict:
+        return make_clip(model, i, CLIPS[i], *rest)
+
+    return run_tool(__doc__, 11, "clip", len(CLIPS), make, GENERATOR, argv)
 
 
 if __name__ == "__main__":
