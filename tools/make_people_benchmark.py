@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_video_benchmark import (  # noqa: E402
     LIMB_BONES,
     _rest_motion,
+    contact_sheet,
     load_anny,
     look_at,
     place_in_world,
@@ -91,10 +92,6 @@ SCENES: tuple[SceneSpec, ...] = (
     SceneSpec("three_pan", (PersonSpec("walk_away", (-2.0, 0.2), 90), PersonSpec("turn_bend", (0.2, 1.8), 0),
                             PersonSpec("dance_b", (1.8, 2.6), -30)), "pan"),
 )  # fmt: skip
-
-#: Contact-sheet colours per person (RGB).
-SHEET_COLORS = ((228, 87, 46), (76, 155, 232), (118, 176, 65), (255, 201, 20))
-
 
 def place_person(motion: Motion, spec: PersonSpec) -> Motion:
     """``motion`` turned by ``spec.heading`` about the vertical and moved so that it starts at ``spec.at``.
@@ -246,22 +243,6 @@ def make_scene(model, index: int, spec: SceneSpec, seed: int, num_frames: int, o
             "frames_mostly_hidden": [int((v < 0.5).sum()) for v in visible], "camera": cam_info}  # fmt: skip
     logger.info("%s: %s", name, json.dumps(info))
     return info
-
-
-def contact_sheet(path: Path, frames: list[np.ndarray], joints_2d: np.ndarray) -> None:
-    from PIL import Image, ImageDraw
-
-    picks = np.linspace(0, len(frames) - 1, 8).round().astype(int)
-    h, w = frames[0].shape[:2]
-    sheet = Image.new("RGB", (4 * w // 2, 2 * h // 2))
-    for n, i in enumerate(picks):
-        im = Image.fromarray(frames[i])
-        d = ImageDraw.Draw(im)
-        for p in range(len(joints_2d)):
-            for x, y in joints_2d[p, i]:
-                d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=SHEET_COLORS[p % len(SHEET_COLORS)])
-        sheet.paste(im.resize((w // 2, h // 2)), ((n % 4) * w // 2, (n // 4) * h // 2))
-    sheet.save(path)
 
 
 def main(argv: list[str] | None = None) -> int:

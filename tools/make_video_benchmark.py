@@ -274,18 +274,29 @@ def write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
             container.mux(packet)
 
 
+#: Contact-sheet colours of several people (RGB), one per person.
+SHEET_COLORS = ((228, 87, 46), (76, 155, 232), (118, 176, 65), (255, 201, 20))
+
+
 def contact_sheet(path: Path, frames: list[np.ndarray], joints_2d: np.ndarray) -> None:
+    """8 frames with the true 2-D joints drawn: ``joints_2d [T, 12, 2]`` (one person: right red, left
+    blue) or ``[P, T, 12, 2]`` (several people: one colour each, :data:`SHEET_COLORS`)."""
     from PIL import Image, ImageDraw
 
+    people = joints_2d[None] if joints_2d.ndim == 3 else joints_2d
     picks = np.linspace(0, len(frames) - 1, 8).round().astype(int)
     h, w = frames[0].shape[:2]
     sheet = Image.new("RGB", (4 * w // 2, 2 * h // 2))
     for n, i in enumerate(picks):
         im = Image.fromarray(frames[i])
         d = ImageDraw.Draw(im)
-        for k, (x, y) in enumerate(joints_2d[i]):
-            c = (255, 0, 0) if k in (0, 1, 2, 9, 10, 11) else (0, 90, 255)  # right red, left blue
-            d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=c)
+        for p, person in enumerate(people):
+            for k, (x, y) in enumerate(person[i]):
+                if joints_2d.ndim == 3:
+                    c = (255, 0, 0) if k in (0, 1, 2, 9, 10, 11) else (0, 90, 255)  # right red, left blue
+                else:
+                    c = SHEET_COLORS[p % len(SHEET_COLORS)]
+                d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=c)
         sheet.paste(im.resize((w // 2, h // 2)), ((n % 4) * w // 2, (n // 4) * h // 2))
     sheet.save(path)
 
