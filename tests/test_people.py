@@ -204,7 +204,7 @@ def test_two_walkers_crossing_keep_their_ids() -> None:
 
 
 def test_appearance_tells_people_apart_and_ignores_what_is_outside_the_image() -> None:
-    from diffmesh.pipelines.people import _appearance, _similarity
+    from diffmesh.pipelines.appearance import appearance as _appearance, similarity as _similarity
 
     rng = np.random.default_rng(0)
     image = np.zeros((200, 300, 3), np.uint8)

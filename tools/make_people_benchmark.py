@@ -43,7 +43,6 @@ from make_video_benchmark import (  # noqa: E402
     LIMB_BONES,
     _rest_motion,
     contact_sheet,
-    load_anny,
     look_at,
     place_in_world,
     pose_body,

@@ -1,33 +1,36 @@
 """Several people's BlazePose keypoints with stable identities, from the single-person model.
 
 mediapipe 0.10.21 ships only single-person BlazePose (COMPONENTS.md §7) and nothing may be
-downloaded at run time, so people are found with several copies of it:
+downloaded at run time, so people are found with several copies of it. Where they look is
+:mod:`~diffmesh.pipelines.person_crops` (boxes, crops, tiles and the thresholds named below); what
+they look like, :mod:`~diffmesh.pipelines.appearance`.
 
 * **one detector per person** (:class:`~diffmesh.pipelines.keypoints.PoseDetector`, video mode)
-  sees a square crop around the person's last box (:data:`CROP_MARGIN` times its larger side,
-  inside the image where it fits, else padded; resized to :data:`CROP_SIZE`), the others'
-  boxes painted over; landmarks are mapped back to image pixels. The crop stays put until the
-  person drifts (:data:`RECROP_SHIFT`): the detector's tracking and smoothing see a steady image;
+  sees a square crop around the person's last box (``CROP_MARGIN`` times its larger side, inside
+  the image where it fits, else padded; resized to ``CROP_SIZE``), the others' boxes painted over;
+  landmarks are mapped back to image pixels. The crop stays put until the person drifts
+  (``RECROP_SHIFT``): the detector's tracking and smoothing see a steady image;
 * **discovery**: on frame 0, every ``discover_every`` frames and while nobody is followed, a
-  static-image detector runs on the frame (then on its tiles, :data:`TILE_FRACTION`) with the
-  people found painted over (mean colour), until nobody new is found or ``max_people`` are
-  followed. A newcomer is followed *back* through the frames since the last discovery;
-* **identity**: each person's detector keeps them. A detection that jumps (:func:`_refinds`) or
-  whose box shrinks or grows by more than :data:`MAX_GROWTH` in one frame (half a person hidden by
-  another, one skeleton over two people) is rejected, and so is one that, while two people overlap,
-  looks more like the other person (:data:`SWITCH_MARGIN`). Looks are hue-saturation histograms of
-  the torso and legs (:func:`_appearance`), learnt while the person stands clear of everyone. A
-  discovered person is a missing one if near their last box (:data:`REFIND_IOU`,
-  :data:`REFIND_DISTANCE`) and not clearly unlike them (:data:`UNLIKE_SIMILARITY`) or, anywhere, if they look like them (:data:`REID_SIMILARITY`); anyone
-  else gets a new id (never reused). A person missing for more than ``max_gap`` frames is given
-  up. Two detectors on one person (:data:`DUPLICATE_IOU`, :data:`DUPLICATE_DISTANCE`): the older
-  id keeps them, the younger gets a fresh detector.
+  static-image detector runs on the frame (then on its tiles, ``TILE_FRACTION``) with the people
+  found painted over (mean colour), until nobody new is found or ``max_people`` are followed. A
+  newcomer is followed *back* through the frames since the last discovery;
+* **identity**: each person's detector keeps them. A detection that jumps (``refinds``) or whose
+  box shrinks or grows by more than :data:`MAX_GROWTH` in one frame (half a person hidden by
+  another, one skeleton over two people) is rejected, and so is one that, while two people
+  overlap, looks more like the other person (:data:`SWITCH_MARGIN`). Looks (hue-saturation
+  histograms of the torso and legs) are learnt while the person stands clear of everyone. A
+  discovered person is a missing one if near their last box (``REFIND_IOU``, ``REFIND_DISTANCE``)
+  and not clearly unlike them (:data:`UNLIKE_SIMILARITY`) or, anywhere, if they look like them
+  (:data:`REID_SIMILARITY`); anyone else gets a new id (never reused). A person missing for more
+  than ``max_gap`` frames is given up. Two detectors on one person (``DUPLICATE_IOU``,
+  ``DUPLICATE_DISTANCE``): the older id keeps them, the younger gets a fresh detector.
 
 People shorter than ``min_height`` pixels (landmark box) are ignored: BlazePose is unreliable
-on small crops. Limits: someone entering where a person left less than ``max_gap`` frames
-before inherits the id unless they look clearly different (:data:`UNLIKE_SIMILARITY`); a person jumping out of their crop between two frames is
-found again only by the next discovery. :meth:`PeopleKeypoints.person` gives one person as the
-single-person :class:`~diffmesh.pipelines.keypoints.FrameKeypoints`: later stages run unchanged.
+on small crops. Limits: someone entering where a person left less than ``max_gap`` frames before
+inherits the id unless they look clearly different (:data:`UNLIKE_SIMILARITY`); a person jumping
+out of their crop between two frames is found again only by the next discovery.
+:meth:`PeopleKeypoints.person` gives one person as the single-person
+:class:`~diffmesh.pipelines.keypoints.FrameKeypoints`: later stages run unchanged.
 """
 
 from __future__ import annotations
@@ -46,7 +49,20 @@ from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_
 from diffmesh.io.video import iter_frames, probe_video
 from diffmesh.geometry.camera_motion import CameraMotion
 from diffmesh.pipelines.keypoints import CameraPass, FrameKeypoints, PoseDetector
+from diffmesh.pipelines.appearance import APPEARANCE_RATE, appearance, similarity
 from diffmesh.pipelines.native_logs import native_logs_to_logging
+from diffmesh.pipelines.person_crops import (
+    MASK_PAD,
+    REFIND_IOU,
+    Crop,
+    box_height,
+    box_iou,
+    box_region,
+    discovery_tiles,
+    landmark_box,
+    refinds,
+    same_person,
+)
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch
 
@@ -54,30 +70,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["PeopleDetector", "PeopleKeypoints", "detect_people", "detect_people_video"]
 
-#: Side of a person's crop, in the crop's own pixels: the detector always sees this size.
-CROP_SIZE = 384
-#: Crop side / the larger side of the person's box.
-CROP_MARGIN = 2.0
-#: A new crop when the person's box moves by this fraction of the crop side, or its size by this
-#: factor. Each new crop jolts BlazePose's landmark smoothing (in crop coordinates): rare ones
-#: keep keypoints within ~1 px of the whole-frame detector's (tests/test_people.py).
-RECROP_SHIFT, RECROP_SCALE = 0.2, 1.25
-#: Two detections are one person above this box IoU or below this mean landmark distance (heights).
-DUPLICATE_IOU, DUPLICATE_DISTANCE = 0.7, 0.2
-#: After a gap, the same person is found above this IoU with their last box or within this
-#: centre distance (body heights).
-REFIND_IOU, REFIND_DISTANCE = 0.3, 0.5
 #: From one frame to the next a person's box height changes by less than this factor; a detection
 #: that shrinks or grows more (a person half hidden by another, a skeleton spanning two people) is
 #: rejected: the person is missing in that frame.
 MAX_GROWTH = 1.4
-#: Painted-over boxes are enlarged by this fraction of their size on every side.
-MASK_PAD = 0.1
-#: Appearance (:func:`_appearance`): hue x saturation histogram bins of the torso and of the legs.
-APPEARANCE_BINS = (12, 4)
-#: A person's appearance is a moving average over the frames where their box overlaps nobody
-#: else's; this is the new frame's weight.
-APPEARANCE_RATE = 0.1
 #: A missing person is recognised by appearance alone (anywhere, at a discovery) at this similarity
 #: (Bhattacharyya coefficient, 1 = the same histograms) or more, and by :data:`REID_MARGIN` over any
 #: other missing person. On the rendered several-people benchmark one person's similarity to
@@ -88,9 +84,6 @@ UNLIKE_SIMILARITY = 0.5
 #: While two people's boxes overlap, a person's detection that looks more like the other one (by
 #: this margin) is the detector having jumped onto them: rejected, the person is missing this frame.
 SWITCH_MARGIN = 0.15
-#: Discovery's tiles: squares of this fraction of the frame's shorter side. In 640x480 frames the
-#: whole frame finds people from ~140 px tall, the tiles from ~80 px (tests/test_people.py).
-TILE_FRACTION = 2 / 3
 
 
 @dataclass
@@ -141,144 +134,11 @@ class PeopleKeypoints:
                    CameraMotion.from_arrays(a))  # fmt: skip
 
 
-def _box(landmarks: np.ndarray) -> np.ndarray:
-    """Box ``[4]`` (x0, y0, x1, y1 pixels) of ``[33, >=2]`` landmarks (BlazePose places hidden ones too)."""
-    xy = landmarks[:, :2].astype(np.float64)
-    return np.concatenate([xy.min(0), xy.max(0)])
-
-
-def _height(box: np.ndarray) -> float:
-    return float(box[3] - box[1])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    return float(inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9))
-
-
-def _same_person(a: np.ndarray, b: np.ndarray) -> bool:
-    """Two landmark sets ``[33, >=2]`` of one person (:data:`DUPLICATE_IOU`, :data:`DUPLICATE_DISTANCE`)."""
-    box_a, box_b = _box(a), _box(b)
-    distance = float(np.linalg.norm(a[:, :2] - b[:, :2], axis=-1).mean())
-    return _iou(box_a, box_b) > DUPLICATE_IOU or distance < DUPLICATE_DISTANCE * max(_height(box_a), _height(box_b), 1.0)
-
-
-def _refinds(last: np.ndarray, box: np.ndarray) -> bool:
-    """``box`` is the missing person last seen at ``last`` (:data:`REFIND_IOU`, :data:`REFIND_DISTANCE`)."""
-    shift = np.hypot((last[0] + last[2] - box[0] - box[2]) / 2, (last[1] + last[3] - box[1] - box[3]) / 2)
-    return _iou(last, box) > REFIND_IOU or shift < REFIND_DISTANCE * max(_height(last), 1.0)
-
-
-_SHOULDERS, _HIPS = (11, 12), (23, 24)
-_LEG_BONES = ((23, 25), (25, 27), (24, 26), (26, 28))  # hip-knee, knee-ankle per side
-
-
-def _appearance(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
-    """Hue-saturation histograms (:data:`APPEARANCE_BINS`, each summing to 1) of the torso (the
-    shoulder-hip quadrilateral) and of the legs (hip-knee-ankle strokes) of one person: ``[2, n]``,
-    or None when neither region has a pixel in the image."""
-    import cv2
-
-    xy = landmarks[:, :2].astype(np.float64)
-    h = float(np.linalg.norm(xy[list(_SHOULDERS)].mean(0) - xy[[27, 28]].mean(0)))
-    pts = xy[list(_SHOULDERS + _HIPS) + [25, 26, 27, 28]]
-    lo = np.floor(pts.min(0) - 0.05 * h).astype(int).clip(0)
-    hi = np.ceil(pts.max(0) + 0.05 * h).astype(int) + 1
-    roi = image[lo[1] : hi[1], lo[0] : hi[0]]
-    if roi.size == 0:
-        return None
-    hsv = cv2.cvtColor(roi, cv2.COLOR_RGB2HSV)
-    local = np.round(xy - lo).astype(np.int32)
-    torso = np.zeros(roi.shape[:2], np.uint8)
-    cv2.fillConvexPoly(torso, local[[11, 12, 24, 23]], 1)
-    legs = np.zeros(roi.shape[:2], np.uint8)
-    for a, b in _LEG_BONES:
-        cv2.line(legs, (int(local[a, 0]), int(local[a, 1])), (int(local[b, 0]), int(local[b, 1])), 1, max(2, int(0.06 * h)))
-    out = []
-    for mask in (torso, legs):
-        hist = cv2.calcHist([hsv], [0, 1], mask, list(APPEARANCE_BINS), [0, 180, 0, 256]).ravel()
-        out.append(hist / hist.sum() if hist.sum() > 0 else np.full(hist.size, np.nan))
-    a = np.stack(out)
-    return None if np.isnan(a).all() else a
-
-
-def _similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean Bhattacharyya coefficient of two appearances over the regions both have (1: identical)."""
-    bc = np.sqrt(a * b).sum(1)
-    return float(np.nanmean(bc)) if np.isfinite(bc).any() else 0.0
-
-
 def _unlike(track: _Track, image: np.ndarray, landmarks: np.ndarray) -> bool:
     """``landmarks`` clearly look like someone other than ``track`` (similarity under :data:`UNLIKE_SIMILARITY`)."""
-    if track.appearance is None or (a := _appearance(image, landmarks)) is None:
+    if track.appearance is None or (a := appearance(image, landmarks)) is None:
         return False
-    return _similarity(a, track.appearance) < UNLIKE_SIMILARITY
-
-
-def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
-    """Square tiles ``(x0, y0, side)`` covering the image, overlapping by a quarter at least."""
-    side = max(int(TILE_FRACTION * min(width, height)), 1)
-    xs, ys = (np.linspace(0, n - side, int(np.ceil((n - side) / (0.75 * side))) + 1).round() for n in (width, height))
-    return [(int(x), int(y), side) for y in ys for x in xs] if side >= 64 else []  # tiny frames: the whole is enough
-
-
-def _region(box: np.ndarray, pad: float = 0.0) -> tuple[slice, slice]:
-    """Rows and columns of ``box`` grown by ``pad`` times its size on each side (numpy clips the far ends)."""
-    w, h = box[2] - box[0], box[3] - box[1]
-    x0, y0, x1, y1 = np.round(box + pad * np.array([-w, -h, w, h])).astype(int).clip(0, None)
-    return slice(y0, y1), slice(x0, x1)
-
-
-@dataclass(frozen=True)
-class _Crop:
-    """A square window of the image, ``side`` pixels from ``(x0, y0)``; may reach beyond the image."""
-
-    x0: int
-    y0: int
-    side: int
-
-    @classmethod
-    def around(cls, box: np.ndarray, width: int, height: int) -> _Crop:
-        side = max(int(round(CROP_MARGIN * max(box[2] - box[0], box[3] - box[1]))), 16)
-        x0, y0 = int(round((box[0] + box[2] - side) / 2)), int(round((box[1] + box[3] - side) / 2))
-        # inside the image where the square fits (more real pixels); centred and padded where not
-        x0 = min(max(x0, 0), width - side) if side <= width else x0
-        y0 = min(max(y0, 0), height - side) if side <= height else y0
-        return cls(x0, y0, side)
-
-    def close_to(self, other: _Crop) -> bool:
-        shift = max(abs(self.x0 - other.x0), abs(self.y0 - other.y0)) + abs(self.side - other.side) / 2
-        return shift <= RECROP_SHIFT * self.side and 1 / RECROP_SCALE <= other.side / self.side <= RECROP_SCALE
-
-    def cut(self, image: np.ndarray, fill: np.ndarray, others: list[np.ndarray], own: np.ndarray) -> np.ndarray:
-        """The window as a ``[CROP_SIZE, CROP_SIZE, 3]`` image: outside the frame and inside the
-        ``others`` boxes (except where they overlap the ``own`` box) filled with ``fill``."""
-        import cv2
-
-        (h, w), scale, size = image.shape[:2], CROP_SIZE / self.side, (CROP_SIZE, CROP_SIZE)
-        if 0 <= self.x0 and 0 <= self.y0 and self.x0 + self.side <= w and self.y0 + self.side <= h:
-            window = image[self.y0 : self.y0 + self.side, self.x0 : self.x0 + self.side]
-            canvas = cv2.resize(window, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
-        else:  # the same pixel-centre mapping as cv2.resize, padded with `fill`
-            src = np.array([[1 / scale, 0, self.x0 + 0.5 / scale - 0.5], [0, 1 / scale, self.y0 + 0.5 / scale - 0.5]])
-            canvas = cv2.warpAffine(image, src, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(int(v) for v in fill))  # fmt: skip
-        origin = np.array([self.x0, self.y0] * 2)
-        own_region, keep = _region((own - origin) * scale), None
-        for box in others:
-            keep = canvas[own_region].copy() if keep is None else keep
-            canvas[_region((box - origin) * scale, MASK_PAD)] = fill
-        if keep is not None:
-            canvas[own_region] = keep
-        return canvas
-
-    def to_image(self, landmarks: np.ndarray) -> np.ndarray:
-        """Landmarks ``[33, 4]`` (x, y, z in crop pixels, visibility) → full-image pixels."""
-        out = landmarks.copy()
-        out[:, :3] *= self.side / CROP_SIZE
-        out[:, :2] += (self.x0, self.y0)
-        return out
+    return similarity(a, track.appearance) < UNLIKE_SIMILARITY
 
 
 #: One detection: landmarks ``[33, 4]`` (x, y, z image pixels, visibility), world ``[33, 3]`` or None.
@@ -290,13 +150,13 @@ class _Track:
     id: int
     box: np.ndarray  # the last detection's
     detector: PoseDetector
-    crop: _Crop
+    crop: Crop
     missed: int = 0  # frames since the last detection
     rows: dict[int, Found] = field(default_factory=dict)  # frame number → detection
-    appearance: np.ndarray | None = None  # moving average of _appearance where the person stands clear
+    appearance: np.ndarray | None = None  # moving average of appearance where the person stands clear
 
     def learn(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        a = _appearance(image, landmarks)
+        a = appearance(image, landmarks)
         if a is None:
             return
         if self.appearance is None:
@@ -349,8 +209,8 @@ class PeopleDetector:
         self._drop_duplicates(found)
         self._drop_switches(image, found)
         for track in (k for k in self.tracks if k.id in found):
-            track.box = _box(found[track.id][0])
-            target = _Crop.around(track.box, w, h)
+            track.box = landmark_box(found[track.id][0])
+            target = Crop.around(track.box, w, h)
             track.crop = track.crop if track.crop.close_to(target) else target
         self._learn(image, found)
         if not self.tracks or t % self.discover_every == 0:
@@ -377,10 +237,10 @@ class PeopleDetector:
         if result is None:
             return None
         landmarks = track.crop.to_image(result[0])
-        box = _box(landmarks)
-        if _height(box) < self.min_height or not _refinds(track.box, box):
+        box = landmark_box(landmarks)
+        if box_height(box) < self.min_height or not refinds(track.box, box):
             return None  # too small, or someone away from where the person was
-        if not track.missed and not 1 / MAX_GROWTH < _height(box) / max(_height(track.box), 1.0) < MAX_GROWTH:
+        if not track.missed and not 1 / MAX_GROWTH < box_height(box) / max(box_height(track.box), 1.0) < MAX_GROWTH:
             return None  # half a person (the other half hidden) or two people in one box: not a body's motion
         return landmarks, result[1]
 
@@ -388,12 +248,12 @@ class PeopleDetector:
         """A detection overlapping another person's last box that looks like them (:data:`SWITCH_MARGIN`)
         is that person, not the track's: dropped (the track misses this frame)."""
         for track in [k for k in self.tracks if k.id in found and k.appearance is not None]:
-            box = _box(found[track.id][0])
-            others = [k for k in self.tracks if k is not track and k.appearance is not None and _iou(k.box, box) > 0.1]
-            if not others or (a := _appearance(image, found[track.id][0])) is None:
+            box = landmark_box(found[track.id][0])
+            others = [k for k in self.tracks if k is not track and k.appearance is not None and box_iou(k.box, box) > 0.1]
+            if not others or (a := appearance(image, found[track.id][0])) is None:
                 continue
-            own = _similarity(a, track.appearance)
-            if max(_similarity(a, k.appearance) for k in others) > own + SWITCH_MARGIN:
+            own = similarity(a, track.appearance)
+            if max(similarity(a, k.appearance) for k in others) > own + SWITCH_MARGIN:
                 logger.debug("people: track %d's detection looks like another person; dropped", track.id)
                 del found[track.id]
 
@@ -401,15 +261,15 @@ class PeopleDetector:
         """Update the appearance of the people found whose box overlaps nobody else's."""
         boxes = {k.id: k.box for k in self.tracks if k.id in found}
         for track in (k for k in self.tracks if k.id in found):
-            if all(_iou(track.box, b) == 0.0 for i, b in boxes.items() if i != track.id):
+            if all(box_iou(track.box, b) == 0.0 for i, b in boxes.items() if i != track.id):
                 track.learn(image, found[track.id][0])
 
     def _recognise(self, image: np.ndarray, landmarks: np.ndarray, found: dict[int, Found]) -> _Track | None:
         """The missing person whom ``landmarks`` look like (:data:`REID_SIMILARITY`, :data:`REID_MARGIN`), or None."""
         missing = [k for k in self.tracks if k.id not in found and k.appearance is not None]
-        if not missing or (a := _appearance(image, landmarks)) is None:
+        if not missing or (a := appearance(image, landmarks)) is None:
             return None
-        scores = sorted(((_similarity(a, k.appearance), n) for n, k in enumerate(missing)), reverse=True)
+        scores = sorted(((similarity(a, k.appearance), n) for n, k in enumerate(missing)), reverse=True)
         best, n = scores[0]
         runner_up = scores[1][0] if len(scores) > 1 else 0.0
         return missing[n] if best >= REID_SIMILARITY and best >= runner_up + REID_MARGIN else None
@@ -419,7 +279,7 @@ class PeopleDetector:
         which searches its own (unchanged) crop again."""
         kept: list[int] = []
         for track in [k for k in self.tracks if k.id in found]:  # oldest first
-            twin = next((i for i in kept if _same_person(found[i][0], found[track.id][0])), None)
+            twin = next((i for i in kept if same_person(found[i][0], found[track.id][0])), None)
             if twin is None:
                 kept.append(track.id)
                 continue
@@ -434,10 +294,10 @@ class PeopleDetector:
         masked = image.copy()
         seen = [k.box for k in self.tracks if k.id in found]
         for box in seen:
-            masked[_region(box, MASK_PAD)] = fill
+            masked[box_region(box, MASK_PAD)] = fill
         new: list[Found] = []
         # views of `masked`: what is painted over shows in every window
-        windows = [(0, 0, masked)] + [(x, y, masked[y : y + n, x : x + n]) for x, y, n in (_tiles(w, h) if tiled else [])]
+        windows = [(0, 0, masked)] + [(x, y, masked[y : y + n, x : x + n]) for x, y, n in (discovery_tiles(w, h) if tiled else [])]
         for x0, y0, window in windows:
             for _ in range(self.max_people + 2):  # each find paints one more box over
                 full = len(self.tracks) + len(new) >= self.max_people
@@ -446,12 +306,12 @@ class PeopleDetector:
                 if (result := self._finder.detect_with_world(window)) is None:
                     break
                 result = (result[0] + np.array([x0, y0, 0, 0], np.float32), result[1])  # to image pixels
-                box = _box(result[0])
-                masked[_region(box, MASK_PAD)] = fill
-                if _height(box) < self.min_height or any(_iou(box, b) > REFIND_IOU for b in seen):
+                box = landmark_box(result[0])
+                masked[box_region(box, MASK_PAD)] = fill
+                if box_height(box) < self.min_height or any(box_iou(box, b) > REFIND_IOU for b in seen):
                     continue  # too small, or what painting left of someone already found
                 seen.append(box)
-                back = next((k for k in self.tracks if k.id not in found and _refinds(k.box, box)
+                back = next((k for k in self.tracks if k.id not in found and refinds(k.box, box)
                              and not _unlike(k, image, result[0])), None)  # fmt: skip
                 back = back or self._recognise(image, result[0], found)
                 if back is None:
@@ -459,22 +319,22 @@ class PeopleDetector:
                         new.append(result)
                     continue
                 logger.debug("people: track %d found again at frame %d", back.id, t)
-                back.box, back.crop, found[back.id] = box, _Crop.around(box, w, h), result
+                back.box, back.crop, found[back.id] = box, Crop.around(box, w, h), result
                 back.detector.close()  # its tracking state belongs to the old crop
                 back.detector = self._new_detector()
         self._start(new, found, t, w, h)
 
     def _start(self, new: list[Found], found: dict[int, Found], t: int, w: int, h: int) -> None:
         """New tracks for newcomers, larger people first (the order of their ids)."""
-        for result in sorted(new, key=lambda r: -_height(_box(r[0]))):
-            box = _box(result[0])
-            track = _Track(self._next_id, box, self._new_detector(), _Crop.around(box, w, h))
+        for result in sorted(new, key=lambda r: -box_height(landmark_box(r[0]))):
+            box = landmark_box(result[0])
+            track = _Track(self._next_id, box, self._new_detector(), Crop.around(box, w, h))
             self._next_id += 1
             self.tracks.append(track)
             found[track.id] = result
             self._follow_back(track)
             first = min(track.rows, default=t)
-            logger.debug("people: new track %d at frame %d (from %d), %.0f px tall", track.id, t, first, _height(box))
+            logger.debug("people: new track %d at frame %d (from %d), %.0f px tall", track.id, t, first, box_height(box))
 
     def _follow_back(self, track: _Track) -> None:
         """Follow a newcomer back through the frames since the last discovery, until lost."""
@@ -483,15 +343,15 @@ class PeopleDetector:
         try:
             for s, image, fill in reversed(self._recent):
                 others = [k.rows[s][0] for k in self.tracks if k is not track and s in k.rows]
-                result = detector.detect_with_world(crop.cut(image, fill, [_box(o) for o in others], box))
+                result = detector.detect_with_world(crop.cut(image, fill, [landmark_box(o) for o in others], box))
                 if result is None:
                     break
                 landmarks = crop.to_image(result[0])
-                box = _box(landmarks)
-                if _height(box) < self.min_height or any(_same_person(o, landmarks) for o in others):
+                box = landmark_box(landmarks)
+                if box_height(box) < self.min_height or any(same_person(o, landmarks) for o in others):
                     break
                 track.rows[s] = (landmarks, result[1])
-                target = _Crop.around(box, image.shape[1], image.shape[0])
+                target = Crop.around(box, image.shape[1], image.shape[0])
                 crop = crop if crop.close_to(target) else target
         finally:
             detector.close()
@@ -511,7 +371,7 @@ class PeopleDetector:
         """Everyone found so far, rows in order of first appearance (then larger people first);
         ``frame_indices`` count the frames passed to :meth:`detect` from 0."""
         n = self._frame
-        tracks = sorted(self.tracks + self.finished, key=lambda k: (min(k.rows), -_height(_box(k.rows[min(k.rows)][0]))))
+        tracks = sorted(self.tracks + self.finished, key=lambda k: (min(k.rows), -box_height(landmark_box(k.rows[min(k.rows)][0]))))
         kp33 = np.zeros((len(tracks), n, len(BLAZEPOSE_JOINTS), 4), np.float32)
         world33 = np.full((len(tracks), n, len(BLAZEPOSE_JOINTS), 3), np.nan, np.float32)
         detected = np.zeros((len(tracks), n), bool)
@@ -580,7 +440,7 @@ def detect_people(
         min_detection_confidence: BlazePose person-detector threshold.
         min_height: people shorter than this many pixels (landmark box) are ignored.
         tiles: discovery on scheduled frames also searches overlapping tiles of the frame
-            (:data:`TILE_FRACTION`), finding people ~2x smaller, for ~6 more detector runs.
+            (``TILE_FRACTION``), finding people ~2x smaller, for ~6 more detector runs.
         progress: ``progress("detect", done, total)`` per frame (``total`` 0 when unknown).
         camera_K: ``[3, 3]`` intrinsics: also measure the camera's rotation on the same frames, with
             everyone found in a frame kept out of the background (:class:`~diffmesh.pipelines.keypoints.CameraPass`);
