@@ -101,3 +101,27 @@ def test_bad_inputs_and_who_blends_by_default() -> None:
     packaged = {m: get_spec(m).detector_blend for m in list_models() if get_spec(m).weights}
     assert packaged and all(w == 0.5 for w in packaged.values()), packaged
     assert all(get_spec(m).detector_blend == 0.0 for m in list_models() if not get_spec(m).weights)  # official: off
+
+
+def test_snap_moves_joints_across_the_image_toward_the_keypoints() -> None:
+    from diffmesh.pipelines.detector_blend import snap_to_keypoints
+
+    K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
+    rng = np.random.default_rng(1)
+    joints = rng.normal(0, 0.3, (5, 17, 3)) + [0.1, 0.2, 4.0]
+    proj = joints[..., :2] / joints[..., 2:3] * 600.0 + [320, 240]
+    keypoints = np.concatenate([proj + [12.0, -8.0], np.ones((5, 17, 1))], -1)
+    keypoints[:, 3, 2] = 0.2  # not confident: not moved
+    rows = np.array([True, True, True, True, False])
+    full = snap_to_keypoints(joints, keypoints, K, rows, 1.0, sigma=0)
+    moved = full[..., :2] / full[..., 2:3] * 600.0 + [320, 240]
+    np.testing.assert_allclose(moved[:4, [0, 1, 2, 4]], keypoints[:4, [0, 1, 2, 4], :2], atol=1e-6)  # onto them
+    np.testing.assert_allclose(full[..., 2], joints[..., 2])  # at their own depth
+    np.testing.assert_allclose(full[:, 3], joints[:, 3])
+    np.testing.assert_allclose(full[4], joints[4])  # not a row to move
+    half = snap_to_keypoints(joints, keypoints, K, rows, 0.5, sigma=0)
+    np.testing.assert_allclose(half[:4] - joints[:4], 0.5 * (full[:4] - joints[:4]), atol=1e-9)
+    still = np.repeat(joints[:1], 5, 0)  # a still body with the same offset in every frame: smoothing keeps it
+    kp_still = np.repeat(keypoints[:1], 5, 0)
+    np.testing.assert_allclose(snap_to_keypoints(still, kp_still, K, np.ones(5, bool), 1.0),
+                               snap_to_keypoints(still, kp_still, K, np.ones(5, bool), 1.0, sigma=0), atol=1e-9)  # fmt: skip

@@ -27,7 +27,8 @@ from torch import nn
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.pipelines.prediction import MeshSequence, body_sequence
 
-__all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "blend_joints", "refine_limbs"]
+__all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "SNAP_MIN_CONFIDENCE", "blend_joints", "refine_limbs",
+           "snap_to_keypoints"]  # fmt: skip
 
 #: Gaussian smoothing (frames) of the detector's joints before blending: takes BlazePose's
 #: acceleration error from 36 to about the network's own (9 mm/frame²) at no cost in accuracy.
@@ -36,6 +37,8 @@ BLEND_SMOOTH_SIGMA = 1.5
 #: bones' directions end within 8.5 degrees of the target's after one pass, 3.7 after two; on the
 #: held-out benchmark 1, 2 and 3 passes score the same, 85.8-85.9 mm).
 REFINE_ITERATIONS = 1
+#: :func:`snap_to_keypoints` moves only joints detected at least this confidently.
+SNAP_MIN_CONFIDENCE = 0.5
 
 _H = {name: i for i, name in enumerate(H36M_JOINTS)}
 _S = {name: i for i, name in enumerate(SMPL_JOINTS)}
@@ -103,6 +106,27 @@ def blend_joints(model_joints: np.ndarray, detector_joints: np.ndarray, valid: n
         R = _rotation_onto(det[a:b, _ALIGN], ours[a:b, _ALIGN])
         turned = _smooth(np.einsum("nji,nik->njk", det[a:b], R), sigma)
         out[a:b] = (1.0 - weight) * ours[a:b] + weight * turned
+    return out
+
+
+def snap_to_keypoints(joints_cam: np.ndarray, keypoints: np.ndarray, K: np.ndarray, rows: np.ndarray, weight: float,
+                      min_confidence: float = SNAP_MIN_CONFIDENCE, sigma: float = BLEND_SMOOTH_SIGMA) -> np.ndarray:  # fmt: skip
+    """Camera-frame joints ``[N, 17, 3]`` moved ``weight`` of the way, across the image plane at their
+    own depth, toward where the detected 2-D keypoints ``[N, 17, 3]`` (pixels, confidence) say they
+    are (joints below ``min_confidence`` and frames outside ``rows`` stay); the moves are smoothed
+    over ``sigma`` frames (the keypoints jitter). The detector's 2-D keypoints are its most accurate
+    output (3 % of the person's height on the held-out clips)."""
+    out = np.asarray(joints_cam, np.float64).copy()
+    rows = np.asarray(rows, bool) & np.isfinite(out).all((1, 2))
+    z = np.where(rows[:, None, None], out[..., 2:3], 1.0)
+    f = np.array([K[0, 0], K[1, 1]])
+    proj = out[..., :2] / z * f + K[:2, 2]
+    use = (rows[:, None] & (keypoints[..., 2] >= min_confidence) & (z[..., 0] > 0))[..., None]
+    shift = np.where(use, weight * (keypoints[..., :2] - proj) * z / f, 0.0)
+    edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
+    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):  # the keypoints' jitter smoothed out
+        shift[a:b] = _smooth(shift[a:b], sigma)
+    out[..., :2] += shift
     return out
 
 

@@ -126,13 +126,16 @@ def lift_track(
     return out
 
 
-def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track, progress: Progress = no_progress) -> np.ndarray:
+def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track, K: np.ndarray,
+                        progress: Progress = no_progress) -> np.ndarray:  # fmt: skip
     """``[N, 17, 3]`` float32 metres (hip-centred, camera axes; NaN where there is no person): the
     packaged mesh network's H36M joints blended with the detector's own 3-D joints where it found the
-    person (``settings.detector_blend``, else the model's own share; without detector joints, as from
-    a keypoint file, the network's alone)."""
-    from diffmesh.pipelines.detector_blend import blend_joints
+    person, then moved toward its 2-D keypoints across the image (placed with the intrinsics ``K``;
+    :mod:`~diffmesh.pipelines.detector_blend`; ``settings.detector_blend``, else the model's own
+    share; without detector joints, as from a keypoint file, the network's alone)."""
+    from diffmesh.pipelines.detector_blend import blend_joints, snap_to_keypoints
     from diffmesh.pipelines.model import prepare_model
+    from diffmesh.pipelines.placement import place_sequence
     from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
 
     network = prepare_model(bundle, settings)
@@ -140,8 +143,15 @@ def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track
     mesh = predict_mesh(network, trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
     joints = h36m_joints(bundle.body_model, mesh).astype(np.float64)
     weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
-    detector = trk.world if trk.world is not None else np.full_like(joints, np.nan)
-    out = blend_joints(joints, detector, trk.detected & trk.has_person, weight if trk.world is not None else 0.0)
+    if trk.world is None or weight == 0:
+        out = blend_joints(joints, joints, trk.has_person, 0.0)  # hip-centred
+    else:
+        rows = trk.detected & trk.has_person
+        out = blend_joints(joints, trk.world, rows, weight)
+        _, transl, _ = place_sequence(out, trk.keypoints, trk.has_person, trk.segments, K, settings.smooth_sigma)
+        at = np.nan_to_num(transl)[:, None]
+        out = snap_to_keypoints(out + at, trk.keypoints, K, rows, weight) - at
+        out -= 0.5 * (out[:, 1] + out[:, 4])[:, None]  # hip-centred again
     out[~trk.has_person] = np.nan
     return out.astype(np.float32)
 
@@ -220,7 +230,9 @@ def run_pose(
         if isinstance(model, PoseModel):
             x3d = lift_track(model, trk, pixel, (info.width, info.height), progress)
         else:
-            x3d = lift_track_packaged(model, settings, trk, progress)
+            from diffmesh.pipelines.stages import camera_intrinsics
+
+            x3d = lift_track_packaged(model, settings, trk, camera_intrinsics(info, settings, kps.camera)[0], progress)
     units = "metres (hip-centred, camera axes)" if packaged else "pixels" if pixel else "normalised (crop box [-1, 1])"
     name = f"{model.name} + the detector's 3-D joints" if packaged else model.name
     if pixel:  # back to pixels: all three coordinates scaled, x and y re-centred (official)

@@ -20,7 +20,7 @@ from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
 from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.placement import PlacedMesh, place_mesh
-from diffmesh.pipelines.detector_blend import blend_joints, refine_limbs
+from diffmesh.pipelines.detector_blend import blend_joints, refine_limbs, snap_to_keypoints
 from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
 from diffmesh.pipelines.settings import InferSettings, Progress
 from diffmesh.pipelines.tracking import Track
@@ -67,12 +67,17 @@ def predict_and_place(
     normalization = settings.normalization or bundle.normalization
     mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
     weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
-    if weight > 0 and trk.world is not None:  # the detector's own 3-D joints (not in keypoint files)
-        rows = trk.detected & trk.has_person
-        joints = h36m_joints(bundle.body_model, mesh)
-        target = blend_joints(joints, trk.world, rows, weight)
-        mesh = refine_limbs(bundle.body_model, mesh, target, rows, current=joints)
-    return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
+    if not (weight > 0 and trk.world is not None):  # the detector's own 3-D joints (not in keypoint files)
+        return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
+    body, rows = bundle.body_model, trk.detected & trk.has_person
+    joints = h36m_joints(body, mesh)
+    mesh = refine_limbs(body, mesh, blend_joints(joints, trk.world, rows, weight), rows, current=joints)
+    placed = place_mesh(body, mesh, trk, K, settings.smooth_sigma)
+    # then toward the detector's 2-D keypoints, across the image at the placed depth; placed again
+    at = np.nan_to_num(placed.transl)[:, None]
+    target = snap_to_keypoints(placed.joints_m + at, trk.keypoints, K, rows, weight) - at
+    mesh = refine_limbs(body, placed.mesh, target, rows, current=placed.joints_m)
+    return place_mesh(body, mesh, trk, K, settings.smooth_sigma)
 
 
 def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: float = 0.3,
