@@ -254,8 +254,8 @@ _REGISTRY: dict[str, ModelSpec] = {
             detector_blend=0.5,
             reported={
                 "held-out rendered video, 18 clips, limb PA-MPJPE, with the detector blend (the pipeline's default; "
-                "synthetic-trained)": "86 mm (these weights alone 97, BlazePose world landmarks 94); hip-aligned MPJPE 138 mm "
-                "(147; 152); reprojection 3.6 % of height (4.3 %); docs/benchmarks.md section 5.4",
+                "synthetic-trained)": "82 mm (these weights alone 97, BlazePose world landmarks 94); hip-aligned MPJPE 134 mm "
+                "(147; 152); reprojection 3.2 % of height (4.3 %); docs/benchmarks.md section 5.4",
                 "held-out rendered video, 18 clips, limb PA-MPJPE (synthetic-trained)": "96.7 mm (diffmesh-synthetic 101.7, "
                 "BlazePose world landmarks 93.9); hip-aligned MPJPE 147 mm (165; BlazePose 152); accel error 9.2 (9.5); "
                 "torso facing 97.6 % (96.6 %; BlazePose 91.6 %); docs/benchmarks.md section 5.3",
