@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from diffmesh.conventions import H36M_BONES, H36M_JOINTS, NUM_H36M_JOINTS
+from diffmesh.geometry.rotation_fit import fit_rotation, shortest_rotation
 from diffmesh.io.bvh import format_skeleton_bvh
 from diffmesh.io.motion import CAMERA_TO_Y_UP, _hold_invalid, as_numpy, atomic_write
 
@@ -82,42 +83,6 @@ def _normalize(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Unit vectors along the last axis; ``fallback`` where ``v`` has (almost) no length."""
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return np.where(n > 1e-9, v / np.maximum(n, _EPS), fallback)
-
-
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[T, 3, 3]`` the smallest rotations taking unit ``a [3]`` onto unit ``b [T, 3]``.
-
-    ``R = I + K + K^2 / (1 + a.b)`` with ``K`` the cross-product matrix of ``a x b``; opposite
-    vectors (no unique smallest rotation) turn half a turn about an axis perpendicular to ``a``.
-    """
-    v = np.cross(a, b)  # [T, 3]
-    c = b @ a  # [T]
-    K = np.zeros(b.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    K = K - K.swapaxes(-1, -2)
-    opposite = c < -1.0 + 1e-9
-    R = np.eye(3) + K + K @ K / np.maximum(1.0 + c, 1e-9)[..., None, None]
-    if opposite.any():
-        helper = np.eye(3)[int(np.argmin(np.abs(a)))]  # the axis least aligned with a
-        u = np.cross(a, helper)
-        u /= np.linalg.norm(u)
-        R[opposite] = 2.0 * np.outer(u, u) - np.eye(3)
-    return R
-
-
-def _kabsch(rest: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """``[T, 3, 3]`` rotations ``G`` minimising ``sum_k |G rest_k - current_k|^2``.
-
-    Args:
-        rest: ``[K, 3]`` unit directions; current: ``[T, K, 3]`` unit directions.
-    """
-    H = np.einsum("ki,tkj->tij", rest, current)  # [T, 3, 3] sum_k rest_k current_k^T
-    U, _, Vt = np.linalg.svd(H)
-    V = Vt.swapaxes(-1, -2)
-    d = np.sign(np.linalg.det(V @ U.swapaxes(-1, -2)))  # -1: a reflection fits better; flip the weakest axis
-    D = np.broadcast_to(np.eye(3), H.shape).copy()
-    D[:, 2, 2] = np.where(d == 0, 1.0, d)
-    return V @ D @ U.swapaxes(-1, -2)
 
 
 def _branch_frame(p: np.ndarray, joint: int) -> np.ndarray:
@@ -201,11 +166,11 @@ def format_joints_bvh(
         parent_R = global_R[:, parents[j]] if parents[j] >= 0 else np.broadcast_to(np.eye(3), (T, 3, 3))
         kids = children[j]
         if len(kids) > 1:
-            G = _kabsch(rest_dir[kids], np.stack([bone(c) for c in kids], axis=1))
+            G = fit_rotation(rest_dir[kids], np.stack([bone(c) for c in kids], axis=1))
             local_R[:, j] = parent_R.swapaxes(-1, -2) @ G
         elif len(kids) == 1:
             in_parent = np.einsum("tji,tj->ti", parent_R, bone(kids[0]))  # [T, 3] = parent_R^T d
-            local_R[:, j] = _swing(rest_dir[kids[0]], in_parent)
+            local_R[:, j] = shortest_rotation(rest_dir[kids[0]], in_parent)
         global_R[:, j] = parent_R @ local_R[:, j]
 
     return format_skeleton_bvh(H36M_JOINTS, parents, offsets, p[:, 0], local_R, 1.0 / float(fps), units)

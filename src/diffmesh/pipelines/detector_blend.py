@@ -25,10 +25,12 @@ import numpy as np
 from torch import nn
 
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS, SMPL_PARENTS
+from diffmesh.geometry.rotation_fit import fit_rotation, shortest_rotation
 from diffmesh.pipelines.prediction import MeshSequence, body_sequence
+from diffmesh.pipelines.tracking import true_runs
 
-__all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "SNAP_MIN_CONFIDENCE", "blend_joints", "refine_limbs",
-           "snap_to_keypoints"]  # fmt: skip
+__all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "SNAP_MIN_CONFIDENCE", "blend_joints", "hip_centred",
+           "refine_limbs", "snap_to_keypoints"]  # fmt: skip
 
 #: Gaussian smoothing (frames) of the detector's joints before blending: takes BlazePose's
 #: acceleration error from 36 to about the network's own (9 mm/frame²) at no cost in accuracy.
@@ -54,17 +56,9 @@ LIMB_CHAINS: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = tup
 )  # fmt: skip
 
 
-def _hip_centred(j: np.ndarray) -> np.ndarray:
-    return j - 0.5 * (j[:, _H["left_hip"]] + j[:, _H["right_hip"]])[:, None]
-
-
-def _rotation_onto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[N, 3, 3]`` rotations ``R`` minimising ``|a @ R - b|`` per frame (centred ``[N, J, 3]`` point sets)."""
-    H = np.einsum("nji,njk->nik", a, b)
-    U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(U @ Vt))
-    U[:, :, 2] *= d[:, None]
-    return U @ Vt
+def hip_centred(joints: np.ndarray) -> np.ndarray:
+    """H36M joints ``[N, 17, 3]`` minus the midpoint of the two hips in each frame."""
+    return joints - 0.5 * (joints[:, _H["left_hip"]] + joints[:, _H["right_hip"]])[:, None]
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -95,16 +89,15 @@ def blend_joints(model_joints: np.ndarray, detector_joints: np.ndarray, valid: n
     if model_joints.shape != detector_joints.shape or model_joints.shape[1:] != (17, 3) or len(valid) != len(model_joints):
         raise ValueError(f"model_joints and detector_joints must both be [N, 17, 3] with valid [N]; got "
                          f"{list(model_joints.shape)}, {list(detector_joints.shape)} and {list(np.shape(valid))}")  # fmt: skip
-    ours = _hip_centred(np.asarray(model_joints, np.float64))
+    ours = hip_centred(np.asarray(model_joints, np.float64))
     out = ours.copy()
     valid = np.asarray(valid, bool) & np.isfinite(ours).all((1, 2)) & np.isfinite(detector_joints).all((1, 2))
     if weight == 0.0 or not valid.any():
         return out
-    det = _hip_centred(np.asarray(detector_joints, np.float64))
-    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-        R = _rotation_onto(det[a:b, _ALIGN], ours[a:b, _ALIGN])
-        turned = _smooth(np.einsum("nji,nik->njk", det[a:b], R), sigma)
+    det = hip_centred(np.asarray(detector_joints, np.float64))
+    for a, b in true_runs(valid):
+        G = fit_rotation(det[a:b, _ALIGN], ours[a:b, _ALIGN])  # the detector's body onto the network's
+        turned = _smooth(np.einsum("nij,nkj->nki", G, det[a:b]), sigma)
         out[a:b] = (1.0 - weight) * ours[a:b] + weight * turned
     return out
 
@@ -123,26 +116,17 @@ def snap_to_keypoints(joints_cam: np.ndarray, keypoints: np.ndarray, K: np.ndarr
     proj = out[..., :2] / z * f + K[:2, 2]
     use = (rows[:, None] & (keypoints[..., 2] >= min_confidence) & (z[..., 0] > 0))[..., None]
     shift = np.where(use, weight * (keypoints[..., :2] - proj) * z / f, 0.0)
-    edges = np.diff(np.concatenate([[0], rows.astype(np.int8), [0]]))
-    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):  # the keypoints' jitter smoothed out
+    for a, b in true_runs(rows):  # the keypoints' jitter smoothed out
         shift[a:b] = _smooth(shift[a:b], sigma)
     out[..., :2] += shift
     return out
 
 
 def _swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``[N, 3, 3]`` the least rotations taking directions ``u`` to ``v`` (``[N, 3]``; identity where either is ~0)."""
-    u = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    axis = np.cross(u, v)
-    s, c = np.linalg.norm(axis, axis=1), np.clip((u * v).sum(1), -1.0, 1.0)
-    k = axis / np.maximum(s, 1e-12)[:, None]
-    K = np.zeros((len(u), 3, 3))
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 0] = -k[:, 2], k[:, 1], k[:, 2]
-    K[:, 1, 2], K[:, 2, 0], K[:, 2, 1] = -k[:, 0], -k[:, 1], k[:, 0]
-    R = np.eye(3) + s[:, None, None] * K + (1 - c)[:, None, None] * (K @ K)
-    R[s < 1e-9] = np.eye(3)  # parallel (or a zero vector): nothing to do; opposite cannot happen for a limb
-    return R
+    """``[N, 3, 3]`` the least rotations taking directions ``u`` to ``v`` (``[N, 3]``, any length;
+    identity where either is ~0)."""
+    unit = lambda x: x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # noqa: E731
+    return shortest_rotation(unit(u), unit(v))
 
 
 def _global_rotations(local: np.ndarray) -> np.ndarray:

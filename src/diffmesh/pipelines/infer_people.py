@@ -84,13 +84,12 @@ def run_people(
                       model_blend=bundle.detector_blend, **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
         guess = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
-        focal_known = settings.focal_px is not None or settings.fov_y_deg is not None
         with clock("keypoints"):  # the camera's rotation (and focal length) measured in the same pass
             people = cached_stage(ctx.cache, "people", ctx.keypoints_key, cached, PeopleKeypoints.from_arrays,
                                   lambda: detect_people_video(info.path, ctx.start, ctx.end, max_people=settings.max_people,
                                                               min_detection_confidence=settings.min_detection_confidence,
                                                               progress=progress, camera_K=guess if ctx.measure_camera else None,
-                                                              estimate_focal=not focal_known))  # fmt: skip
+                                                              estimate_focal=settings.measure_focal))  # fmt: skip
             rows = kept_people(people, settings.person)
         K, focal_source = camera_intrinsics(info, settings, people.camera)
         with clock("track"):

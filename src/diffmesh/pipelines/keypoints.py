@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
-from diffmesh.geometry.camera_motion import CameraMotion
+from diffmesh.geometry.camera_motion import CameraMotion, RotationTracker
 from diffmesh.io.video import VideoInfo, iter_frames
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
+from diffmesh.pipelines.stages import person_boxes
 from diffmesh.pipelines.threads import prefetch
 from diffmesh.pipelines.tracking import follow_person
 
@@ -378,11 +379,7 @@ class CameraPass:
     """
 
     def __init__(self, K: np.ndarray | None, hold: int = HOLD_BOX_FRAMES, in_flight: int = 4) -> None:
-        self.tracker = None
-        if K is not None:
-            from diffmesh.geometry.camera_motion import RotationTracker
-
-            self.tracker = RotationTracker(K)
+        self.tracker = None if K is None else RotationTracker(K)
         self.hold, self.in_flight = hold, in_flight
         self.last: dict[int, tuple[int, np.ndarray]] = {}  # person id → (frame, last box)
         self.t = 0
@@ -402,16 +399,18 @@ class CameraPass:
         """The next decoded frame and everyone found in it (``{person id: BlazePose-33 landmarks [33, 4]}``)."""
         if self.tracker is None or self.pool is None:
             return
-        from diffmesh.pipelines.stages import person_boxes
-
-        for key, lm in people.items():
-            h36m = blazepose_to_h36m(lm[None])
-            self.last[key] = (self.t, person_boxes(h36m, np.ones(1, bool))[0])
-        boxes = [box for t, box in self.last.values() if self.t - t <= self.hold]
-        self.pending.append(self.pool.submit(self.tracker.add, image, np.array(boxes) if boxes else None))
-        self.t += 1
+        self.pending.append(self.pool.submit(self._measure, image, dict(people)))  # the boxes too, off this thread
         while len(self.pending) > self.in_flight:
             self.pending.popleft().result()  # re-raises the worker's error
+
+    def _measure(self, image: np.ndarray, people: dict[int, np.ndarray]) -> None:
+        """On the worker thread, in frame order: everyone's box (held through misses), then the tracker."""
+        assert self.tracker is not None
+        for key, lm in people.items():
+            self.last[key] = (self.t, person_boxes(blazepose_to_h36m(lm[None]), np.ones(1, bool))[0])
+        boxes = [box for t, box in self.last.values() if self.t - t <= self.hold]
+        self.tracker.add(image, np.array(boxes) if boxes else None)
+        self.t += 1
 
     def result(self, estimate_focal: bool = False) -> CameraMotion | None:
         if self.tracker is None:
@@ -438,5 +437,4 @@ def find_keypoints(
     (measuring the camera's rotation on the way when ``camera_K`` is given: :func:`detect_video`)."""
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
-    focal_known = settings.focal_px is not None or settings.fov_y_deg is not None
-    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, not focal_known)
+    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, settings.measure_focal)

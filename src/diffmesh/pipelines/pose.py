@@ -133,25 +133,26 @@ def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track
     person, then moved toward its 2-D keypoints across the image (placed with the intrinsics ``K``;
     :mod:`~diffmesh.pipelines.detector_blend`; ``settings.detector_blend``, else the model's own
     share; without detector joints, as from a keypoint file, the network's alone)."""
-    from diffmesh.pipelines.detector_blend import blend_joints, snap_to_keypoints
+    from diffmesh.pipelines.detector_blend import blend_joints, hip_centred, snap_to_keypoints
     from diffmesh.pipelines.model import prepare_model
     from diffmesh.pipelines.placement import place_sequence
     from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
+    from diffmesh.pipelines.stages import detector_blend_weight
 
     network = prepare_model(bundle, settings)
     normalization = settings.normalization or bundle.normalization
     mesh = predict_mesh(network, trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
     joints = h36m_joints(bundle.body_model, mesh).astype(np.float64)
-    weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
+    weight = detector_blend_weight(bundle, settings)
     if trk.world is None or weight == 0:
-        out = blend_joints(joints, joints, trk.has_person, 0.0)  # hip-centred
+        out = hip_centred(joints)
     else:
         rows = trk.detected & trk.has_person
         out = blend_joints(joints, trk.world, rows, weight)
         _, transl, _ = place_sequence(out, trk.keypoints, trk.has_person, trk.segments, K, settings.smooth_sigma)
         at = np.nan_to_num(transl)[:, None]
         out = snap_to_keypoints(out + at, trk.keypoints, K, rows, weight) - at
-        out -= 0.5 * (out[:, 1] + out[:, 4])[:, None]  # hip-centred again
+        out = hip_centred(out)
     out[~trk.has_person] = np.nan
     return out.astype(np.float32)
 
@@ -220,19 +221,19 @@ def run_pose(
     from diffmesh.pipelines.source import tracked_video
     from diffmesh.pipelines.threads import default_threads, torch_threads
 
-    packaged = not isinstance(model, PoseModel)
+    packaged = isinstance(model, ModelBundle)
     if packaged and pixel:
         raise ValueError("--pixel is the official checkpoints' pixel normalisation; the packaged model writes metres "
                          "(drop --pixel, or pass --checkpoint/--config)")  # fmt: skip
     tv = tracked_video(video, out_dir, settings, progress, purpose="lift")
     info, out, kps, trk = tv.info, tv.out, tv.keypoints, tv.track
     with torch_threads(settings.threads or default_threads()):
-        if isinstance(model, PoseModel):
-            x3d = lift_track(model, trk, pixel, (info.width, info.height), progress)
-        else:
+        if isinstance(model, ModelBundle):
             from diffmesh.pipelines.stages import camera_intrinsics
 
             x3d = lift_track_packaged(model, settings, trk, camera_intrinsics(info, settings, kps.camera)[0], progress)
+        else:
+            x3d = lift_track(model, trk, pixel, (info.width, info.height), progress)
     units = "metres (hip-centred, camera axes)" if packaged else "pixels" if pixel else "normalised (crop box [-1, 1])"
     name = f"{model.name} + the detector's 3-D joints" if packaged else model.name
     if pixel:  # back to pixels: all three coordinates scaled, x and y re-centred (official)

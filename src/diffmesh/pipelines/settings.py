@@ -92,6 +92,11 @@ class InferSettings:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
 
     @property
+    def measure_focal(self) -> bool:
+        """Measure the focal length from the camera's turn: neither ``focal_px`` nor ``fov_y_deg`` is given."""
+        return self.focal_px is None and self.fov_y_deg is None
+
+    @property
     def accel_mode(self) -> str:
         """The :func:`diffmesh.accel.accelerate` mode of these settings."""
         return "auto" if self.fast else "parity"

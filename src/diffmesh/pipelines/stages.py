@@ -27,7 +27,8 @@ from diffmesh.pipelines.tracking import Track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["camera_intrinsics", "camera_rotations", "cached_stage", "person_boxes", "predict_and_place", "warn_if_untrained"]
+__all__ = ["camera_intrinsics", "camera_rotations", "cached_stage", "detector_blend_weight", "person_boxes", "predict_and_place",
+           "warn_if_untrained"]  # fmt: skip
 
 
 class _Arrays(Protocol):
@@ -66,7 +67,7 @@ def predict_and_place(
     assert model is not None, "the network is prepared whenever the model stage is not cached"
     normalization = settings.normalization or bundle.normalization
     mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
-    weight = bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
+    weight = detector_blend_weight(bundle, settings)
     if not (weight > 0 and trk.world is not None):  # the detector's own 3-D joints (not in keypoint files)
         return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
     body, rows = bundle.body_model, trk.detected & trk.has_person
@@ -90,6 +91,11 @@ def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: 
         lo, hi = np.nanmin(xy, 1), np.nanmax(xy, 1)
     pad = margin * (hi[:, 1:2] - lo[:, 1:2])
     return np.concatenate([lo - pad, hi + pad], 1)
+
+
+def detector_blend_weight(bundle: ModelBundle, settings: InferSettings) -> float:
+    """The detector's share in :mod:`~diffmesh.pipelines.detector_blend`: ``settings.detector_blend``, else the model's own."""
+    return bundle.detector_blend if settings.detector_blend is None else settings.detector_blend
 
 
 def camera_intrinsics(info: VideoInfo, settings: InferSettings, camera: CameraMotion | None) -> tuple[np.ndarray, str]:

@@ -18,7 +18,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Segment", "Track", "follow_person", "track"]
+__all__ = ["Segment", "Track", "follow_person", "track", "true_runs"]
 
 #: A joint counts as seen when its confidence is above this.
 MIN_JOINT_CONFIDENCE = 0.05
@@ -54,6 +54,12 @@ class Track:
     has_person: np.ndarray
     segments: list[Segment]
     world: np.ndarray | None = None
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive ``True`` in ``mask [N]`` as ``(start, end)`` (end exclusive), in order."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, bool).astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 def _centre(kp: np.ndarray) -> np.ndarray:
@@ -144,18 +150,12 @@ def track(
             out[a + 1 : b] = interp
             has_person[a + 1 : b] = True
     segments: list[Segment] = []
-    start = None
-    for i in range(n + 1):
-        on = i < n and has_person[i]
-        if on and start is None:
-            start = i
-        elif not on and start is not None:
-            if i - start >= min_length:
-                segments.append(Segment(start, i))
-            else:
-                has_person[start:i] = False
-                out[start:i] = 0.0
-            start = None
+    for start, end in true_runs(has_person):
+        if end - start >= min_length:
+            segments.append(Segment(start, end))
+        else:  # too short to keep
+            has_person[start:end] = False
+            out[start:end] = 0.0
     if not segments:
         raise ValueError(
             f"no run of at least {min_length} frames with a person was found in {n} frames; "

@@ -38,6 +38,7 @@ from torch import nn
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import body_sequence
+from diffmesh.pipelines.tracking import true_runs
 
 logger = logging.getLogger(__name__)
 
@@ -211,12 +212,6 @@ def _planted(soles: np.ndarray, up: np.ndarray, d: float, fps: float) -> np.ndar
     return (height < FLOOR_CONTACT_HEIGHT_M + 0.04) & (lateral < CONTACT_SPEED_M_S) & np.isfinite(height)
 
 
-def _segments(valid: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of consecutive valid frames as ``(start, end)``."""
-    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 def _sliding_mm(soles: np.ndarray, contact: np.ndarray) -> float:
     """Mean horizontal displacement (mm/frame) of feet planted in two consecutive frames."""
     both = contact[1:] & contact[:-1]
@@ -229,7 +224,7 @@ def _sliding_mm(soles: np.ndarray, contact: np.ndarray) -> float:
 def _clean_feet(root: np.ndarray, soles: np.ndarray, contact: np.ndarray, sigma: float) -> np.ndarray:
     """``[N, 3]`` root correction (world) that keeps planted feet still and on the floor."""
     corr = np.zeros_like(root)
-    for a, b in _segments(np.isfinite(root).all(1)):
+    for a, b in true_runs(np.isfinite(root).all(1)):
         s, c = soles[a:b], contact[a:b]
         # horizontal: remove the planted feet's velocity from the body's
         step = np.zeros((b - a, 3))
