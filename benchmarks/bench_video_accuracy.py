@@ -43,8 +43,11 @@ else NaN ("–"); the truth's world is Anny's (z up, floor z = 0) through ``R_w2
 World tables with no value at all are left out of the markdown (they stay in the JSON, as NaN).
 
 BlazePose's own 3-D output (``pose_world_landmarks``, hip-centred metres) is scored the same way
-in the same run (column ``blazepose-world``; no reprojection: it has no camera placement).
+in the same run (column ``blazepose-world``; no reprojection: it has no camera placement);
+``--blazepose lite|heavy`` scores another BlazePose landmark model too (``blazepose-world-heavy``).
 ``--stills K`` also runs K frames per clip as JPEG photos (``diffmesh infer photo.jpg``);
+A system whose arguments hold ``--live`` runs live mode (read without pacing: no frame dropped) and
+is scored from ``live.jsonl`` (no world frame).
 ``--pose NAME="ARGS"`` also runs ``diffmesh pose`` (3-D joints, scored like BlazePose's: no
 reprojection), column ``pose NAME``.
 Scores are per clip, then the mean over the clips of each motion category and over all clips.
@@ -244,16 +247,35 @@ def load_clips(clip_dir: Path, limit: int | None = None) -> list[dict]:
 def run_infer(media: Path, out_dir: Path, extra: list[str], timeout: float) -> dict[str, np.ndarray] | None:
     """``diffmesh infer MEDIA -o OUT_DIR --no-overlay --no-animation EXTRA`` → result.npz arrays,
     or None when it found no person (logged)."""
-    cmd = [sys.executable, "-m", "diffmesh.cli", "infer", str(media), "-o", str(out_dir), "--no-overlay", "--no-animation", *extra]
+    live = "--live" in extra  # live mode, read without pacing so that no frame is dropped: live.jsonl
+    cmd = [sys.executable, "-m", "diffmesh.cli", "infer", str(media), "-o", str(out_dir), "--no-overlay", "--no-animation", *extra,
+           *(["--live-no-pacing"] if live else [])]  # fmt: skip
     logger.debug("running %s", shlex.join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    result = out_dir / "result.npz"
+    result = out_dir / ("live.jsonl" if live else "result.npz")
     if proc.returncode != 0 or not result.is_file():
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
         logger.warning("%s: diffmesh infer exited %d: %s", media.name, proc.returncode, last)
         return None
+    if live:
+        return read_live(result, media)
     with np.load(result, allow_pickle=False) as d:
         return {k: d[k] for k in d.files}
+
+
+def read_live(path: Path, media: Path) -> dict[str, np.ndarray]:
+    """``live.jsonl`` as the result.npz arrays the scores read (camera-frame joints, keypoints, the
+    live run's intrinsics; no world frame)."""
+    from diffmesh.geometry.camera import default_intrinsics
+    from diffmesh.io.video import probe_video
+
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    info = probe_video(media)
+    rows = [r for r in lines if r["person"]]
+    return {"frame_indices": np.array([r["frame"] for r in rows], np.int64), "valid": np.ones(len(rows), bool),
+            "joints_3d_cam": np.array([r["joints_3d_cam"] for r in rows], np.float64).reshape(-1, 17, 3),
+            "keypoints_2d": np.array([r["keypoints_2d"] for r in rows], np.float64).reshape(-1, 17, 3),
+            "K": np.tile(default_intrinsics(info.width, info.height), (len(rows), 1, 1))}  # fmt: skip
 
 
 def score_result(res: dict[str, np.ndarray] | None, gt: dict[str, np.ndarray], frames: np.ndarray) -> dict[str, float]:
@@ -275,14 +297,19 @@ def score_result(res: dict[str, np.ndarray] | None, gt: dict[str, np.ndarray], f
     return scores | score_reprojection(pred, K, kp2d, valid, gt["height_px"][frames]) | score_world(res, gt, frames)
 
 
-def blazepose_world(video: Path, stills: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """BlazePose ``pose_world_landmarks`` on every frame (video mode, the pipeline's settings) →
-    limb joints ``[T, 12, 3]`` (metres, hip-centred) and ``valid [T]``."""
+def blazepose_column(model: str) -> str:
+    """The results column of BlazePose's world landmarks from one landmark model (``full``: :data:`BLAZEPOSE`)."""
+    return BLAZEPOSE if model == "full" else f"{BLAZEPOSE}-{model}"
+
+
+def blazepose_world(video: Path, model: str = "full") -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose ``pose_world_landmarks`` (landmark model ``model``) on every frame (video mode, the
+    pipeline's settings) → limb joints ``[T, 12, 3]`` (metres, hip-centred) and ``valid [T]``."""
     from diffmesh.io.video import iter_frames
     from diffmesh.pipelines.keypoints import PoseDetector
 
     joints, valid = [], []
-    with PoseDetector(min_detection_confidence=0.3) as det:
+    with PoseDetector(min_detection_confidence=0.3, model=model) as det:
         for frame in iter_frames(video, threads=1):
             found = det.detect_with_world(frame.image)
             ok = found is not None and found[1] is not None
@@ -326,7 +353,7 @@ def run_pose(video: Path, out_dir: Path, extra: list[str], timeout: float) -> tu
 
 
 def evaluate(clips: list[dict], systems: dict[str, list[str]], work: Path, stills: int, timeout: float,
-             with_blazepose: bool = True, pose: dict[str, list[str]] | None = None) -> dict:  # fmt: skip
+             blazepose: tuple[str, ...] = ("full",), pose: dict[str, list[str]] | None = None) -> dict:  # fmt: skip
     """Score every clip under every system; returns ``{"clips": {name: {system: scores}}, ...}``."""
     per_clip: dict[str, dict[str, dict[str, float]]] = {}
     for n, clip in enumerate(clips):
@@ -351,9 +378,9 @@ def evaluate(clips: list[dict], systems: dict[str, list[str]], work: Path, still
             found = run_pose(clip["video"], work / f"pose-{system}" / name, extra, timeout)
             joints, valid = found if found is not None else (np.zeros((T, 12, 3)), np.zeros(T, bool))
             per_clip[name][f"pose {system}"] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
-        if with_blazepose:
-            joints, valid = blazepose_world(clip["video"])
-            per_clip[name][BLAZEPOSE] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
+        for model in blazepose:
+            joints, valid = blazepose_world(clip["video"], model)
+            per_clip[name][blazepose_column(model)] = score_3d(joints, gt["joints_cam"], valid) | dict.fromkeys(("reproj_px", "reproj_pct", "kp2d_pct"), float("nan"))
         logger.info("[%d/%d] %s (%s): %s", n + 1, len(clips), name, clip["category"],
                     "; ".join(f"{s}: PA {v['pa_mpjpe_mm']:.0f} mm, MPJPE {v['mpjpe_mm']:.0f} mm" for s, v in per_clip[name].items()))  # fmt: skip
     categories = {c["name"]: c["category"] for c in clips}
@@ -425,7 +452,7 @@ def parse_systems(values: list[str] | None) -> dict[str, list[str]]:
     systems = {}
     for v in values:
         name, sep, extra = v.partition("=")
-        if not sep or not name or name == BLAZEPOSE:
+        if not sep or not name or name.startswith(BLAZEPOSE):
             raise ValueError(f"--system {v!r}: expected NAME=\"extra infer args\" (e.g. flip=\"--flip\"), NAME not {BLAZEPOSE!r}")
         systems[name] = shlex.split(extra)
     return systems
@@ -452,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=None, help="folder for the runs' outputs (default: a temporary folder)")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips")
     p.add_argument("--no-blazepose", action="store_true", help="do not score BlazePose's world landmarks")
+    p.add_argument("--blazepose", action="append", choices=("lite", "full", "heavy"), default=None,
+                   help="score the world landmarks of this BlazePose landmark model (repeatable; default: full)")
     p.add_argument("--pose", action="append", metavar="NAME=ARGS",
                    help='also score `diffmesh pose` (3-D joints) with these extra arguments, column "pose NAME" (repeatable)')
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per diffmesh infer run")
@@ -466,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("%d clips from %s; systems %s", len(clips), args.clip_dir, {k: shlex.join(v) for k, v in systems.items()})
     with tempfile.TemporaryDirectory(prefix="vbench_") as tmp:
         work = Path(args.work or tmp)
-        results = evaluate(clips, systems, work, args.stills, args.timeout, not args.no_blazepose,
+        blazepose = () if args.no_blazepose else tuple(dict.fromkeys(args.blazepose or ["full"]))
+        results = evaluate(clips, systems, work, args.stills, args.timeout, blazepose,
                            parse_systems(args.pose) if args.pose else None)  # fmt: skip
     results |= {"command": shlex.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                 "systems": {k: shlex.join(v) for k, v in systems.items()}, "clip_dir": str(args.clip_dir), "machine": machine()}  # fmt: skip

@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, DETECTOR_MODELS
+
 logger = logging.getLogger("diffmesh.cli")
 
 SAMPLE_CLIP = "sample_clip.mp4"
@@ -106,6 +108,9 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g = p.add_argument_group("input")
     g.add_argument("--keypoints", default=None, help="AlphaPose Halpe-26/COCO-17 JSON for this video instead of the detector")
     g.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
+    g.add_argument("--detector-model", choices=DETECTOR_MODELS, default=DEFAULT_DETECTOR_MODEL,
+                   help="BlazePose landmark model: lite (fastest), full (default, inside mediapipe's wheel) or heavy (most "
+                   "accurate, ~2.5x the detector's time); docs/benchmarks.md 5.5 measures each")
     g.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     g.add_argument("--end", type=int, default=None, help="stop before this frame")
     g.add_argument("--fov", type=float, default=None, help="vertical field of view in degrees (default 50)")
@@ -155,6 +160,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         end=args.end,
         keypoints_file=args.keypoints,
         track_id=args.track_id,
+        detector_model=args.detector_model,
         max_gap=args.max_gap,
         flip=args.flip,
         normalization=args.normalization,
@@ -217,6 +223,7 @@ def _run_live(args: argparse.Namespace) -> int:
     from diffmesh.pipelines import InferSettings, load_model
     from diffmesh.pipelines.live import run_live
     from diffmesh.pipelines.model import prepare_model
+    from diffmesh.pipelines.stages import detector_blend_weight
     from diffmesh.pipelines.threads import default_threads, torch_threads
     from diffmesh.pipelines.vmc import parse_vmc_address
 
@@ -225,11 +232,12 @@ def _run_live(args: argparse.Namespace) -> int:
     if args.vmc is not None:
         parse_vmc_address(args.vmc)  # a bad address fails before the model loads
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
-    settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads)
+    settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads, detector_blend=args.detector_blend)
     with torch_threads(settings.threads or default_threads()):
         model = prepare_model(bundle, settings)
         summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
-                           realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc)  # fmt: skip
+                           realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc,
+                           detector_model=args.detector_model, detector_blend=detector_blend_weight(bundle, settings))  # fmt: skip
     print(
         f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
         f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "
@@ -251,6 +259,9 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (created)")
     p.add_argument("--keypoints", default=None, help="AlphaPose Halpe-26/COCO-17 JSON for this video instead of the detector")
     p.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
+    p.add_argument("--detector-model", choices=DETECTOR_MODELS, default=DEFAULT_DETECTOR_MODEL,
+                   help="BlazePose landmark model: lite (fastest), full (default, inside mediapipe's wheel) or heavy (most "
+                   "accurate, ~2.5x the detector's time); docs/benchmarks.md 5.5 measures each")
     p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     p.add_argument("--end", type=int, default=None, help="stop before this frame")
     p.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")
@@ -262,7 +273,7 @@ def source_settings(args: argparse.Namespace) -> Any:
     from diffmesh.pipelines import InferSettings
 
     return InferSettings(start=args.start, end=args.end, keypoints_file=args.keypoints, track_id=args.track_id,
-                         max_gap=args.max_gap, threads=args.threads)  # fmt: skip
+                         detector_model=args.detector_model, max_gap=args.max_gap, threads=args.threads)  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

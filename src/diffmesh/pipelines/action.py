@@ -178,7 +178,7 @@ def _reference_embeddings(
             "--reference NAME=VIDEO for each action (e.g. --reference wave=wave.mp4 --reference clap=clap.mp4)"
         )
     whole = InferSettings(keypoints_file=None, min_detection_confidence=settings.min_detection_confidence,
-                          max_gap=settings.max_gap)  # fmt: skip
+                          detector_model=settings.detector_model, max_gap=settings.max_gap)  # fmt: skip
     embs = []
     for name, path in references.items():
         tv = tracked_video(path, None, whole, min_frames=2, purpose=f"use as the reference for {name!r}")

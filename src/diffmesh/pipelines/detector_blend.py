@@ -21,16 +21,19 @@ weights (``registry`` ``detector_blend``); ``--detector-blend W`` sets the weigh
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from torch import nn
 
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS, SMPL_PARENTS
 from diffmesh.geometry.rotation_fit import fit_rotation, shortest_rotation
+from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence, body_sequence
 from diffmesh.pipelines.tracking import true_runs
 
-__all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "SNAP_MIN_CONFIDENCE", "blend_joints", "hip_centred",
-           "refine_limbs", "snap_to_keypoints"]  # fmt: skip
+__all__ = ["BLEND_SMOOTH_SIGMA", "LIMB_CHAINS", "REFINE_ITERATIONS", "SNAP_MIN_CONFIDENCE", "blend_joints", "fit_to_detector",
+           "hip_centred", "refine_limbs", "snap_to_keypoints"]  # fmt: skip
 
 #: Gaussian smoothing (frames) of the detector's joints before blending: takes BlazePose's
 #: acceleration error from 36 to about the network's own (9 mm/frame²) at no cost in accuracy.
@@ -120,6 +123,25 @@ def snap_to_keypoints(joints_cam: np.ndarray, keypoints: np.ndarray, K: np.ndarr
         shift[a:b] = _smooth(shift[a:b], sigma)
     out[..., :2] += shift
     return out
+
+
+def fit_to_detector(body_model: nn.Module, mesh: MeshSequence, joints: np.ndarray, target: np.ndarray, keypoints: np.ndarray,
+                    rows: np.ndarray, K: np.ndarray, weight: float, place: Callable[[MeshSequence], PlacedMesh]) -> PlacedMesh:  # fmt: skip
+    """Both steps of the blend, the same offline and live: the limbs swung toward ``target``
+    (:func:`blend_joints`'s joints, hip-centred), the body placed (``place``), its joints moved
+    ``weight`` of the way toward the 2-D ``keypoints`` (:func:`snap_to_keypoints`), the limbs swung
+    toward those, and the body placed again (returned).
+
+    Args:
+        joints: ``[N, 17, 3]`` the network body's H36M joints (root-relative, as ``place`` gives them).
+        keypoints: ``[N, 17, 3]`` detected 2-D keypoints (pixels, confidence); ``K`` the camera.
+        rows: ``[N]`` bool, the frames with a detected person (others are left as they are).
+        place: poses and places a body: ``joints_m`` root-relative, ``transl`` camera frame.
+    """
+    placed = place(refine_limbs(body_model, mesh, target, rows, current=joints))
+    at = np.nan_to_num(placed.transl)[:, None]
+    moved = snap_to_keypoints(placed.joints_m + at, keypoints, K, rows, weight) - at
+    return place(refine_limbs(body_model, placed.mesh, moved, rows, current=placed.joints_m))
 
 
 def _swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from diffmesh.accel import make_plan
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.io.video import VideoInfo, probe_video
 from diffmesh.files import sha256_file
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.infer_people import PeopleRun, run_people
 from diffmesh.pipelines.keypoints import FrameKeypoints, find_keypoints
@@ -163,6 +164,8 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
     camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v2"]} if _measures_camera(settings) else {}
+    if settings.detector_model != DEFAULT_DETECTOR_MODEL and not settings.keypoints_file:  # full: the key as before
+        camera["detector_model"] = settings.detector_model
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera)  # fmt: skip
 

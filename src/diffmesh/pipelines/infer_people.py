@@ -88,6 +88,7 @@ def run_people(
             people = cached_stage(ctx.cache, "people", ctx.keypoints_key, cached, PeopleKeypoints.from_arrays,
                                   lambda: detect_people_video(info.path, ctx.start, ctx.end, max_people=settings.max_people,
                                                               min_detection_confidence=settings.min_detection_confidence,
+                                                              detector_model=settings.detector_model,
                                                               progress=progress, camera_K=guess if ctx.measure_camera else None,
                                                               estimate_focal=settings.measure_focal))  # fmt: skip
             rows = kept_people(people, settings.person)

@@ -9,8 +9,8 @@ BlazePose-33 → H36M-17 is :func:`diffmesh.conventions.blazepose_to_h36m` (its 
 (:func:`detect_video`) or an AlphaPose file (:func:`keypoints_from_file`).
 
 mediapipe is imported lazily (``pip install --no-deps mediapipe==0.10.21`` plus its lean
-runtime dependencies; see docs/inference.md). Only ``model_complexity=1`` is used: its weights
-are inside the wheel, the other complexities download at run time.
+runtime dependencies; see docs/inference.md). The ``full`` landmark model is the wheel's own;
+``lite`` and ``heavy`` ship with this package (:mod:`diffmesh.pipelines.blazepose_models`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
 from diffmesh.geometry.camera_motion import CameraMotion, RotationTracker
 from diffmesh.io.video import VideoInfo, iter_frames
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model, landmark_model
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.stages import person_boxes
@@ -88,7 +89,8 @@ class FrameKeypoints:
 
 
 class PoseDetector:
-    """mediapipe BlazePose (``model_complexity=1``, weights inside the wheel) on RGB frames.
+    """mediapipe BlazePose on RGB frames: the ``full`` landmark model inside the wheel, or the
+    ``lite`` or ``heavy`` one the package ships (:mod:`diffmesh.pipelines.blazepose_models`).
 
     Args:
         min_detection_confidence: person-detector threshold; 0.3 finds people over busy
@@ -97,11 +99,19 @@ class PoseDetector:
         static_image_mode: detect on every frame (photos) instead of tracking (videos, ~2x faster).
         quiet: while the detector is open, mediapipe's native log lines on stderr go to
             :mod:`logging` at DEBUG level instead (:mod:`diffmesh.pipelines.native_logs`).
+        model: the landmark model, one of :data:`~diffmesh.pipelines.blazepose_models.DETECTOR_MODELS`.
 
     Call :meth:`detect` per frame, in order; use as a context manager or call :meth:`close`.
     """
 
     name = "mediapipe-blazepose"
+
+    @property
+    def source(self) -> str:
+        """Where keypoints came from, for ``FrameKeypoints.source`` (``mediapipe-blazepose-0.10.21``;
+        ``mediapipe-blazepose-heavy-0.10.21`` for another landmark model)."""
+        model = "" if self.model == DEFAULT_DETECTOR_MODEL else f"-{self.model}"
+        return f"{self.name}{model}-{self.version}"
 
     def __init__(
         self,
@@ -109,23 +119,28 @@ class PoseDetector:
         min_tracking_confidence: float = 0.5,
         static_image_mode: bool = False,
         quiet: bool = True,
+        model: str = DEFAULT_DETECTOR_MODEL,
     ) -> None:
+        check_detector_model(model)
         mp = _require_mediapipe()
         self.version = getattr(mp, "__version__", "unknown")
+        self.model = model
         # Native lines come when the graph starts and when it first finds a person: for the detector's lifetime.
         self._quiet = ExitStack()
         if quiet:
             self._quiet.enter_context(native_logs_to_logging(logger))
         try:
-            # model_complexity=1 is the only pose model in the 0.10.21 wheel; 0 and 2 download at run time.
-            self._pose = mp.solutions.pose.Pose(
-                static_image_mode=static_image_mode,
-                model_complexity=1,
-                smooth_landmarks=True,
-                enable_segmentation=False,
-                min_detection_confidence=min_detection_confidence,
-                min_tracking_confidence=min_tracking_confidence,
-            )
+            with landmark_model(mp, model) as complexity:
+                self._pose = mp.solutions.pose.Pose(
+                    static_image_mode=static_image_mode,
+                    model_complexity=complexity,
+                    smooth_landmarks=True,
+                    enable_segmentation=False,
+                    min_detection_confidence=min_detection_confidence,
+                    min_tracking_confidence=min_tracking_confidence,
+                )
+                if model != DEFAULT_DETECTOR_MODEL:  # the graph opens its models now, while they are ours
+                    self._pose.process(np.zeros((32, 32, 3), np.uint8))
         except BaseException:
             self._quiet.close()
             raise
@@ -324,8 +339,10 @@ def detect_video(
     progress: Progress = no_progress,
     camera_K: np.ndarray | None = None,
     estimate_focal: bool = False,
+    detector_model: str = DEFAULT_DETECTOR_MODEL,
 ) -> FrameKeypoints:
-    """Decode frames ``[start, end)`` and run BlazePose on each (``frame_indices`` are video frame indices).
+    """Decode frames ``[start, end)`` and run BlazePose (the ``detector_model`` landmark model) on
+    each (``frame_indices`` are video frame indices).
 
     With ``camera_K`` (``[3, 3]`` intrinsics) the camera's rotation is measured on the same decoded
     frames (:class:`~diffmesh.geometry.camera_motion.RotationTracker`, on a worker thread beside the
@@ -342,7 +359,7 @@ def detect_video(
     world33 = np.zeros((n, len(BLAZEPOSE_JOINTS), 3), dtype=np.float32)
     detected = np.zeros(n, dtype=bool)
     count = 0
-    with PoseDetector(min_detection_confidence=min_detection_confidence) as det, CameraPass(camera_K) as camera:
+    with PoseDetector(min_detection_confidence=min_detection_confidence, model=detector_model) as det, CameraPass(camera_K) as camera:
         # one decoder thread (the prefetcher) on the core the single-threaded detector leaves free
         for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
             i = frame.index - start
@@ -354,7 +371,7 @@ def detect_video(
             camera.add(frame.image, {0: kp33[i]} if found is not None else {})
             count += 1
             progress("detect", count, n)
-        source = f"{det.name}-{det.version}"
+        source = det.source
         motion = camera.result(estimate_focal) if count else None
     if count != n:
         raise ValueError(
@@ -437,4 +454,5 @@ def find_keypoints(
     (measuring the camera's rotation on the way when ``camera_K`` is given: :func:`detect_video`)."""
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
-    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, settings.measure_focal)
+    return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, settings.measure_focal,
+                        settings.detector_model)

@@ -26,8 +26,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import torch
@@ -37,7 +36,13 @@ from diffmesh.conventions import blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.geometry.camera import default_intrinsics, fit_translation
 from diffmesh.geometry.model_input import model_input_channels, network_input
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
+from diffmesh.pipelines.detector_blend import blend_joints, fit_to_detector
+from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.prediction import MeshSequence
 from diffmesh.pipelines.vmc import VmcSender
+
+if TYPE_CHECKING:
+    from diffmesh.pipelines.keypoints import PoseDetector
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +139,8 @@ def run_live(
     realtime: bool = True,
     max_seconds: float | None = None,
     vmc: str | None = None,
+    detector_model: str = "full",
+    detector_blend: float = 0.0,
 ) -> LiveSummary:
     """Run live until the source ends, ``max_seconds`` pass, or Ctrl-C; returns (and writes) the summary.
 
@@ -144,12 +151,18 @@ def run_live(
         stride: frames between network calls (each call emits that many frames).
         realtime: pace a file by its timestamps (``False``: as fast as it decodes, dropping nothing).
         vmc: ``"HOST:PORT"`` of a VMC receiver (avatar program) to send each frame to, or ``None``.
+        detector_model: the BlazePose landmark model (:mod:`diffmesh.pipelines.blazepose_models`).
+        detector_blend: the detector's share when the body is fitted to its own 3-D joints and 2-D
+            keypoints (:func:`~diffmesh.pipelines.detector_blend.fit_to_detector`, over the causal
+            window: the smoothing sees no future frames); 0: off.
     """
     from diffmesh.pipelines.keypoints import PoseDetector
     from diffmesh.pipelines.outputs import prepare_output_folder
 
     if stride < 1:
         raise ValueError(f"--live-stride must be >= 1, got {stride}")
+    if not 0.0 <= detector_blend <= 1.0:
+        raise ValueError(f"--detector-blend must be in [0, 1] (0: off), got {detector_blend!r}")
     clip_len = int(getattr(model.head, "clip_len", 16))
     stride = min(stride, clip_len)
     sender = None if vmc is None else VmcSender.for_body_model(vmc, body_model)  # a bad address fails first
@@ -166,7 +179,7 @@ def run_live(
     pending: list[tuple[int, float, np.ndarray | None]] = []
     # The network runs on a second thread while the detector takes the next frames (2 cores: both
     # busy); one worker keeps the windows, and the lines, in order.
-    with PoseDetector() as det, open(out / "live.jsonl", "w", encoding="utf-8") as f, ThreadPoolExecutor(1) as pool:
+    with PoseDetector(model=detector_model) as det, open(out / "live.jsonl", "w", encoding="utf-8") as f, ThreadPoolExecutor(1) as pool:
         det.detect(np.zeros((cap.height, cap.width, 3), np.uint8))  # start the graph before the clock
         with torch.inference_mode():  # and the network (first-call allocations)
             model(torch.zeros(1, clip_len, 17, model_input_channels(model)))
@@ -189,12 +202,12 @@ def run_live(
                 if len(pending) >= stride:
                     if busy is not None:
                         busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
-                    busy = pool.submit(_emit, f, model, body_model, list(buf), pending, K, clip_len, summary, sender)
+                    busy = pool.submit(_emit, f, model, body_model, list(buf), pending, K, clip_len, summary, sender, detector_blend)
                     pending = []
             if busy is not None:
                 busy.result()
             if pending:
-                _emit(f, model, body_model, list(buf), pending, K, clip_len, summary, sender)
+                _emit(f, model, body_model, list(buf), pending, K, clip_len, summary, sender, detector_blend)
         except KeyboardInterrupt:
             logger.info("live run stopped (Ctrl-C)")
         finally:
@@ -223,10 +236,23 @@ def _detect(det: PoseDetector, image: np.ndarray) -> np.ndarray | None:
     return np.concatenate([blazepose_to_h36m(found[0]), world], axis=-1)
 
 
+def _place(body_model: nn.Module, mesh: MeshSequence, keypoints: np.ndarray, K: np.ndarray) -> PlacedMesh:
+    """Pose the body (pelvis-relative H36M joints) and fit each frame's translation to its keypoints
+    (no smoothing across frames: each is emitted as it comes)."""
+    with torch.inference_mode():
+        rot = torch.from_numpy(mesh.rotmats)
+        body = body_model(betas=torch.from_numpy(mesh.betas), body_pose=rot[:, 1:], global_orient=rot[:, :1])
+    joints = body.joints_h36m.float().numpy()
+    joints = joints - joints[:, :1]
+    w = np.where(keypoints[..., 2] >= 0.3, keypoints[..., 2], 0.0)
+    transl, reproj = fit_translation(joints, keypoints[..., :2], w, K)
+    return PlacedMesh(mesh, joints, transl, transl, reproj)
+
+
 def _emit(
     f: TextIO, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
     pending: list[tuple[int, float, np.ndarray | None]], K: np.ndarray, clip_len: int, summary: LiveSummary,
-    sender: VmcSender | None = None,
+    sender: VmcSender | None = None, detector_blend: float = 0.0,
 ) -> None:  # fmt: skip
     """Run the causal window ending at the newest frame; write (and send) one line per pending frame."""
     kps = np.stack([kp if kp is not None else np.zeros((17, 6), np.float32) for _, _, kp in window])
@@ -239,16 +265,24 @@ def _emit(
     x = network_input(kps[..., :3], kps[..., 3:], model_input_channels(model))
     if len(x) < clip_len:  # the first frames: repeat the first one before them
         x = np.concatenate([np.repeat(x[:1], clip_len - len(x), 0), x])
+    n = len(pending)
     with torch.inference_mode():
         res = model(torch.from_numpy(x)[None].float())
-        rot = res.rotmats[0, -len(pending) :].float()
-        betas = res.betas[0, -len(pending) :].float()
-        body = body_model(betas=betas, body_pose=rot[:, 1:], global_orient=rot[:, :1])
-    joints = body.joints_h36m.numpy()
-    joints = joints - joints[:, :1]
-    kp_p = np.stack([kp[:, :3] if kp is not None else np.zeros((17, 3), np.float32) for _, _, kp in pending])
-    w = np.where(kp_p[..., 2] >= 0.3, kp_p[..., 2], 0.0)
-    transl, _ = fit_translation(joints, kp_p[..., :2], w, K)
+    kp_p = kps[-n:, :, :3]
+    rows = np.array([kp is not None for _, _, kp in pending])
+    if detector_blend > 0:  # the window's detector joints smooth the target: what the offline blend sees, less the future
+        m = len(window)
+        mesh = MeshSequence(res.rotmats[0, -m:].float().numpy(), res.betas[0, -m:].float().numpy())
+        joints_w = _place(body_model, mesh, kps[:, :, :3], K).joints_m
+        has = np.array([kp is not None for _, _, kp in window]) & np.abs(kps[..., 3:]).any((1, 2))
+        target = blend_joints(joints_w, kps[..., 3:], has, detector_blend)[-n:]
+        mesh = MeshSequence(mesh.rotmats[-n:], mesh.betas[-n:])
+        placed = fit_to_detector(body_model, mesh, joints_w[-n:], target, kp_p, rows & has[-n:], K, detector_blend,
+                                 lambda s: _place(body_model, s, kp_p, K))  # fmt: skip
+    else:
+        placed = _place(body_model, MeshSequence(res.rotmats[0, -n:].float().numpy(), res.betas[0, -n:].float().numpy()), kp_p, K)
+    rot, betas = torch.from_numpy(placed.mesh.rotmats), placed.mesh.betas
+    joints, transl = placed.joints_m, placed.transl
     aa = rotmat_to_axis_angle(rot).numpy()
     now = time.perf_counter()
     for k, (index, t_cap, kp) in enumerate(pending):
@@ -262,7 +296,7 @@ def _emit(
         summary.frames_with_person += 1
         _write_line(f, {
             "frame": index, "person": True, "latency_ms": round(latency, 1),
-            "pose_axis_angle": _r(aa[k], 5), "betas": _r(betas[k].numpy(), 5),
+            "pose_axis_angle": _r(aa[k], 5), "betas": _r(betas[k], 5),
             "transl": None if not np.isfinite(transl[k]).all() else _r(transl[k], 4),
             "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp[:, :3], 2),
         })  # fmt: skip

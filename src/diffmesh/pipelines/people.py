@@ -49,6 +49,7 @@ from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_
 from diffmesh.io.video import iter_frames, probe_video
 from diffmesh.geometry.camera_motion import CameraMotion
 from diffmesh.pipelines.keypoints import CameraPass, FrameKeypoints, PoseDetector
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model
 from diffmesh.pipelines.appearance import APPEARANCE_RATE, appearance, similarity
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.person_crops import (
@@ -176,7 +177,9 @@ class PeopleDetector:
     name = "mediapipe-blazepose-people"
 
     def __init__(self, max_people: int = 6, discover_every: int = 10, max_gap: int = 30,
-                 min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True) -> None:  # fmt: skip
+                 min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True,
+                 detector_model: str = DEFAULT_DETECTOR_MODEL) -> None:  # fmt: skip
+        self.detector_model = check_detector_model(detector_model)
         _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
                          min_detection_confidence=min_detection_confidence, min_height=min_height)  # fmt: skip
         self.max_people, self.discover_every, self.max_gap = max_people, discover_every, max_gap
@@ -190,13 +193,14 @@ class PeopleDetector:
         with ExitStack() as stack:  # kept open (pop_all) unless the detector fails to start
             # one redirection of native log lines for all the detectors opened and closed meanwhile
             stack.enter_context(native_logs_to_logging(logger))
-            self._finder = PoseDetector(min_detection_confidence, static_image_mode=True, quiet=False)
+            self._finder = PoseDetector(min_detection_confidence, static_image_mode=True, quiet=False, model=detector_model)
             stack.callback(self._finder.close)
             self._closing = stack.pop_all()
         self.version = self._finder.version
+        self.source = self._finder.source.replace(PoseDetector.name, self.name)
 
     def _new_detector(self) -> PoseDetector:
-        return PoseDetector(self.min_detection_confidence, static_image_mode=False, quiet=False)
+        return PoseDetector(self.min_detection_confidence, static_image_mode=False, quiet=False, model=self.detector_model)
 
     def detect(self, image: np.ndarray) -> dict[int, Found]:
         """Follow and discover people in the next frame (``uint8 [H, W, 3]`` RGB): ``{id: detection}``
@@ -382,7 +386,7 @@ class PeopleDetector:
         keypoints = np.where(detected[..., None, None], blazepose_to_h36m(kp33), 0.0).astype(np.float32)
         world = np.where(detected[..., None, None], blazepose_world_to_h36m(world33), np.nan).astype(np.float32)
         ids = np.array([k.id for k in tracks], dtype=np.int64)
-        return PeopleKeypoints(ids, keypoints, world, detected, np.arange(n, dtype=np.int64), f"{self.name}-{self.version}")
+        return PeopleKeypoints(ids, keypoints, world, detected, np.arange(n, dtype=np.int64), self.source)
 
     def close(self) -> None:
         with self._closing:  # the finder and the log redirection close last, whatever happens
@@ -428,6 +432,7 @@ def detect_people(
     progress: Progress = no_progress,
     camera_K: np.ndarray | None = None,
     estimate_focal: bool = False,
+    detector_model: str = DEFAULT_DETECTOR_MODEL,
 ) -> PeopleKeypoints:
     """Find and follow people through consecutive frames (see the module docstring).
 
@@ -445,6 +450,7 @@ def detect_people(
         camera_K: ``[3, 3]`` intrinsics: also measure the camera's rotation on the same frames, with
             everyone found in a frame kept out of the background (:class:`~diffmesh.pipelines.keypoints.CameraPass`);
             ``estimate_focal``: and its focal length where it turns enough.
+        detector_model: the BlazePose landmark model (:mod:`diffmesh.pipelines.blazepose_models`).
 
     Returns:
         :class:`PeopleKeypoints` with ``frame_indices`` ``0, 1, ...``.
@@ -453,7 +459,7 @@ def detect_people(
         ValueError: a bad argument, frames of different sizes or types, or no frames.
     """
     total = len(frames) if hasattr(frames, "__len__") else 0
-    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles) as det, \
+    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model) as det, \
             CameraPass(camera_K) as camera:  # fmt: skip
         for count, image in enumerate(frames, 1):
             found = det.detect(image)

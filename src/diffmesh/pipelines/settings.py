@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from diffmesh.pipelines.blazepose_models import check_detector_model
+
 __all__ = ["InferSettings", "Progress", "StageClock", "no_progress"]
 
 #: ``progress(stage, done, total)``: called as a stage (``"detect"``, ``"model"``, ``"render"``)
@@ -30,6 +32,8 @@ class InferSettings:
         keypoints_file: an AlphaPose Halpe-26/COCO-17 JSON to use instead of the detector.
         track_id: keep only this AlphaPose track (``idx``).
         min_detection_confidence: BlazePose person-detector threshold.
+        detector_model: BlazePose landmark model, ``"lite"``, ``"full"`` (the default) or ``"heavy"``
+            (:mod:`diffmesh.pipelines.blazepose_models`; docs/benchmarks.md §5.5 measures each).
         max_gap: missing runs up to this many frames are interpolated; longer ones split the sequence.
         stride: window step (default ``clip_len // 2``: every frame is seen by two windows).
         flip: flip test-time augmentation (doubles the model cost).
@@ -59,6 +63,7 @@ class InferSettings:
     keypoints_file: str | None = None
     track_id: int | None = None
     min_detection_confidence: float = 0.3
+    detector_model: str = "full"
     max_gap: int = 10
     stride: int | None = None
     flip: bool = False
@@ -88,6 +93,9 @@ class InferSettings:
             raise ValueError(f"max_people={self.max_people} needs the detector; a keypoint file gives one person (pick it with track_id)")
         if self.detector_blend is not None and not 0.0 <= self.detector_blend <= 1.0:
             raise ValueError(f"detector_blend must be in [0, 1] (0: off) or None (the model's own), got {self.detector_blend!r}")
+        check_detector_model(self.detector_model)
+        if self.keypoints_file and self.detector_model != "full":
+            raise ValueError(f"detector_model={self.detector_model!r} picks the detector's model; a keypoint file replaces the detector (drop one)")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
 
@@ -104,7 +112,7 @@ class InferSettings:
     def model_stage_parts(self) -> dict[str, Any]:
         """The settings in the model stage's cache key: all but the frame range and keypoint
         source (already in the keypoints key) and those that do not change the result."""
-        neutral = ("start", "end", "keypoints_file", "track_id", "device", "batch_windows", "threads", "max_people", "person",
+        neutral = ("start", "end", "keypoints_file", "detector_model", "track_id", "device", "batch_windows", "threads", "max_people", "person",
                    *_WORLD_SETTINGS)  # fmt: skip
         return {k: v for k, v in asdict(self).items() if k not in neutral}
 

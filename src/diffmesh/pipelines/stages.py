@@ -20,7 +20,7 @@ from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
 from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.placement import PlacedMesh, place_mesh
-from diffmesh.pipelines.detector_blend import blend_joints, refine_limbs, snap_to_keypoints
+from diffmesh.pipelines.detector_blend import blend_joints, fit_to_detector
 from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
 from diffmesh.pipelines.settings import InferSettings, Progress
 from diffmesh.pipelines.tracking import Track
@@ -72,13 +72,8 @@ def predict_and_place(
         return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
     body, rows = bundle.body_model, trk.detected & trk.has_person
     joints = h36m_joints(body, mesh)
-    mesh = refine_limbs(body, mesh, blend_joints(joints, trk.world, rows, weight), rows, current=joints)
-    placed = place_mesh(body, mesh, trk, K, settings.smooth_sigma)
-    # then toward the detector's 2-D keypoints, across the image at the placed depth; placed again
-    at = np.nan_to_num(placed.transl)[:, None]
-    target = snap_to_keypoints(placed.joints_m + at, trk.keypoints, K, rows, weight) - at
-    mesh = refine_limbs(body, placed.mesh, target, rows, current=placed.joints_m)
-    return place_mesh(body, mesh, trk, K, settings.smooth_sigma)
+    return fit_to_detector(body, mesh, joints, blend_joints(joints, trk.world, rows, weight), trk.keypoints, rows, K, weight,
+                           lambda m: place_mesh(body, m, trk, K, settings.smooth_sigma))  # fmt: skip
 
 
 def person_boxes(keypoints: np.ndarray, has_person: np.ndarray, min_confidence: float = 0.3,

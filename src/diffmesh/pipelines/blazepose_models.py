@@ -1,0 +1,114 @@
+"""Which BlazePose landmark model the detector runs: ``lite``, ``full`` or ``heavy``.
+
+The mediapipe 0.10.21 wheel bundles only the ``full`` landmark model; its legacy pose solution
+downloads ``lite`` (``model_complexity=0``) and ``heavy`` (``2``) into site-packages on first use,
+which fails offline. The package ships both (``diffmesh/assets/blazepose``, taken unchanged from
+the npm package ``@mediapipe/pose`` 0.5.1675469404, Apache-2.0; provenance and checksums in that
+folder's README) and points mediapipe at them instead: while a detector is built,
+:func:`landmark_model` gives mediapipe a resource folder of links to the wheel's person detector
+and ``full`` model and to the shipped ``lite`` and ``heavy`` files, and turns its download step
+off. Nothing is written into site-packages and nothing is fetched.
+
+Measured (docs/benchmarks.md §5.5): ``heavy`` is the most accurate and the slowest (about 2.5x
+``full``'s time per frame), ``lite`` the fastest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity"]
+
+#: The landmark models, in mediapipe's ``model_complexity`` order.
+DETECTOR_MODELS = ("lite", "full", "heavy")
+DEFAULT_DETECTOR_MODEL = "full"
+
+_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "blazepose"
+#: sha-256 of the shipped files (checked once per process before mediapipe reads them).
+_SHIPPED = {
+    "lite": "f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61",
+    "heavy": "59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe",
+}
+_LANDMARK = "mediapipe/modules/pose_landmark/pose_landmark_{}.tflite"
+_DETECTION = "mediapipe/modules/pose_detection/pose_detection.tflite"
+_resource_dir: Path | None = None
+
+
+def check_detector_model(name: str) -> str:
+    """``name`` if it is one of :data:`DETECTOR_MODELS`, else a ValueError that says so."""
+    if name not in DETECTOR_MODELS:
+        raise ValueError(f"detector model {name!r} is not one of {', '.join(DETECTOR_MODELS)} (BlazePose landmark models)")
+    return name
+
+
+def model_complexity(name: str) -> int:
+    """mediapipe's ``model_complexity`` for a landmark model name."""
+    return DETECTOR_MODELS.index(check_detector_model(name))
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.symlink(src, dst)
+    except OSError:  # no symlinks (Windows without the privilege): a copy
+        shutil.copyfile(src, dst)
+
+
+def _shipped(name: str) -> Path:
+    path = _ASSETS / f"pose_landmark_{name}.tflite"
+    if not path.is_file():
+        raise FileNotFoundError(f"the BlazePose {name} model is missing from the package ({path}); reinstall diffmesh")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != _SHIPPED[name]:
+        raise ValueError(f"{path} is damaged (sha-256 {digest[:12]}…, expected {_SHIPPED[name][:12]}…); reinstall diffmesh")
+    return path
+
+
+def _resources(mp_root: Path) -> Path:
+    """A folder laid out like mediapipe's resources (created once per process, removed at exit)."""
+    global _resource_dir
+    if _resource_dir is None:
+        folder = Path(tempfile.mkdtemp(prefix="diffmesh-blazepose-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _link(mp_root / _DETECTION, folder / _DETECTION)
+        _link(mp_root / _LANDMARK.format("full"), folder / _LANDMARK.format("full"))
+        for name in _SHIPPED:
+            _link(_shipped(name), folder / _LANDMARK.format(name))
+        _resource_dir = folder
+    return _resource_dir
+
+
+@contextmanager
+def landmark_model(mp: Any, name: str) -> Iterator[int]:
+    """While a pose solution is built inside the block, it reads the ``name`` landmark model; yields
+    its ``model_complexity``. ``full`` changes nothing (the wheel's own files)."""
+    complexity = model_complexity(name)
+    if name == DEFAULT_DETECTOR_MODEL:
+        yield complexity
+        return
+    from mediapipe.python import solution_base
+    from mediapipe.python.solutions import pose as pose_solution
+
+    folder = _resources(Path(mp.__file__).resolve().parent.parent)
+    real_util, real_download = solution_base.resource_util, pose_solution._download_oss_pose_landmark_model
+
+    class _Resources:  # the solution sets mediapipe's resource folder to the wheel's: ours instead
+        @staticmethod
+        def set_resource_dir(_: str) -> None:
+            real_util.set_resource_dir(str(folder))
+
+    solution_base.resource_util = _Resources()
+    pose_solution._download_oss_pose_landmark_model = lambda _: None
+    try:
+        yield complexity
+    finally:
+        solution_base.resource_util = real_util
+        pose_solution._download_oss_pose_landmark_model = real_download
