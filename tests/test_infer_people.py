@@ -97,6 +97,10 @@ def test_person_keeps_one_track(run: tuple[Path, dict[str, Any]], tmp_path: Path
     assert [p["track_id"] for p in one["people"]] == [second]
     assert {"people", f"mesh.p{second}"} <= set(one["cached_stages"])
     assert read_result(tmp_path / "result.npz")["track_id"] == second
+    assert (tmp_path / "people" / str(second)).is_dir()
+    # a one-person run into the same folder: the earlier run's people/ no longer matches result.npz and goes
+    assert main(["infer", str(CLIP), "-o", str(tmp_path), "--end", "8", "--threads", "1", "--no-overlay", "--no-animation"]) == 0
+    assert not (tmp_path / "people").exists() and "track_id" not in read_result(tmp_path / "result.npz")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ into ``OUT`` only when every one succeeded; ``summary.json`` comes last, so a fo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import shutil
@@ -39,6 +40,8 @@ from diffmesh.pipelines.prediction import MeshSequence
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.world import WorldMotion
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "OutputOptions",
@@ -190,6 +193,9 @@ def write_outputs(
             if dest.is_dir():
                 shutil.rmtree(dest)
             os.replace(tmp / name.rstrip("/"), dest)
+        if not people and (out / "people").is_dir():  # an earlier several-people run's folders no longer match result.npz
+            logger.info("removing %s/people/ (an earlier --max-people run into the same folder)", out)
+            shutil.rmtree(out / "people")
     return names
 
 
