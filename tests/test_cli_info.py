@@ -18,6 +18,8 @@ def test_info_json_reports_the_plan_of_the_forced_capability(capsys: pytest.Capt
     assert info["acceleration"]["dtype"] == "float32" and info["acceleration"]["mode"] == "auto"
     assert info["render"]["backend"] in ("opengl", "torch")
     assert info["threads"]["pipeline_default"] >= 1 and info["threads"]["torch"] >= 1
+    assert info["detector"]["default"] == "full" and info["detector"]["full"] == "in the mediapipe wheel"
+    assert info["detector"]["lite"].startswith("shipped") and info["detector"]["heavy"].startswith("shipped")
 
 
 def test_info_text_names_cpu_and_number_format(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

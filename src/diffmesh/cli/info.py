@@ -15,6 +15,7 @@ def collect_info(mode: str = "auto") -> dict[str, Any]:
     import torch
 
     from diffmesh.accel import cpu_capability, cpu_model_name, make_plan
+    from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, model_status
     from diffmesh.pipelines.outputs import package_versions
     from diffmesh.pipelines.threads import default_threads
     from diffmesh.render.opengl import opengl_unavailable_reason
@@ -31,6 +32,7 @@ def collect_info(mode: str = "auto") -> dict[str, Any]:
             "capability_source": cap.source,
         },
         "acceleration": asdict(make_plan(mode, "cpu", cap)),
+        "detector": {"default": DEFAULT_DETECTOR_MODEL} | model_status(),
         "render": {"backend": "opengl" if gl_reason is None else "torch", "opengl_unavailable": gl_reason},
         "threads": {"torch": torch.get_num_threads(), "pipeline_default": default_threads()},
         "cuda": torch.cuda.is_available(),

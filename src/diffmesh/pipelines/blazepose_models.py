@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity"]
+__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity", "model_status"]
 
 #: The landmark models, in mediapipe's ``model_complexity`` order.
 DETECTOR_MODELS = ("lite", "full", "heavy")
@@ -70,6 +70,17 @@ def _shipped(name: str) -> Path:
     if digest != _SHIPPED[name]:
         raise ValueError(f"{path} is damaged (sha-256 {digest[:12]}…, expected {_SHIPPED[name][:12]}…); reinstall diffmesh")
     return path
+
+
+def model_status() -> dict[str, str]:
+    """Where each landmark model comes from, or what is wrong with it (``diffmesh info``)."""
+    status = {DEFAULT_DETECTOR_MODEL: "in the mediapipe wheel"}
+    for name in _SHIPPED:
+        try:
+            status[name] = f"shipped ({_shipped(name)})"
+        except (FileNotFoundError, ValueError) as err:
+            status[name] = str(err)
+    return {name: status[name] for name in DETECTOR_MODELS}
 
 
 def _resources(mp_root: Path) -> Path:
