@@ -2,11 +2,14 @@
 
     python benchmarks/bench_pipeline.py [--frames 200] [--threads 2]
     python benchmarks/bench_pipeline.py --video walk3000.mp4 --threads 1   # end to end + peak RSS only
+    python benchmarks/bench_pipeline.py --frames 600 --ahead-ab 3           # end to end with / without running windows ahead
 
 Makes a walking clip with :mod:`diffmesh.pipelines.sample`, times each stage alone (decode,
 detect, model, render, encode, and the render pass as ``run`` does it), then the whole pipeline
 through :func:`diffmesh.pipelines.run` (uncached), and prints a Markdown table. With ``--video``
 only the end-to-end run is timed (in a fresh process, so the peak RSS printed is the pipeline's).
+With ``--ahead-ab R`` only the end-to-end run is timed, R times each with and without the network
+running windows ahead beside the detector (:mod:`diffmesh.pipelines.speculation`), interleaved.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--video", help="time only run() on this video and print its peak RSS")
+    ap.add_argument("--ahead-ab", type=int, default=0, metavar="R",
+                    help="only end to end, R runs each with and without windows run ahead (interleaved), medians")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
@@ -56,6 +61,9 @@ def main() -> None:
     video = tmp / "walk.mp4"
     render_motion_video(video, walking_motion(args.frames, 25.0), 640, 480)
     n = args.frames
+    if args.ahead_ab:
+        ahead_ab(video, n, args.ahead_ab, tmp)
+        return
     rows = []
 
     t0 = time.perf_counter()
@@ -118,6 +126,28 @@ def main() -> None:
     for name, fps in rows:
         print(f"| {name} | {fps:.1f} | {1000 / fps:.1f} |")
     print("\nrun() stage seconds:", s.stage_seconds)
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
+
+
+def ahead_ab(video: Path, n: int, repeats: int, tmp: Path) -> None:
+    """End to end with and without windows run ahead, interleaved; per-run and median frames/s."""
+    import statistics
+
+    from diffmesh.pipelines import InferSettings, run
+    from diffmesh.pipelines import infer as infer_module
+
+    real = infer_module._speculator
+    fps: dict[str, list[float]] = {"ahead": [], "after": []}
+    for r in range(repeats):
+        for name in ("ahead", "after") if r % 2 == 0 else ("after", "ahead"):
+            infer_module._speculator = real if name == "ahead" else (lambda *a: None)
+            t0 = time.perf_counter()
+            s = run(video, tmp / f"out-{name}", InferSettings(), None, use_cache=False)
+            fps[name].append(n / (time.perf_counter() - t0))
+            print(f"run {r + 1} {name}: {fps[name][-1]:.1f} frames/s; stage seconds {s.stage_seconds}", flush=True)
+    infer_module._speculator = real
+    for name, values in fps.items():
+        print(f"{name}: median {statistics.median(values):.1f} frames/s ({', '.join(f'{v:.1f}' for v in values)})")
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+from torch import nn
 
 from diffmesh.accel import make_plan
 from diffmesh.geometry.camera import default_intrinsics
@@ -50,6 +51,7 @@ from diffmesh.pipelines.outputs import (
 )
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
+from diffmesh.pipelines.speculation import WindowSpeculator
 from diffmesh.pipelines.stages import (
     camera_intrinsics,
     camera_rotations,
@@ -123,17 +125,23 @@ def run(
         # On a miss the network is built (and accelerated) on another thread while the keypoints are found.
         model = pool.submit(prepare_model, bundle, settings) if mesh_hit is None else None
         K = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
+        # and, with one crop box per window, the network runs windows as soon as their keypoints are final
+        ahead = _speculator(model, end - start, pool, bundle, settings)
         with clock("keypoints"):  # the camera's rotation is measured in the same pass (one decode)
             camera_K = K if _measures_camera(settings) else None
             kps = cached_stage(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
-                          lambda: find_keypoints(info, start, end, settings, progress, camera_K))  # fmt: skip
+                          lambda: find_keypoints(info, start, end, settings, progress, camera_K, ahead))  # fmt: skip
         K, focal_source = camera_intrinsics(info, settings, kps.camera)
         with clock("track"):
             trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
         with clock("model+placement"):
             warn_if_untrained(bundle)
-            placed = cached_stage(cache, "mesh", mesh_key, cached, PlacedMesh.from_arrays,
-                             lambda: predict_and_place(model, bundle, trk, K, settings, progress), hit=mesh_hit)  # fmt: skip
+            try:
+                placed = cached_stage(cache, "mesh", mesh_key, cached, PlacedMesh.from_arrays,
+                                 lambda: predict_and_place(model, bundle, trk, K, settings, progress, ahead), hit=mesh_hit)  # fmt: skip
+            finally:
+                if ahead is not None:
+                    ahead.close()
         world = None
         if settings.world:
             with clock("world"):
@@ -168,6 +176,15 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
         camera["detector_model"] = settings.detector_model
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera)  # fmt: skip
+
+
+def _speculator(model: Future[nn.Module] | None, n: int, pool: ThreadPoolExecutor, bundle: ModelBundle,
+                settings: InferSettings) -> WindowSpeculator | None:  # fmt: skip
+    """A :class:`~diffmesh.pipelines.speculation.WindowSpeculator` when the network runs (no cached
+    meshes), the detector runs (no keypoint file) and each window has its own crop box."""
+    if model is None or settings.keypoints_file or (settings.normalization or bundle.normalization) != "window":
+        return None
+    return WindowSpeculator(model, n, pool, settings.flip, settings.stride, settings.batch_windows, settings.max_gap)
 
 
 def _measures_camera(settings: InferSettings) -> bool:

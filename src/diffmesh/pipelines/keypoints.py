@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ __all__ = [
     "keypoints_from_file",
     "read_alphapose_json",
 ]
+
+
+#: ``listener(i, landmarks [33, 4] or None, world [33, 3] or None)``: one frame's detection, as it is made.
+FrameListener = Callable[[int, "np.ndarray | None", "np.ndarray | None"], None]
 
 
 @dataclass
@@ -340,6 +345,7 @@ def detect_video(
     camera_K: np.ndarray | None = None,
     estimate_focal: bool = False,
     detector_model: str = DEFAULT_DETECTOR_MODEL,
+    listener: FrameListener | None = None,
 ) -> FrameKeypoints:
     """Decode frames ``[start, end)`` and run BlazePose (the ``detector_model`` landmark model) on
     each (``frame_indices`` are video frame indices).
@@ -349,7 +355,8 @@ def detect_video(
     detector), the person's box from this frame's detection kept out of the background (the last
     box, for up to :data:`HOLD_BOX_FRAMES` frames without a detection): ``FrameKeypoints.camera``;
     ``estimate_focal``: its focal length too, where the camera turns enough to show it
-    (:meth:`~diffmesh.geometry.camera_motion.RotationTracker.estimate_focal`).
+    (:meth:`~diffmesh.geometry.camera_motion.RotationTracker.estimate_focal`). ``listener(i, landmarks,
+    world)`` hears each frame's detection as it is made (``i`` from 0; None, None without a person).
 
     Raises:
         ValueError: the video is truncated or corrupt (fewer frames decode than it declares).
@@ -369,6 +376,8 @@ def detect_video(
                 if found[1] is not None:
                     world33[i] = found[1]
             camera.add(frame.image, {0: kp33[i]} if found is not None else {})
+            if listener is not None:
+                listener(i, kp33[i] if found is not None else None, world33[i] if found is not None else None)
             count += 1
             progress("detect", count, n)
         source = det.source
@@ -378,10 +387,16 @@ def detect_video(
             f"{info.path!r} is truncated or corrupt: {count} of the {n} frames it declares could be decoded; "
             "re-encode it (ffmpeg -i in.mp4 out.mp4) or pass --end to stop before the damage"
         )
-    # one vectorised conversion per array after the loop; frames without a person stay zero
+    keypoints, world = h36m_rows(kp33, world33, detected)  # one vectorised conversion per array after the loop
+    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source, world, motion)
+
+
+def h36m_rows(kp33: np.ndarray, world33: np.ndarray, detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose rows ``[N, 33, 4]`` and world rows ``[N, 33, 3]`` → H36M keypoints ``[N, 17, 3]``
+    and 3-D joints ``[N, 17, 3]`` (float32; frames without a person zero), row by row."""
     keypoints = np.where(detected[:, None, None], blazepose_to_h36m(kp33), 0.0).astype(np.float32)
     world = np.where(detected[:, None, None], blazepose_world_to_h36m(world33), 0.0).astype(np.float32)
-    return FrameKeypoints(keypoints, detected, np.arange(start, end, dtype=np.int64), source, world, motion)
+    return keypoints, world
 
 
 #: A person's last box stays masked out of the camera-motion background for this many frames without a detection.
@@ -448,11 +463,12 @@ def keypoints_from_file(
 
 def find_keypoints(
     info: VideoInfo, start: int, end: int, settings: InferSettings, progress: Progress = no_progress,
-    camera_K: np.ndarray | None = None,
+    camera_K: np.ndarray | None = None, listener: FrameListener | None = None,
 ) -> FrameKeypoints:
     """The keypoint stage: ``settings.keypoints_file`` when given, else the detector over the frames
-    (measuring the camera's rotation on the way when ``camera_K`` is given: :func:`detect_video`)."""
+    (measuring the camera's rotation on the way when ``camera_K`` is given, and telling ``listener``
+    each detection: :func:`detect_video`)."""
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
     return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, settings.measure_focal,
-                        settings.detector_model)
+                        settings.detector_model, listener)

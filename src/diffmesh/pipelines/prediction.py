@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -16,13 +17,14 @@ from torch import nn
 from diffmesh.geometry.flip import flip_smpl_rotmats
 from diffmesh.geometry.model_input import flip_input, model_input_channels, network_input
 from diffmesh.pipelines.settings import Progress, no_progress
-from diffmesh.pipelines.tracking import Track
-from diffmesh.pipelines.windows import WindowBlender, plan_windows
+from diffmesh.pipelines.tracking import Segment, Track
+from diffmesh.pipelines.windows import Window, WindowBlender, plan_windows
 
 #: Which frames share one crop box when 2-D keypoints are normalised (:func:`predict_mesh`).
 NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
 
-__all__ = ["NORMALIZATIONS", "MeshSequence", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh"]
+__all__ = ["NORMALIZATIONS", "MeshSequence", "Precomputed", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh",
+           "run_batch", "segment_batches"]  # fmt: skip
 
 
 @dataclass
@@ -51,6 +53,7 @@ def predict_mesh(
     batch_windows: int = 8,
     progress: Progress = no_progress,
     normalization: str = "segment",
+    precomputed: Precomputed | None = None,
 ) -> MeshSequence:
     """Normalise, run overlapping windows through the model, blend.
 
@@ -59,13 +62,13 @@ def predict_mesh(
     at a time. ``normalization`` (:data:`NORMALIZATIONS`) says which frames share one crop box:
     ``"segment"``, the whole segment (the official whole-video ``crop_scale``, what official
     checkpoints were evaluated with); ``"window"``, each window its own box (what the packaged
-    weights were trained with: one box per 16-frame clip).
+    weights were trained with: one box per 16-frame clip). ``precomputed``: batches already run
+    (:class:`~diffmesh.pipelines.speculation.WindowSpeculator`), looked up by their exact input.
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     clip_len = model_clip_len(model)
     stride = stride or max(1, clip_len // 2)
-    device = next(model.parameters()).device
     n = len(trk.has_person)
     rot_all = np.zeros((n, 24, 3, 3), dtype=np.float32)
     rot_all[:] = np.eye(3, dtype=np.float32)
@@ -74,31 +77,10 @@ def predict_mesh(
     done = 0
     channels = model_input_channels(model)
     for seg in trk.segments:
-        kp_seg = trk.keypoints[seg.start : seg.end]
-        world_seg = None if trk.world is None else trk.world[seg.start : seg.end]
-        x_seg = torch.from_numpy(network_input(kp_seg, world_seg, channels)) if normalization == "segment" else None
-        windows = plan_windows(len(seg), clip_len, stride)
         blender = WindowBlender(len(seg))
-        for b0 in range(0, len(windows), batch_windows):
-            batch = windows[b0 : b0 + batch_windows]
-            clips = []
-            for w in batch:
-                if x_seg is None:  # one box per window, around its own (unpadded) frames
-                    rows = slice(w.start, w.start + w.length)
-                    clip = torch.from_numpy(network_input(kp_seg[rows], None if world_seg is None else world_seg[rows], channels))
-                else:
-                    clip = x_seg[w.start : w.start + w.length]
-                if w.length < clip_len:  # pad by repeating the last frame (official DiffMesh demo)
-                    clip = torch.cat([clip, clip[-1:].expand(clip_len - w.length, -1, -1)])
-                clips.append(clip)
-            x = torch.stack(clips).to(device)  # [B, clip_len, 17, 3]
-            with torch.inference_mode():
-                out = model(x)
-                rot, betas = out.rotmats.float().cpu(), out.betas.float().cpu()
-                if flip:
-                    out_f = model(flip_input(x))
-                    rot = 0.5 * (rot + flip_smpl_rotmats(out_f.rotmats.float().cpu()))  # projected by the blender
-                    betas = 0.5 * (betas + out_f.betas.float().cpu())
+        for batch, x in segment_batches(trk, seg, clip_len, stride, batch_windows, channels, normalization):
+            found = None if precomputed is None else precomputed.take(x)
+            rot, betas = found if found is not None else run_batch(model, x, flip)
             for k, w in enumerate(batch):
                 blender.add(w, rot[k, : w.length], betas[k, : w.length], torch.zeros(w.length, 17, 3))
             progress("model", done + batch[-1].start + batch[-1].length, total)
@@ -107,6 +89,51 @@ def predict_mesh(
         betas_all[seg.start : seg.end] = betas_seg.numpy()
         done += len(seg)
     return MeshSequence(rot_all, betas_all)
+
+
+class Precomputed(Protocol):
+    """Network outputs computed ahead, by exact input batch (:func:`predict_mesh`)."""
+
+    def take(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None: ...
+
+
+def segment_batches(
+    trk: Track, seg: Segment, clip_len: int, stride: int, batch_windows: int, channels: int, normalization: str,
+    first: int = 0,
+) -> Iterator[tuple[list[Window], torch.Tensor]]:  # fmt: skip
+    """The network input of one segment, batch by batch from batch number ``first``: ``(windows,
+    x [B, clip_len, 17, C])`` (see :func:`predict_mesh`)."""
+    kp_seg = trk.keypoints[seg.start : seg.end]
+    world_seg = None if trk.world is None else trk.world[seg.start : seg.end]
+    x_seg = torch.from_numpy(network_input(kp_seg, world_seg, channels)) if normalization == "segment" else None
+    windows = plan_windows(len(seg), clip_len, stride)
+    for b0 in range(first * batch_windows, len(windows), batch_windows):
+        batch = windows[b0 : b0 + batch_windows]
+        clips = []
+        for w in batch:
+            if x_seg is None:  # one box per window, around its own (unpadded) frames
+                rows = slice(w.start, w.start + w.length)
+                clip = torch.from_numpy(network_input(kp_seg[rows], None if world_seg is None else world_seg[rows], channels))
+            else:
+                clip = x_seg[w.start : w.start + w.length]
+            if w.length < clip_len:  # pad by repeating the last frame (official DiffMesh demo)
+                clip = torch.cat([clip, clip[-1:].expand(clip_len - w.length, -1, -1)])
+            clips.append(clip)
+        yield batch, torch.stack(clips)
+
+
+def run_batch(model: nn.Module, x: torch.Tensor, flip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """One network call on a batch of windows (and its mirror with ``flip``): float32 CPU
+    ``(rotmats [B, clip_len, 24, 3, 3], betas [B, clip_len, 10])``."""
+    x = x.to(next(model.parameters()).device)
+    with torch.inference_mode():
+        out = model(x)
+        rot, betas = out.rotmats.float().cpu(), out.betas.float().cpu()
+        if flip:
+            out_f = model(flip_input(x))
+            rot = 0.5 * (rot + flip_smpl_rotmats(out_f.rotmats.float().cpu()))  # projected by the blender
+            betas = 0.5 * (betas + out_f.betas.float().cpu())
+    return rot, betas
 
 
 def body_sequence(

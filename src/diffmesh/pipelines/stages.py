@@ -21,7 +21,7 @@ from diffmesh.pipelines.cache import StageCache
 from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.placement import PlacedMesh, place_mesh
 from diffmesh.pipelines.detector_blend import blend_joints, fit_to_detector
-from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
+from diffmesh.pipelines.prediction import Precomputed, h36m_joints, predict_mesh
 from diffmesh.pipelines.settings import InferSettings, Progress
 from diffmesh.pipelines.tracking import Track
 
@@ -60,13 +60,14 @@ def cached_stage(
 
 def predict_and_place(
     model: Future[nn.Module] | None, bundle: ModelBundle, trk: Track, K: np.ndarray, settings: InferSettings,
-    progress: Progress,
+    progress: Progress, precomputed: Precomputed | None = None,
 ) -> PlacedMesh:  # fmt: skip
     """Windows → network → blended body parameters (limbs turned toward the detector's own 3-D joints
     where the model says so: :mod:`~diffmesh.pipelines.detector_blend`), then placed in the camera frame."""
     assert model is not None, "the network is prepared whenever the model stage is not cached"
     normalization = settings.normalization or bundle.normalization
-    mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization)
+    mesh = predict_mesh(model.result(), trk, settings.flip, settings.stride, settings.batch_windows, progress, normalization,
+                        precomputed)  # fmt: skip
     weight = detector_blend_weight(bundle, settings)
     if not (weight > 0 and trk.world is not None):  # the detector's own 3-D joints (not in keypoint files)
         return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
