@@ -36,7 +36,8 @@ from diffmesh.conventions import blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.geometry.camera import default_intrinsics, fit_translation
 from diffmesh.geometry.model_input import model_input_channels, network_input
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
-from diffmesh.pipelines.detector_blend import blend_joints, fit_to_detector
+from diffmesh.body.subset import vertex_subset
+from diffmesh.pipelines.detector_blend import BLEND_SMOOTH_SIGMA, blend_joints, fit_to_detector
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence
 from diffmesh.pipelines.vmc import VmcSender
@@ -166,6 +167,7 @@ def run_live(
     clip_len = int(getattr(model.head, "clip_len", 16))
     stride = min(stride, clip_len)
     sender = None if vmc is None else VmcSender.for_body_model(vmc, body_model)  # a bad address fails first
+    joints_body = joints_only(body_model)  # each emitted frame needs the body's joints, not its surface
     out = prepare_output_folder(out_dir)
     try:
         cap = _Capture(source, realtime)
@@ -202,12 +204,12 @@ def run_live(
                 if len(pending) >= stride:
                     if busy is not None:
                         busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
-                    busy = pool.submit(_emit, f, model, body_model, list(buf), pending, K, clip_len, summary, sender, detector_blend)
+                    busy = pool.submit(_emit, f, model, joints_body, list(buf), pending, K, clip_len, summary, sender, detector_blend)
                     pending = []
             if busy is not None:
                 busy.result()
             if pending:
-                _emit(f, model, body_model, list(buf), pending, K, clip_len, summary, sender, detector_blend)
+                _emit(f, model, joints_body, list(buf), pending, K, clip_len, summary, sender, detector_blend)
         except KeyboardInterrupt:
             logger.info("live run stopped (Ctrl-C)")
         finally:
@@ -234,6 +236,20 @@ def _detect(det: PoseDetector, image: np.ndarray) -> np.ndarray | None:
         return None
     world = np.zeros((17, 3), np.float32) if found[1] is None else blazepose_world_to_h36m(found[1])
     return np.concatenate([blazepose_to_h36m(found[0]), world], axis=-1)
+
+
+#: Frames before the emitted ones that the blend's smoothing reaches (Gaussian cut at 3 sigma).
+_BLEND_REACH = int(round(3 * BLEND_SMOOTH_SIGMA))
+
+
+def joints_only(body_model: nn.Module) -> nn.Module:
+    """``body_model`` restricted to the vertices its H36M joint regressor reads
+    (:func:`~diffmesh.body.subset.vertex_subset`: the same joints to float rounding, ~3x faster);
+    ``body_model`` itself when it has no H36M regressor."""
+    regressor = getattr(body_model, "J_regressor_h36m", None)
+    if regressor is None:
+        return body_model
+    return vertex_subset(body_model, regressor.abs().sum(0) > 0)
 
 
 def _place(body_model: nn.Module, mesh: MeshSequence, keypoints: np.ndarray, K: np.ndarray) -> PlacedMesh:
@@ -271,10 +287,11 @@ def _emit(
     kp_p = kps[-n:, :, :3]
     rows = np.array([kp is not None for _, _, kp in pending])
     if detector_blend > 0:  # the window's detector joints smooth the target: what the offline blend sees, less the future
-        m = len(window)
+        m = min(len(window), n + _BLEND_REACH)  # the emitted frames and the frames their smoothing reaches
+        kps = kps[-m:]
         mesh = MeshSequence(res.rotmats[0, -m:].float().numpy(), res.betas[0, -m:].float().numpy())
         joints_w = _place(body_model, mesh, kps[:, :, :3], K).joints_m
-        has = np.array([kp is not None for _, _, kp in window]) & np.abs(kps[..., 3:]).any((1, 2))
+        has = np.array([kp is not None for _, _, kp in window[-m:]]) & np.abs(kps[..., 3:]).any((1, 2))
         target = blend_joints(joints_w, kps[..., 3:], has, detector_blend)[-n:]
         mesh = MeshSequence(mesh.rotmats[-n:], mesh.betas[-n:])
         placed = fit_to_detector(body_model, mesh, joints_w[-n:], target, kp_p, rows & has[-n:], K, detector_blend,
