@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from diffmesh.geometry.crop import crop_scale
@@ -88,3 +89,51 @@ def test_live_fits_the_body_to_the_detector_like_the_offline_run(tmp_path: Path)
     (pa0, re0), (pa1, re1) = scores[0.0], scores[bundle.detector_blend]
     assert pa1 < 0.95 * pa0, scores  # measured 97.2 -> 84.4 mm
     assert re1 < re0, scores
+
+
+def test_live_preview_serves_the_newest_frame_with_the_body(tmp_path: Path) -> None:
+    """``--live-preview``: while a paced live run lasts, a browser gets the page, an MJPEG stream and
+    the newest frame, a JPEG of the video's size with the skeleton drawn in the limbs' colours."""
+    import socket
+    import threading
+    import time
+    import urllib.request
+
+    import cv2
+
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    make_walk_video(tmp_path / "walk.mp4", 50)
+    model = _tiny_mesh_model()
+    done: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: done.setdefault("summary", run_live(
+        str(tmp_path / "walk.mp4"), tmp_path / "out", model, model.body_model, realtime=True, preview=f"127.0.0.1:{port}")))
+    runner.start()
+    url = f"http://127.0.0.1:{port}/"
+    jpeg, page, part = None, b"", b""
+    deadline = time.monotonic() + 60
+    while jpeg is None and time.monotonic() < deadline and runner.is_alive():
+        try:
+            with urllib.request.urlopen(url + "frame.jpg", timeout=5) as r:
+                jpeg = r.read()
+            with urllib.request.urlopen(url, timeout=5) as r:
+                page = r.read()
+            with urllib.request.urlopen(url + "stream", timeout=5) as r:
+                assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+                part = r.read(200)
+        except OSError:  # not listening yet, or no frame yet (503)
+            time.sleep(0.05)
+    runner.join(120)
+    assert jpeg is not None, "no preview frame was served during the run"
+    assert b'<img src="stream"' in page and part.startswith(b"--frame\r\nContent-Type: image/jpeg")
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    from diffmesh.io.video import probe_video
+
+    info = probe_video(tmp_path / "walk.mp4")
+    assert img.shape == (info.height, info.width, 3)
+    b, g, r = (img[..., c].astype(int) for c in range(3))
+    assert ((r > 180) & (g < 90) & (b < 90)).sum() > 20 and ((b > 180) & (r < 110)).sum() > 20  # right limbs red, left blue
+    assert done["summary"].frames_processed > 0
+    with pytest.raises(ValueError, match=r"--live-preview 'x:y' is not \[HOST:\]PORT"):
+        run_live(str(tmp_path / "walk.mp4"), tmp_path / "o2", model, model.body_model, preview="x:y")

@@ -110,7 +110,7 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
     g.add_argument("--detector-model", choices=DETECTOR_MODELS, default=DEFAULT_DETECTOR_MODEL,
                    help="BlazePose landmark model: lite (fastest), full (default, inside mediapipe's wheel) or heavy (most "
-                   "accurate, ~2.5x the detector's time); docs/benchmarks.md 5.5 measures each")
+                   "accurate, ~3x the detector's time); docs/benchmarks.md 5.5 measures each")
     g.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     g.add_argument("--end", type=int, default=None, help="stop before this frame")
     g.add_argument("--fov", type=float, default=None, help="vertical field of view in degrees (default 50)")
@@ -131,6 +131,8 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
         g.add_argument("--live-stride", type=int, default=4, help="frames between network calls in live mode (default 4)")
         g.add_argument("--live-seconds", type=float, default=None, help="stop a live run after this many seconds")
         g.add_argument("--live-no-pacing", action="store_true", help="read a file as fast as it decodes (no dropped frames)")
+        g.add_argument("--live-preview", default=None, metavar="[HOST:]PORT", help="live mode: serve the newest frame "
+                       "with the body drawn on it at http://HOST:PORT/ (MJPEG; any browser; HOST defaults to 127.0.0.1)")
         g.add_argument("--vmc", default=None, metavar="HOST:PORT", help="live mode: also send each frame's body to an "
                        "avatar program over the VMC protocol (OSC/UDP), e.g. 127.0.0.1:39539 (VSeeFace, VMC4B, EVMC4U)")
     g = p.add_argument_group("outputs")
@@ -215,6 +217,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         return _run_live(args)
     if args.vmc is not None:
         raise ValueError(f"--vmc {args.vmc!r} sends live results: add --live")
+    if args.live_preview is not None:
+        raise ValueError(f"--live-preview {args.live_preview!r} shows a live run: add --live")
     return _run(args, args.video, args.output)
 
 
@@ -222,6 +226,7 @@ def _run_live(args: argparse.Namespace) -> int:
     """``diffmesh infer SOURCE --live -o OUT``: causal windows, results as they come (docs/inference.md)."""
     from diffmesh.pipelines import InferSettings, load_model
     from diffmesh.pipelines.live import run_live
+    from diffmesh.pipelines.live_preview import parse_preview_address
     from diffmesh.pipelines.model import prepare_model
     from diffmesh.pipelines.stages import detector_blend_weight
     from diffmesh.pipelines.threads import default_threads, torch_threads
@@ -231,13 +236,16 @@ def _run_live(args: argparse.Namespace) -> int:
         raise ValueError("--live follows one person; leave out --max-people/--person, or run on a file without --live")
     if args.vmc is not None:
         parse_vmc_address(args.vmc)  # a bad address fails before the model loads
+    if args.live_preview is not None:
+        parse_preview_address(args.live_preview)
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads, detector_blend=args.detector_blend)
     with torch_threads(settings.threads or default_threads()):
         model = prepare_model(bundle, settings)
         summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
                            realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc,
-                           detector_model=args.detector_model, detector_blend=detector_blend_weight(bundle, settings))  # fmt: skip
+                           detector_model=args.detector_model, detector_blend=detector_blend_weight(bundle, settings),
+                           preview=args.live_preview)  # fmt: skip
     print(
         f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
         f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "
@@ -261,7 +269,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track-id", type=int, default=None, help="with --keypoints: keep only this AlphaPose track (idx)")
     p.add_argument("--detector-model", choices=DETECTOR_MODELS, default=DEFAULT_DETECTOR_MODEL,
                    help="BlazePose landmark model: lite (fastest), full (default, inside mediapipe's wheel) or heavy (most "
-                   "accurate, ~2.5x the detector's time); docs/benchmarks.md 5.5 measures each")
+                   "accurate, ~3x the detector's time); docs/benchmarks.md 5.5 measures each")
     p.add_argument("--start", type=int, default=0, help="first frame (0-based)")
     p.add_argument("--end", type=int, default=None, help="stop before this frame")
     p.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")

@@ -9,7 +9,7 @@ folder's README) and points mediapipe at them instead: while a detector is built
 and ``full`` model and to the shipped ``lite`` and ``heavy`` files, and turns its download step
 off. Nothing is written into site-packages and nothing is fetched.
 
-Measured (docs/benchmarks.md §5.5): ``heavy`` is the most accurate and the slowest (about 2.5x
+Measured (docs/benchmarks.md §5.5): ``heavy`` is the most accurate and the slowest (about 3x
 ``full``'s time per frame), ``lite`` the fastest.
 """
 

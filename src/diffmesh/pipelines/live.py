@@ -40,6 +40,7 @@ from diffmesh.body.subset import vertex_subset
 from diffmesh.pipelines.detector_blend import BLEND_SMOOTH_SIGMA, blend_joints, fit_to_detector
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence
+from diffmesh.pipelines.live_preview import PreviewServer
 from diffmesh.pipelines.vmc import VmcSender
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def run_live(
     vmc: str | None = None,
     detector_model: str = "full",
     detector_blend: float = 0.0,
+    preview: str | None = None,
 ) -> LiveSummary:
     """Run live until the source ends, ``max_seconds`` pass, or Ctrl-C; returns (and writes) the summary.
 
@@ -156,6 +158,8 @@ def run_live(
         detector_blend: the detector's share when the body is fitted to its own 3-D joints and 2-D
             keypoints (:func:`~diffmesh.pipelines.detector_blend.fit_to_detector`, over the causal
             window: the smoothing sees no future frames); 0: off.
+        preview: ``"[HOST:]PORT"``: serve the newest frame with the body drawn on it over HTTP
+            (:mod:`diffmesh.pipelines.live_preview`) while the run lasts.
     """
     from diffmesh.pipelines.keypoints import PoseDetector
     from diffmesh.pipelines.outputs import prepare_output_folder
@@ -166,27 +170,32 @@ def run_live(
         raise ValueError(f"--detector-blend must be in [0, 1] (0: off), got {detector_blend!r}")
     clip_len = int(getattr(model.head, "clip_len", 16))
     stride = min(stride, clip_len)
-    sender = None if vmc is None else VmcSender.for_body_model(vmc, body_model)  # a bad address fails first
-    joints_body = joints_only(body_model)  # each emitted frame needs the body's joints, not its surface
-    out = prepare_output_folder(out_dir)
+    sinks = _Sinks()
     try:
+        sinks.vmc = None if vmc is None else VmcSender.for_body_model(vmc, body_model)  # a bad address fails first
+        sinks.preview = None if preview is None else PreviewServer(preview)
+        out = prepare_output_folder(out_dir)
         cap = _Capture(source, realtime)
     except Exception:
-        if sender is not None:
-            sender.close()
+        sinks.close()
         raise
+    if sinks.preview is not None:
+        logger.info("live preview: open %s in a browser", sinks.preview.url)
+    joints_body = joints_only(body_model)  # each emitted frame needs the body's joints, not its surface
     K = default_intrinsics(cap.width, cap.height)
     summary = LiveSummary(source, stride=stride)
     buf: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=clip_len)
     pending: list[tuple[int, float, np.ndarray | None]] = []
     # The network runs on a second thread while the detector takes the next frames (2 cores: both
     # busy); one worker keeps the windows, and the lines, in order.
-    with PoseDetector(model=detector_model) as det, open(out / "live.jsonl", "w", encoding="utf-8") as f, ThreadPoolExecutor(1) as pool:
+    with PoseDetector(model=detector_model) as det, open(out / "live.jsonl", "w", encoding="utf-8") as sinks.jsonl, \
+            ThreadPoolExecutor(1) as pool:  # fmt: skip
         det.detect(np.zeros((cap.height, cap.width, 3), np.uint8))  # start the graph before the clock
         with torch.inference_mode():  # and the network (first-call allocations)
             model(torch.zeros(1, clip_len, 17, model_input_channels(model)))
         started = time.perf_counter()
         busy: Future[None] | None = None
+        newest: np.ndarray | None = None
         cap.start()
         try:
             while not (cap.done.is_set() and cap.slot is None):
@@ -197,6 +206,7 @@ def run_live(
                     time.sleep(0.002)
                     continue
                 index, t_cap, image = item
+                newest = image
                 kp = _detect(det, image)
                 buf.append((index, t_cap, kp))
                 pending.append((index, t_cap, kp))
@@ -204,19 +214,18 @@ def run_live(
                 if len(pending) >= stride:
                     if busy is not None:
                         busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
-                    busy = pool.submit(_emit, f, model, joints_body, list(buf), pending, K, clip_len, summary, sender, detector_blend)
+                    busy = pool.submit(_emit, sinks, model, joints_body, list(buf), pending, K, clip_len, summary, detector_blend, newest)
                     pending = []
             if busy is not None:
                 busy.result()
             if pending:
-                _emit(f, model, joints_body, list(buf), pending, K, clip_len, summary, sender, detector_blend)
+                _emit(sinks, model, joints_body, list(buf), pending, K, clip_len, summary, detector_blend, newest)
         except KeyboardInterrupt:
             logger.info("live run stopped (Ctrl-C)")
         finally:
             cap.stop.set()
             cap.taken.set()
-            if sender is not None:
-                sender.close()
+            sinks.close()
     summary.frames_read = cap.read
     summary.frames_dropped = max(0, summary.frames_read - summary.frames_processed)
     elapsed = time.perf_counter() - started
@@ -265,18 +274,38 @@ def _place(body_model: nn.Module, mesh: MeshSequence, keypoints: np.ndarray, K: 
     return PlacedMesh(mesh, joints, transl, transl, reproj)
 
 
+@dataclass
+class _Sinks:
+    """Where each emitted frame goes: ``live.jsonl``, and optionally a VMC receiver and the preview."""
+
+    jsonl: TextIO | None = None
+    vmc: VmcSender | None = None
+    preview: PreviewServer | None = None
+
+    def close(self) -> None:
+        if self.vmc is not None:
+            self.vmc.close()
+        if self.preview is not None:
+            self.preview.close()
+
+
 def _emit(
-    f: TextIO, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
+    sinks: _Sinks, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
     pending: list[tuple[int, float, np.ndarray | None]], K: np.ndarray, clip_len: int, summary: LiveSummary,
-    sender: VmcSender | None = None, detector_blend: float = 0.0,
+    detector_blend: float = 0.0, image: np.ndarray | None = None,
 ) -> None:  # fmt: skip
-    """Run the causal window ending at the newest frame; write (and send) one line per pending frame."""
+    """Run the causal window ending at the newest frame; write (and send) one line per pending frame;
+    show the newest frame (``image``) with its body on the preview."""
+    f, sender = sinks.jsonl, sinks.vmc
+    assert f is not None
     kps = np.stack([kp if kp is not None else np.zeros((17, 6), np.float32) for _, _, kp in window])
     if not any(kp is not None for _, _, kp in pending):
         for index, t_cap, _ in pending:
             _write_line(f, {"frame": index, "person": False})
             if sender is not None:
                 sender.send(None)
+        if sinks.preview is not None and image is not None:
+            sinks.preview.show(image, None, K)
         return
     x = network_input(kps[..., :3], kps[..., 3:], model_input_channels(model))
     if len(x) < clip_len:  # the first frames: repeat the first one before them
@@ -319,3 +348,6 @@ def _emit(
         })  # fmt: skip
         if sender is not None:
             sender.send(rot[k].numpy(), transl[k])
+    if sinks.preview is not None and image is not None:
+        last = n - 1
+        sinks.preview.show(image, joints[last] + transl[last] if rows[last] else None, K)

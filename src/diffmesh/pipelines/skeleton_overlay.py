@@ -19,7 +19,7 @@ from diffmesh.io.video import VideoInfo, VideoWriter, iter_frames
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch
 
-__all__ = ["project_three_quarter", "write_skeleton_overlay"]
+__all__ = ["draw_skeleton", "project_three_quarter", "write_skeleton_overlay"]
 
 _LEFT = {H36M_JOINTS.index(n) for n in H36M_JOINTS if n.startswith("left_")}
 _RIGHT = {H36M_JOINTS.index(n) for n in H36M_JOINTS if n.startswith("right_")}
@@ -45,7 +45,7 @@ def project_three_quarter(joints: np.ndarray, has_person: np.ndarray, width: int
     return np.stack([width / 2 + scale * x, height / 2 + scale * y], axis=-1)
 
 
-def _draw(img: np.ndarray, pts: np.ndarray, conf: np.ndarray | None = None, thickness: int = 3) -> None:
+def draw_skeleton(img: np.ndarray, pts: np.ndarray, conf: np.ndarray | None = None, thickness: int = 3) -> None:
     import cv2
 
     for parent, child in H36M_BONES:
@@ -83,8 +83,8 @@ def write_skeleton_overlay(
                 img = np.ascontiguousarray(frame.image)
                 panel = np.full_like(img, 250)
                 if has_person[i]:
-                    _draw(img, keypoints_2d[i, :, :2], keypoints_2d[i, :, 2])
-                    _draw(panel, panel_xy[i])
+                    draw_skeleton(img, keypoints_2d[i, :, :2], keypoints_2d[i, :, 2])
+                    draw_skeleton(panel, panel_xy[i])
                 w.write(np.concatenate([img, panel], axis=1))
                 progress("overlay", i + 1, n)
         os.replace(tmp, path)
