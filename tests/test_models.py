@@ -82,6 +82,21 @@ def test_mesh_models_decode_a_mesh(name: str, frames: int, small_body: BodyModel
         assert out.loss_diff is not None and out.loss_diff.shape == (2, expected, 17 * 128)
 
 
+@pytest.mark.parametrize("name", ["motionbert-mesh", "diffmesh"])
+def test_predict_parameters_is_forward_without_the_body(name: str, small_body: BodyModel) -> None:
+    """What the video pipeline reads: the same rotations and betas as ``forward``, bit for bit, also
+    on the accelerated copy the pipeline runs."""
+    from diffmesh.accel import accelerate
+
+    model = tiny_mesh_model(name, small_body).eval()
+    x = torch.rand(2, 16, 17, 3)
+    for m in (model, accelerate(model, "auto")):
+        with torch.inference_mode():
+            out = m(x)
+            rot, betas = m.predict_parameters(x)
+        assert torch.equal(rot, out.rotmats) and torch.equal(betas, out.betas)
+
+
 def _params_without_grad(model: torch.nn.Module) -> list[str]:
     return [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
 

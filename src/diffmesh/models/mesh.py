@@ -178,16 +178,32 @@ class MeshRegressor(nn.Module):
     ) -> MeshOutput:
         """x ``[B, T, 17, 3]``; the refine variant also takes the initial pose ``[B, T, 72]``
         (axis-angle) and betas ``[B, T, 10]``."""
+        head_out = self.head_output(x, init_pose, init_shape)
+        return decode_smpl(head_out, self.body_model, x.shape[0], x.shape[1])
+
+    def head_output(
+        self, x: torch.Tensor, init_pose: torch.Tensor | None = None, init_shape: torch.Tensor | None = None
+    ) -> HeadOutput:
+        """Encoder and head only: the 6-D pose and betas before the body model (arguments as :meth:`forward`)."""
         self._check_input(x)
-        b, t = x.shape[:2]
         rep = self.backbone.get_representation(x)
         if isinstance(self.head, DiffMeshRefineHead):
-            head_out = self.head(rep, init_pose, init_shape)
-        else:
-            if init_pose is not None or init_shape is not None:
-                raise ValueError(
-                    "init_pose/init_shape are only used by the DiffMesh refine variant; "
-                    f"this model's head is {type(self.head).__name__}"
-                )
-            head_out = self.head(rep)
-        return decode_smpl(head_out, self.body_model, b, t)
+            return self.head(rep, init_pose, init_shape)
+        if init_pose is not None or init_shape is not None:
+            raise ValueError(
+                "init_pose/init_shape are only used by the DiffMesh refine variant; "
+                f"this model's head is {type(self.head).__name__}"
+            )
+        return self.head(rep)
+
+    def predict_parameters(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(rotmats [B, T, 24, 3, 3], betas [B, T, 10])``: :meth:`forward`'s ``rotmats`` and ``betas``
+        (the same values, bit for bit) without posing the body model: what the video pipeline reads
+        (it poses the body itself, after blending windows)."""
+        head_out = self.head_output(x)
+        b, t = x.shape[:2]
+        dtype = torch.promote_types(head_out.pose6d.dtype, torch.float32)
+        with torch.autocast(device_type=head_out.pose6d.device.type, enabled=False):  # as decode_smpl
+            rotmats = pose6d_to_rotmats(head_out.pose6d.to(dtype))
+            betas = head_out.betas.to(dtype)
+        return rotmats.reshape(b, t, NUM_SMPL_JOINTS, 3, 3), betas.reshape(b, t, -1)

@@ -39,7 +39,7 @@ from diffmesh.geometry.rotations import rotmat_to_axis_angle
 from diffmesh.body.subset import vertex_subset
 from diffmesh.pipelines.detector_blend import BLEND_SMOOTH_SIGMA, blend_joints, fit_to_detector
 from diffmesh.pipelines.placement import PlacedMesh
-from diffmesh.pipelines.prediction import MeshSequence
+from diffmesh.pipelines.prediction import MeshSequence, network_parameters
 from diffmesh.pipelines.live_preview import PreviewServer
 from diffmesh.pipelines.vmc import VmcSender
 
@@ -192,7 +192,7 @@ def run_live(
             ThreadPoolExecutor(1) as pool:  # fmt: skip
         det.detect(np.zeros((cap.height, cap.width, 3), np.uint8))  # start the graph before the clock
         with torch.inference_mode():  # and the network (first-call allocations)
-            model(torch.zeros(1, clip_len, 17, model_input_channels(model)))
+            network_parameters(model, torch.zeros(1, clip_len, 17, model_input_channels(model)))
         started = time.perf_counter()
         busy: Future[None] | None = None
         newest: np.ndarray | None = None
@@ -312,13 +312,13 @@ def _emit(
         x = np.concatenate([np.repeat(x[:1], clip_len - len(x), 0), x])
     n = len(pending)
     with torch.inference_mode():
-        res = model(torch.from_numpy(x)[None].float())
+        rot_w, betas_w = (t[0].float().numpy() for t in network_parameters(model, torch.from_numpy(x)[None].float()))
     kp_p = kps[-n:, :, :3]
     rows = np.array([kp is not None for _, _, kp in pending])
     if detector_blend > 0:  # the window's detector joints smooth the target: what the offline blend sees, less the future
         m = min(len(window), n + _BLEND_REACH)  # the emitted frames and the frames their smoothing reaches
         kps = kps[-m:]
-        mesh = MeshSequence(res.rotmats[0, -m:].float().numpy(), res.betas[0, -m:].float().numpy())
+        mesh = MeshSequence(rot_w[-m:], betas_w[-m:])
         joints_w = _place(body_model, mesh, kps[:, :, :3], K).joints_m
         has = np.array([kp is not None for _, _, kp in window[-m:]]) & np.abs(kps[..., 3:]).any((1, 2))
         target = blend_joints(joints_w, kps[..., 3:], has, detector_blend)[-n:]
@@ -326,7 +326,7 @@ def _emit(
         placed = fit_to_detector(body_model, mesh, joints_w[-n:], target, kp_p, rows & has[-n:], K, detector_blend,
                                  lambda s: _place(body_model, s, kp_p, K))  # fmt: skip
     else:
-        placed = _place(body_model, MeshSequence(res.rotmats[0, -n:].float().numpy(), res.betas[0, -n:].float().numpy()), kp_p, K)
+        placed = _place(body_model, MeshSequence(rot_w[-n:], betas_w[-n:]), kp_p, K)
     rot, betas = torch.from_numpy(placed.mesh.rotmats), placed.mesh.betas
     joints, transl = placed.joints_m, placed.transl
     aa = rotmat_to_axis_angle(rot).numpy()

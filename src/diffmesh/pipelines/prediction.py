@@ -24,7 +24,7 @@ from diffmesh.pipelines.windows import Window, WindowBlender, plan_windows
 NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
 
 __all__ = ["NORMALIZATIONS", "MeshSequence", "Precomputed", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh",
-           "run_batch", "segment_batches"]  # fmt: skip
+           "network_parameters", "run_batch", "segment_batches"]  # fmt: skip
 
 
 @dataclass
@@ -127,13 +127,21 @@ def run_batch(model: nn.Module, x: torch.Tensor, flip: bool = False) -> tuple[to
     ``(rotmats [B, clip_len, 24, 3, 3], betas [B, clip_len, 10])``."""
     x = x.to(next(model.parameters()).device)
     with torch.inference_mode():
-        out = model(x)
-        rot, betas = out.rotmats.float().cpu(), out.betas.float().cpu()
+        rot, betas = (t.float().cpu() for t in network_parameters(model, x))
         if flip:
-            out_f = model(flip_input(x))
-            rot = 0.5 * (rot + flip_smpl_rotmats(out_f.rotmats.float().cpu()))  # projected by the blender
-            betas = 0.5 * (betas + out_f.betas.float().cpu())
+            rot_f, betas_f = (t.float().cpu() for t in network_parameters(model, flip_input(x)))
+            rot = 0.5 * (rot + flip_smpl_rotmats(rot_f))  # projected by the blender
+            betas = 0.5 * (betas + betas_f)
     return rot, betas
+
+
+def network_parameters(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network's ``(rotmats [B, T, 24, 3, 3], betas [B, T, 10])`` for ``x``, without posing its body
+    model where it can (``MeshRegressor.predict_parameters``: the same values, a body-model pass less)."""
+    if hasattr(model, "predict_parameters"):
+        return model.predict_parameters(x)
+    out = model(x)
+    return out.rotmats, out.betas
 
 
 def body_sequence(
