@@ -60,7 +60,7 @@ def peak_rss_mib() -> float:
 
 
 def make_inputs(spec: diffmesh.registry.ModelSpec, batch: int, frames: int, device: str) -> tuple[torch.Tensor, dict]:
-    x = torch.rand(batch, frames, 17, 3, device=device)
+    x = torch.rand(batch, frames, 17, spec.config.get("dim_in", 3), device=device)
     kwargs: dict = {}
     if spec.task == "action":
         x = torch.rand(batch, 2, frames, 17, 3, device=device)
@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="time each configuration at least this long")
+    parser.add_argument("--parameters", action="store_true", help="mesh models: time predict_parameters (rotations "
+                        "and betas, what the video pipeline calls) beside forward (which also poses the body model)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -124,9 +126,13 @@ def main() -> None:
                     reset_peak_rss()
                     x, kwargs = make_inputs(spec, batch, frames, args.device)
                     # Large inputs run for tens of seconds: a warm-up call would only double that.
-                    seconds = time_model(model, x, kwargs, args.min_seconds, warmup=batch * frames <= 2048)
-                    fps = batch * frames / seconds
-                    print(f"| {name} | {batch} | {frames} | {mode} | {fps:.1f} | {seconds * 1000:.1f} | {peak_rss_mib():.0f} |", flush=True)
+                    calls = [(mode, model)]
+                    if args.parameters and hasattr(model, "predict_parameters") and not kwargs:
+                        calls.append((f"{mode}, parameters only", model.predict_parameters))
+                    for label, call in calls:
+                        seconds = time_model(call, x, kwargs, args.min_seconds, warmup=batch * frames <= 2048)
+                        fps = batch * frames / seconds
+                        print(f"| {name} | {batch} | {frames} | {label} | {fps:.1f} | {seconds * 1000:.1f} | {peak_rss_mib():.0f} |", flush=True)
             del model
 
 
