@@ -70,6 +70,29 @@ def make_inputs(spec: diffmesh.registry.ModelSpec, batch: int, frames: int, devi
     return x, kwargs
 
 
+def count_gflop(model: Callable[..., Any], x: torch.Tensor, kwargs: dict) -> float:
+    """Floating-point operations of one ``model(x, **kwargs)`` call, in GFLOP (a multiply-add is 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x, **kwargs)
+    return counter.get_total_flops() / 1e9
+
+
+def float32_peak_gflops(threads: int) -> float:
+    """An estimate of the float32 peak: ``threads`` cores x 2 FMA units x vector lanes (16 with AVX-512,
+    8 with AVX2, 4 otherwise) x 2 flops x the clock ``/proc/cpuinfo`` reports (3 GHz if it says nothing)."""
+    lanes = {"AVX512": 16, "AVX2": 8}.get(torch.backends.cpu.get_cpu_capability(), 4)
+    ghz = 3.0
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+        ghz = max(mhz) / 1000 if mhz else ghz
+    except OSError:
+        pass
+    return threads * 2 * lanes * 2 * ghz
+
+
 def time_model(model: Callable[..., Any], x: torch.Tensor, kwargs: dict, min_seconds: float, warmup: bool) -> float:
     """Seconds per ``model(x, **kwargs)`` call (any callable), under inference mode: an optional
     warm-up call, then calls until ``min_seconds`` have passed."""
@@ -99,6 +122,10 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=2.0, help="time each configuration at least this long")
     parser.add_argument("--parameters", action="store_true", help="mesh models: time predict_parameters (rotations "
                         "and betas, what the video pipeline calls) beside forward (which also poses the body model)")
+    parser.add_argument("--flops", action="store_true", help="also count each call's floating-point operations "
+                        "(torch's FlopCounterMode on the plain model) and print GFLOP/s and the share of --peak-gflops")
+    parser.add_argument("--peak-gflops", type=float, default=None, help="the machine's float32 peak for --flops "
+                        "(default: threads x 2 FMA units x vector lanes x 2 x the clock in /proc/cpuinfo, an estimate)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -108,8 +135,14 @@ def main() -> None:
           f"cpu capability {torch.backends.cpu.get_cpu_capability()}")
     for mode in args.modes:
         print(f"# {make_plan(mode, args.device)}")
-    print("| model | batch | frames | mode | frames/s | ms/call | peak RSS MiB |")
-    print("|---|---:|---:|---|---:|---:|---:|")
+    peak = args.peak_gflops or float32_peak_gflops(torch.get_num_threads())
+    if args.flops:
+        print(f"# float32 peak used for the share: {peak:.0f} GFLOP/s")
+        print("| model | batch | frames | mode | frames/s | ms/call | peak RSS MiB | GFLOP/call | GFLOP/s | share of peak |")
+        print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    else:
+        print("| model | batch | frames | mode | frames/s | ms/call | peak RSS MiB |")
+        print("|---|---:|---:|---|---:|---:|---:|")
     for name in args.models:
         spec = diffmesh.get_spec(name)
         for mode in args.modes:
@@ -117,7 +150,6 @@ def main() -> None:
             own_body = spec.weights is not None and spec.body_model is not None
             plain = (diffmesh.create_model(name) if own_body else diffmesh.create_model(name, body_model=body)).to(args.device)
             model = accelerate(plain, mode)
-            del plain
             for frames in args.frames:
                 if spec.architecture.startswith("diffmesh") and frames != 16:
                     continue  # the DiffMesh head takes 16-frame clips only
@@ -132,8 +164,12 @@ def main() -> None:
                     for label, call in calls:
                         seconds = time_model(call, x, kwargs, args.min_seconds, warmup=batch * frames <= 2048)
                         fps = batch * frames / seconds
-                        print(f"| {name} | {batch} | {frames} | {label} | {fps:.1f} | {seconds * 1000:.1f} | {peak_rss_mib():.0f} |", flush=True)
-            del model
+                        row = f"| {name} | {batch} | {frames} | {label} | {fps:.1f} | {seconds * 1000:.1f} | {peak_rss_mib():.0f} |"
+                        if args.flops:  # counted on the plain model: oneDNN's packed products are invisible to the counter
+                            gflop = count_gflop(plain.predict_parameters if "parameters" in label else plain, x, kwargs)
+                            row += f" {gflop:.2f} | {gflop / seconds:.1f} | {100 * gflop / seconds / peak:.0f} % |"
+                        print(row, flush=True)
+            del model, plain
 
 
 if __name__ == "__main__":
