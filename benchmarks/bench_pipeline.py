@@ -3,13 +3,15 @@
     python benchmarks/bench_pipeline.py [--frames 200] [--threads 2]
     python benchmarks/bench_pipeline.py --video walk3000.mp4 --threads 1   # end to end + peak RSS only
     python benchmarks/bench_pipeline.py --frames 600 --ahead-ab 3           # end to end with / without running windows ahead
+    python benchmarks/bench_pipeline.py --frames 150 --detectors 3           # BlazePose lite / full / heavy alone
 
 Makes a walking clip with :mod:`diffmesh.pipelines.sample`, times each stage alone (decode,
 detect, model, render, encode, and the render pass as ``run`` does it), then the whole pipeline
 through :func:`diffmesh.pipelines.run` (uncached), and prints a Markdown table. With ``--video``
 only the end-to-end run is timed (in a fresh process, so the peak RSS printed is the pipeline's).
 With ``--ahead-ab R`` only the end-to-end run is timed, R times each with and without the network
-running windows ahead beside the detector (:mod:`diffmesh.pipelines.speculation`), interleaved.
+running windows ahead beside the detector (:mod:`diffmesh.pipelines.speculation`), interleaved;
+with ``--detectors R`` only the detector, each BlazePose landmark model R times, interleaved.
 """
 
 from __future__ import annotations
@@ -41,14 +43,14 @@ def main() -> None:
     ap.add_argument("--video", help="time only run() on this video and print its peak RSS")
     ap.add_argument("--ahead-ab", type=int, default=0, metavar="R",
                     help="only end to end, R runs each with and without windows run ahead (interleaved), medians")
+    ap.add_argument("--detectors", type=int, default=0, metavar="R",
+                    help="only the detector: lite, full and heavy R times each on the same frames (interleaved), medians")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp())
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     if args.video:
-        from diffmesh.io.video import probe_video
-
         n = probe_video(args.video).num_frames
         t0 = time.perf_counter()
         s = run(args.video, tmp / "out", InferSettings(), None, use_cache=False)
@@ -63,6 +65,9 @@ def main() -> None:
     n = args.frames
     if args.ahead_ab:
         ahead_ab(video, n, args.ahead_ab, tmp)
+        return
+    if args.detectors:
+        detectors(video, args.detectors)
         return
     rows = []
 
@@ -126,6 +131,32 @@ def main() -> None:
     for name, fps in rows:
         print(f"| {name} | {fps:.1f} | {1000 / fps:.1f} |")
     print("\nrun() stage seconds:", s.stage_seconds)
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
+
+
+def detectors(video: Path, repeats: int) -> None:
+    """Each BlazePose landmark model over the same decoded frames (tracking mode), interleaved; frames/s."""
+    import statistics
+
+    from diffmesh.io.video import iter_frames
+    from diffmesh.pipelines.blazepose_models import DETECTOR_MODELS
+    from diffmesh.pipelines.keypoints import PoseDetector
+
+    frames = [f.image for f in iter_frames(video, threads=1)]
+    fps: dict[str, list[float]] = {m: [] for m in DETECTOR_MODELS}
+    for r in range(repeats):
+        for model in DETECTOR_MODELS if r % 2 == 0 else DETECTOR_MODELS[::-1]:
+            with PoseDetector(model=model) as det:
+                det.detect(frames[0])  # warm-up
+                t0 = time.perf_counter()
+                for f in frames:
+                    det.detect_with_world(f)
+                fps[model].append(len(frames) / (time.perf_counter() - t0))
+    print(f"| BlazePose landmark model ({len(frames)} frames, 640x480, tracking mode) | frames/s (median of {repeats}) | ms/frame |")
+    print("|---|---|---|")
+    for model, values in fps.items():
+        med = statistics.median(values)
+        print(f"| {model} | {med:.1f} | {1000 / med:.1f} |")
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 
