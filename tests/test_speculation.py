@@ -80,3 +80,28 @@ def test_pipeline_result_unchanged_by_running_ahead(tmp_path: Path, monkeypatch:
     for key in ("pose", "rotmats", "betas", "transl", "joints_3d_cam"):
         if key in a.files:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_failed_plan_only_costs_speed(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import diffmesh
+    from diffmesh.pipelines import speculation
+    from tests.conftest import TINY
+
+    torch.manual_seed(0)
+    model = diffmesh.create_model("diffmesh", body_model="open", **TINY).eval()
+    n = 100
+    kp33, world33, detected = _detections(n, [])
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("planning broke")
+
+    monkeypatch.setattr(speculation, "track", broken)
+    with ThreadPoolExecutor(1) as pool:
+        ahead = WindowSpeculator(pool.submit(lambda: model), n, pool)
+        for i in range(n):
+            ahead(i, kp33[i], world33[i])
+        keypoints, world = h36m_rows(kp33, world33, detected)
+        trk = track(keypoints, detected, world=world)
+        got = predict_mesh(model, trk, normalization="window", precomputed=ahead)
+    assert ahead.hits == 0 and "running windows ahead failed" in caplog.text
+    np.testing.assert_array_equal(got.rotmats, predict_mesh(model, trk, normalization="window").rotmats)

@@ -113,7 +113,10 @@ class WindowSpeculator:
     def take(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The result of the batch ``x`` if it was run ahead (waits for it), else None."""
         if self.planning is not None:
-            self.planning.result()  # its batches are all handed over (and its errors raised)
+            try:
+                self.planning.result()  # its batches are all handed over
+            except Exception:  # running ahead is an optimisation: the model stage computes what is missing
+                logger.warning("running windows ahead failed; the model stage runs them itself", exc_info=True)
             self.planning = None
         future = self.futures.pop(x.numpy().tobytes(), None)
         if future is None:
