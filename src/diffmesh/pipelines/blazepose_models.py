@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,7 @@ _SHIPPED = {
 _LANDMARK = "mediapipe/modules/pose_landmark/pose_landmark_{}.tflite"
 _DETECTION = "mediapipe/modules/pose_detection/pose_detection.tflite"
 _resource_dir: Path | None = None
+_patching = threading.Lock()  # mediapipe's module globals are swapped while a detector is built
 
 
 def check_detector_model(name: str) -> str:
@@ -108,7 +110,8 @@ def landmark_model(mp: Any, name: str) -> Iterator[int]:
     from mediapipe.python import solution_base
     from mediapipe.python.solutions import pose as pose_solution
 
-    folder = _resources(Path(mp.__file__).resolve().parent.parent)
+    with _patching:
+        folder = _resources(Path(mp.__file__).resolve().parent.parent)
     real_util, real_download = solution_base.resource_util, pose_solution._download_oss_pose_landmark_model
 
     class _Resources:  # the solution sets mediapipe's resource folder to the wheel's: ours instead
@@ -116,10 +119,11 @@ def landmark_model(mp: Any, name: str) -> Iterator[int]:
         def set_resource_dir(_: str) -> None:
             real_util.set_resource_dir(str(folder))
 
-    solution_base.resource_util = _Resources()
-    pose_solution._download_oss_pose_landmark_model = lambda _: None
-    try:
-        yield complexity
-    finally:
-        solution_base.resource_util = real_util
-        pose_solution._download_oss_pose_landmark_model = real_download
+    with _patching:
+        solution_base.resource_util = _Resources()
+        pose_solution._download_oss_pose_landmark_model = lambda _: None
+        try:
+            yield complexity
+        finally:
+            solution_base.resource_util = real_util
+            pose_solution._download_oss_pose_landmark_model = real_download
