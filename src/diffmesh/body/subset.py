@@ -13,7 +13,7 @@ import torch
 
 from diffmesh.body.layer import BodyModel
 
-__all__ = ["vertex_subset", "sampled_vertex_mask"]
+__all__ = ["joints_only", "sampled_vertex_mask", "vertex_subset"]
 
 
 def vertex_subset(body: BodyModel, keep: torch.Tensor, name: str | None = None) -> BodyModel:
@@ -71,3 +71,13 @@ def sampled_vertex_mask(body: BodyModel, stride: int) -> torch.Tensor:
     if body.J_regressor_h36m is not None:
         keep |= body.J_regressor_h36m.abs().sum(0) > 0
     return keep
+
+
+def joints_only(body: BodyModel) -> BodyModel:
+    """``body`` restricted to the vertices its H36M joint regressor reads (:func:`vertex_subset`:
+    the same joints to float rounding, ~3x faster for the open model: 3,849 of 13,718 vertices);
+    ``body`` itself when it has no H36M regressor. For callers that need joints, not a surface."""
+    regressor = getattr(body, "J_regressor_h36m", None)
+    if regressor is None:
+        return body
+    return vertex_subset(body, regressor.abs().sum(0) > 0)

@@ -172,10 +172,9 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
     camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v2"]} if _measures_camera(settings) else {}
-    if settings.detector_model != DEFAULT_DETECTOR_MODEL and not settings.keypoints_file:  # full: the key as before
-        camera["detector_model"] = settings.detector_model
+    detector = {"detector_model": settings.detector_model} if settings.detector_model != DEFAULT_DETECTOR_MODEL else {}  # full: the key as before
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
-                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera)  # fmt: skip
+                     track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera, **detector)  # fmt: skip
 
 
 def _speculator(model: Future[nn.Module] | None, n: int, pool: ThreadPoolExecutor, bundle: ModelBundle,

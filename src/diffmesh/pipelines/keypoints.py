@@ -115,8 +115,7 @@ class PoseDetector:
     def source(self) -> str:
         """Where keypoints came from, for ``FrameKeypoints.source`` (``mediapipe-blazepose-0.10.21``;
         ``mediapipe-blazepose-heavy-0.10.21`` for another landmark model)."""
-        model = "" if self.model == DEFAULT_DETECTOR_MODEL else f"-{self.model}"
-        return f"{self.name}{model}-{self.version}"
+        return detector_source(self.name, self.model, self.version)
 
     def __init__(
         self,
@@ -193,6 +192,11 @@ class PoseDetector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def detector_source(name: str, model: str, version: str) -> str:
+    """A detector's ``source`` label: ``NAME-VERSION``, ``NAME-MODEL-VERSION`` for a landmark model other than ``full``."""
+    return f"{name}-{version}" if model == DEFAULT_DETECTOR_MODEL else f"{name}-{model}-{version}"
 
 
 def _require_mediapipe() -> Any:

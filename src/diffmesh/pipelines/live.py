@@ -33,13 +33,15 @@ import torch
 from torch import nn
 
 from diffmesh.conventions import blazepose_to_h36m, blazepose_world_to_h36m
-from diffmesh.geometry.camera import default_intrinsics, fit_translation
+from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.geometry.model_input import model_input_channels, network_input
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
-from diffmesh.body.subset import vertex_subset
+from diffmesh.body.subset import joints_only
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL
 from diffmesh.pipelines.detector_blend import BLEND_SMOOTH_SIGMA, blend_joints, fit_to_detector
-from diffmesh.pipelines.placement import PlacedMesh
-from diffmesh.pipelines.prediction import MeshSequence, network_parameters
+from diffmesh.pipelines.placement import PlacedMesh, place_sequence
+from diffmesh.pipelines.prediction import MeshSequence, h36m_joints, network_parameters
+from diffmesh.pipelines.tracking import Segment
 from diffmesh.pipelines.live_preview import PreviewServer
 from diffmesh.pipelines.vmc import VmcSender
 
@@ -141,7 +143,7 @@ def run_live(
     realtime: bool = True,
     max_seconds: float | None = None,
     vmc: str | None = None,
-    detector_model: str = "full",
+    detector_model: str = DEFAULT_DETECTOR_MODEL,
     detector_blend: float = 0.0,
     preview: str | None = None,
 ) -> LiveSummary:
@@ -251,27 +253,19 @@ def _detect(det: PoseDetector, image: np.ndarray) -> np.ndarray | None:
 _BLEND_REACH = int(round(3 * BLEND_SMOOTH_SIGMA))
 
 
-def joints_only(body_model: nn.Module) -> nn.Module:
-    """``body_model`` restricted to the vertices its H36M joint regressor reads
-    (:func:`~diffmesh.body.subset.vertex_subset`: the same joints to float rounding, ~3x faster);
-    ``body_model`` itself when it has no H36M regressor."""
-    regressor = getattr(body_model, "J_regressor_h36m", None)
-    if regressor is None:
-        return body_model
-    return vertex_subset(body_model, regressor.abs().sum(0) > 0)
+def _joints(body_model: nn.Module, mesh: MeshSequence) -> np.ndarray:
+    """``[N, 17, 3]`` pelvis-relative H36M joints of the posed body."""
+    joints = h36m_joints(body_model, mesh)
+    return joints - joints[:, :1]
 
 
 def _place(body_model: nn.Module, mesh: MeshSequence, keypoints: np.ndarray, K: np.ndarray) -> PlacedMesh:
-    """Pose the body (pelvis-relative H36M joints) and fit each frame's translation to its keypoints
-    (no smoothing across frames: each is emitted as it comes)."""
-    with torch.inference_mode():
-        rot = torch.from_numpy(mesh.rotmats)
-        body = body_model(betas=torch.from_numpy(mesh.betas), body_pose=rot[:, 1:], global_orient=rot[:, :1])
-    joints = body.joints_h36m.float().numpy()
-    joints = joints - joints[:, :1]
-    w = np.where(keypoints[..., 2] >= 0.3, keypoints[..., 2], 0.0)
-    transl, reproj = fit_translation(joints, keypoints[..., :2], w, K)
-    return PlacedMesh(mesh, joints, transl, transl, reproj)
+    """Pose the body and fit each frame's translation to its keypoints (the offline placement with no
+    smoothing across frames: each is emitted as it comes)."""
+    joints = _joints(body_model, mesh)
+    n = len(joints)
+    raw, transl, reproj = place_sequence(joints, keypoints, np.ones(n, bool), [Segment(0, n)], K, sigma_frames=0.0)
+    return PlacedMesh(mesh, joints, raw, transl, reproj)
 
 
 @dataclass
@@ -319,7 +313,7 @@ def _emit(
         m = min(len(window), n + _BLEND_REACH)  # the emitted frames and the frames their smoothing reaches
         kps = kps[-m:]
         mesh = MeshSequence(rot_w[-m:], betas_w[-m:])
-        joints_w = _place(body_model, mesh, kps[:, :, :3], K).joints_m
+        joints_w = _joints(body_model, mesh)
         has = np.array([kp is not None for _, _, kp in window[-m:]]) & np.abs(kps[..., 3:]).any((1, 2))
         target = blend_joints(joints_w, kps[..., 3:], has, detector_blend)[-n:]
         mesh = MeshSequence(mesh.rotmats[-n:], mesh.betas[-n:])

@@ -48,7 +48,7 @@ import numpy as np
 from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.io.video import iter_frames, probe_video
 from diffmesh.geometry.camera_motion import CameraMotion
-from diffmesh.pipelines.keypoints import CameraPass, FrameKeypoints, PoseDetector
+from diffmesh.pipelines.keypoints import CameraPass, FrameKeypoints, PoseDetector, detector_source
 from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model
 from diffmesh.pipelines.appearance import APPEARANCE_RATE, appearance, similarity
 from diffmesh.pipelines.native_logs import native_logs_to_logging
@@ -197,7 +197,7 @@ class PeopleDetector:
             stack.callback(self._finder.close)
             self._closing = stack.pop_all()
         self.version = self._finder.version
-        self.source = self._finder.source.replace(PoseDetector.name, self.name)
+        self.source = detector_source(self.name, detector_model, self.version)
 
     def _new_detector(self) -> PoseDetector:
         return PoseDetector(self.min_detection_confidence, static_image_mode=False, quiet=False, model=self.detector_model)

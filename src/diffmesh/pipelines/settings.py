@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from diffmesh.pipelines.blazepose_models import check_detector_model
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model
 
 __all__ = ["InferSettings", "Progress", "StageClock", "no_progress"]
 
@@ -63,7 +63,7 @@ class InferSettings:
     keypoints_file: str | None = None
     track_id: int | None = None
     min_detection_confidence: float = 0.3
-    detector_model: str = "full"
+    detector_model: str = DEFAULT_DETECTOR_MODEL
     max_gap: int = 10
     stride: int | None = None
     flip: bool = False
@@ -94,7 +94,7 @@ class InferSettings:
         if self.detector_blend is not None and not 0.0 <= self.detector_blend <= 1.0:
             raise ValueError(f"detector_blend must be in [0, 1] (0: off) or None (the model's own), got {self.detector_blend!r}")
         check_detector_model(self.detector_model)
-        if self.keypoints_file and self.detector_model != "full":
+        if self.keypoints_file and self.detector_model != DEFAULT_DETECTOR_MODEL:
             raise ValueError(f"detector_model={self.detector_model!r} picks the detector's model; a keypoint file replaces the detector (drop one)")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
