@@ -1,9 +1,12 @@
 """Parity with tensors produced by the official code (../shared/reference/golden).
 
 Tolerance: 1e-4 absolute (golden/README.md); the measured differences are ~1e-6.
+``DIFFMESH_TEST_DEVICE=cuda`` runs them on a GPU (``tools/gpu_check.sh``); the default is the CPU.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
@@ -17,15 +20,21 @@ from diffmesh.schedulers import DDIMScheduler
 from tests._golden import golden_path
 
 TOL = 1e-4
+#: Where the models run and the golden tensors are loaded ("cpu", or "cuda" for tools/gpu_check.sh).
+DEVICE = torch.device(os.environ.get("DIFFMESH_TEST_DEVICE", "cpu"))
 
 
 def load(name: str) -> dict:
-    return torch.load(golden_path(name), weights_only=True)
+    return torch.load(golden_path(name), weights_only=True, map_location=DEVICE)
+
+
+def on_device(module: torch.nn.Module) -> torch.nn.Module:
+    return module.to(DEVICE).eval()
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, what: str, tol: float = TOL) -> None:
     assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-    diff = (actual.double() - expected.double()).abs().max().item()
+    diff = (actual.double() - expected.to(actual.device).double()).abs().max().item()
     assert diff <= tol, f"{what}: max abs difference {diff:.3g} > {tol}"
 
 
@@ -42,6 +51,7 @@ def test_dstformer_matches_official_per_layer() -> None:
     assert golden["layernorm_eps"] == 1e-6
     model = DSTformer(DSTformerConfig(**golden["config"])).eval()
     model.load_state_dict(golden["state_dict"], strict=True)
+    on_device(model)
     for case in golden["cases"]:
         x = case["input"]
         frames = x.shape[1]
@@ -62,6 +72,7 @@ def test_diffmesh_head_matches_official(case_index: int) -> None:
     golden = load("diffmesh_head.pt")
     head = DiffMeshHead(dim_rep=golden["dim_rep"], clip_len=golden["clip_len"]).eval()
     head.load_state_dict(golden["state_dict"], strict=True)
+    on_device(head)
     case = golden["cases"][case_index]
     rep = case["input_feat"]
     b, t = rep.shape[:2]
@@ -105,6 +116,7 @@ def test_refine_head_matches_official(case_index: int) -> None:
     golden = load("diffmesh_refine_head.pt")
     head = DiffMeshRefineHead(dim_rep=golden["dim_rep"], hidden_dim=golden["hidden_dim"]).eval()
     head.load_state_dict(golden["state_dict"], strict=True)
+    on_device(head)
     case = golden["cases"][case_index]
     assert_close(head.initial_pose6d(case["init_pose_aa"]), case["init_pose_6d"], "PyTorch3D 6-D of the initial pose")
     out = head(case["input_feat"], case["init_pose_aa"], case["init_shape"])
@@ -117,6 +129,7 @@ def test_motionbert_mesh_head_matches_official(case_index: int) -> None:
     golden = load("motionbert_mesh_head.pt")
     head = MotionBERTMeshHead(dim_rep=48, hidden_dim=64).eval()
     head.load_state_dict(golden["state_dict"], strict=True)
+    on_device(head)
     case = golden["cases"][case_index]
     out = head(case["input_feat"])
     check_smpl_kwargs(out.pose6d, out.betas, case["smpl_kwargs"], "MotionBERT mesh")
@@ -127,8 +140,10 @@ def test_action_heads_match_official() -> None:
     golden = load("action_heads.pt")
     classify = ActionHeadClassification(dim_rep=48, num_classes=60, hidden_dim=64).eval()
     classify.load_state_dict(golden["class_state_dict"], strict=True)
+    on_device(classify)
     embed = ActionHeadEmbed(dim_rep=48, hidden_dim=64).eval()
     embed.load_state_dict(golden["embed_state_dict"], strict=True)
+    on_device(embed)
     assert_close(classify(golden["input_feat"]), golden["class_logits"], "class logits")
     assert_close(embed(golden["input_feat"]), golden["embedding"], "embedding")
 
