@@ -125,3 +125,23 @@ def test_snap_moves_joints_across_the_image_toward_the_keypoints() -> None:
     kp_still = np.repeat(keypoints[:1], 5, 0)
     np.testing.assert_allclose(snap_to_keypoints(still, kp_still, K, np.ones(5, bool), 1.0),
                                snap_to_keypoints(still, kp_still, K, np.ones(5, bool), 1.0, sigma=0), atol=1e-9)  # fmt: skip
+
+
+def test_turn_torso_turns_the_body_so_its_hips_and_shoulders_follow(body) -> None:
+    """The root turns by the rotation that takes the hips and shoulders onto the target's; the joints
+    it returns are the posed body's; the rest of the pose and frames outside ``rows`` stay."""
+    from diffmesh.pipelines.detector_blend import keypoint_share, turn_torso
+
+    mesh = _mesh(3, 30.0, 40.0, 20.0)
+    joints = h36m_joints(body, mesh).astype(np.float64)
+    joints -= joints[:, :1]
+    G = _rot("y", 25.0) @ _rot("x", -10.0)
+    target = joints @ G.T
+    turned, current = turn_torso(mesh, joints, target, np.array([True, False, True]))
+    np.testing.assert_allclose(turned.rotmats[[0, 2], 0], (G @ mesh.rotmats[0, 0])[None].repeat(2, 0), atol=1e-5)
+    np.testing.assert_array_equal(turned.rotmats[1], mesh.rotmats[1])  # not a row to turn
+    np.testing.assert_array_equal(turned.rotmats[:, 1:], mesh.rotmats[:, 1:])  # only the root turns
+    posed = h36m_joints(body, turned).astype(np.float64)
+    np.testing.assert_allclose(posed - posed[:, :1], current, atol=1e-5)  # the joints it hands on are the body's
+    np.testing.assert_allclose(current[[0, 2]], target[[0, 2]], atol=1e-5)
+    assert keypoint_share(0.5) == 0.75 and keypoint_share(0.9) == 1.0 and keypoint_share(0.0) == 0.0

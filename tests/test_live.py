@@ -14,6 +14,7 @@ import torch
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
 from diffmesh.pipelines.live import run_live
+from diffmesh.pipelines.windows import project_to_so3, window_weights
 from tests._videos import make_walk_video
 
 
@@ -45,6 +46,35 @@ def test_every_frame_gets_the_causal_windows_result(tmp_path: Path) -> None:
         want = rotmat_to_axis_angle(model(torch.from_numpy(x)[None]).rotmats[0, -1].float()).numpy()
     np.testing.assert_allclose(np.array(lines[11]["pose_axis_angle"]), want, atol=2e-3)  # keypoints rounded to 0.01 px
     assert lines[11]["transl"][2] > 1.0  # in front of the camera
+
+
+def test_a_delayed_frame_gets_the_window_that_sees_past_it(tmp_path: Path) -> None:
+    """``delay=4``: each result waits for 4 newer frames, which its window holds; every frame is still
+    emitted once, in order, and the last frames come out when the source ends."""
+    make_walk_video(tmp_path / "walk.mp4", 20)
+    model = _tiny_mesh_model()
+    s = run_live(str(tmp_path / "walk.mp4"), tmp_path / "out", model, model.body_model, stride=4, realtime=False, delay=4)
+    lines = [json.loads(x) for x in (tmp_path / "out" / "live.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in lines] == list(range(20)) and all(r["person"] for r in lines)
+    assert s.delay == 4 and json.loads((tmp_path / "out" / "live_summary.json").read_text())["delay"] == 4
+    # Frame 8 was emitted by the window ending at frame 12 (the first call, at frame 4, emitted frame 0;
+    # then every 4 frames), 4 frames before that window's end, averaged with the window ending at
+    # frame 8, which saw it last, by the offline blend's triangular weights.
+    kp = np.array([r["keypoints_2d"] for r in lines], np.float32)
+    clip_len = model.head.clip_len
+    weights = window_weights(clip_len)
+    total, weight = torch.zeros(3, 3, dtype=torch.float64), 0.0
+    for end in (8, 12):
+        x = crop_scale(kp[max(0, end + 1 - clip_len) : end + 1])
+        x = np.concatenate([np.repeat(x[:1], clip_len - len(x), 0), x])
+        pos = clip_len - 1 - (end - 8)
+        with torch.inference_mode():
+            total += float(weights[pos]) * model(torch.from_numpy(x)[None]).rotmats[0, pos, 0].double()
+        weight += float(weights[pos])
+    want = rotmat_to_axis_angle(project_to_so3(total / weight).float()).numpy()
+    np.testing.assert_allclose(np.array(lines[8]["pose_axis_angle"][0]), want, atol=2e-3)
+    with pytest.raises(ValueError, match=r"--live-delay must be between 0 and \d+ frames .* got 99"):
+        run_live(str(tmp_path / "walk.mp4"), tmp_path / "o2", model, model.body_model, stride=4, delay=99)
 
 
 def test_live_cli_reads_a_file_at_its_frame_rate(tmp_path: Path) -> None:

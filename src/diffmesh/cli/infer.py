@@ -129,6 +129,9 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
         g.add_argument("--live", action="store_true", help="VIDEO is a live source (camera /dev/video0, stream URL, or a "
                        "file read at its own frame rate): results as they come in OUT/live.jsonl")  # fmt: skip
         g.add_argument("--live-stride", type=int, default=4, help="frames between network calls in live mode (default 4)")
+        g.add_argument("--live-delay", type=int, default=0, metavar="FRAMES", help="live mode: each result waits for this "
+                       "many newer frames, which the network sees (smoother, more accurate; default 0; at most 12 with "
+                       "the default stride)")  # fmt: skip
         g.add_argument("--live-seconds", type=float, default=None, help="stop a live run after this many seconds")
         g.add_argument("--live-no-pacing", action="store_true", help="read a file as fast as it decodes (no dropped frames)")
         g.add_argument("--live-preview", default=None, metavar="[HOST:]PORT", help="live mode: serve the newest frame "
@@ -219,6 +222,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         raise ValueError(f"--vmc {args.vmc!r} sends live results: add --live")
     if args.live_preview is not None:
         raise ValueError(f"--live-preview {args.live_preview!r} shows a live run: add --live")
+    if args.live_delay:
+        raise ValueError(f"--live-delay {args.live_delay} delays live results: add --live (an offline run sees every frame)")
     return _run(args, args.video, args.output)
 
 
@@ -245,7 +250,7 @@ def _run_live(args: argparse.Namespace) -> int:
         summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
                            realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc,
                            detector_model=args.detector_model, detector_blend=detector_blend_weight(bundle, settings),
-                           preview=args.live_preview)  # fmt: skip
+                           preview=args.live_preview, delay=args.live_delay)  # fmt: skip
     print(
         f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
         f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "

@@ -5,8 +5,11 @@ a camera) and keeps only the newest frame, so a slow machine drops frames instea
 behind. The main thread runs the detector on each frame it takes and keeps the last ``clip_len``
 frames' keypoints; every ``stride`` processed frames it runs the network on that **causal** window
 (normalised by its own crop box; frames before the first are the first one repeated) and emits
-the window's last ``stride`` frames: body parameters, camera-frame joints and a translation fitted
-to the keypoints. Each result is one JSON line appended to ``OUT/live.jsonl`` and flushed at once
+``stride`` frames of it: the window's last ones, or with ``delay=D`` the ones ``D`` frames before its
+end (each frame then waits for ``D`` newer frames, which the network sees, and is averaged over
+every window that has seen it so far, with the offline run's triangular weights: smoother and more
+accurate, ``D`` frames later): body parameters, camera-frame joints and a translation fitted to the
+keypoints. Each result is one JSON line appended to ``OUT/live.jsonl`` and flushed at once
 (other programs can follow the file); ``OUT/live_summary.json`` holds frames/s, dropped frames and
 the capture-to-result latency (median and 95th percentile) when the source ends or on Ctrl-C.
 With ``vmc="HOST:PORT"`` each frame is also sent to an avatar program over the VMC protocol
@@ -42,6 +45,7 @@ from diffmesh.pipelines.detector_blend import BLEND_SMOOTH_SIGMA, blend_joints, 
 from diffmesh.pipelines.placement import PlacedMesh, place_sequence
 from diffmesh.pipelines.prediction import MeshSequence, h36m_joints, network_parameters
 from diffmesh.pipelines.tracking import Segment
+from diffmesh.pipelines.windows import project_to_so3, window_weights
 from diffmesh.pipelines.live_preview import PreviewServer
 from diffmesh.pipelines.vmc import VmcSender
 
@@ -66,6 +70,7 @@ class LiveSummary:
     latency_ms_median: float = float("nan")
     latency_ms_p95: float = float("nan")
     stride: int = 4
+    delay: int = 0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
 
@@ -146,6 +151,7 @@ def run_live(
     detector_model: str = DEFAULT_DETECTOR_MODEL,
     detector_blend: float = 0.0,
     preview: str | None = None,
+    delay: int = 0,
 ) -> LiveSummary:
     """Run live until the source ends, ``max_seconds`` pass, or Ctrl-C; returns (and writes) the summary.
 
@@ -162,6 +168,8 @@ def run_live(
             window: the smoothing sees no future frames); 0: off.
         preview: ``"[HOST:]PORT"``: serve the newest frame with the body drawn on it over HTTP
             (:mod:`diffmesh.pipelines.live_preview`) while the run lasts.
+        delay: frames each result waits for: the network sees that many frames after the one it
+            emits (0: none, the window's last frames; at most the window's length less ``stride``).
     """
     from diffmesh.pipelines.keypoints import PoseDetector
     from diffmesh.pipelines.outputs import prepare_output_folder
@@ -172,7 +180,11 @@ def run_live(
         raise ValueError(f"--detector-blend must be in [0, 1] (0: off), got {detector_blend!r}")
     clip_len = int(getattr(model.head, "clip_len", 16))
     stride = min(stride, clip_len)
+    if not 0 <= delay <= clip_len - stride:
+        raise ValueError(f"--live-delay must be between 0 and {clip_len - stride} frames (the network's window holds "
+                         f"{clip_len} frames, --live-stride takes {stride} of them), got {delay}")  # fmt: skip
     sinks = _Sinks()
+    average = _WindowAverage(clip_len)
     try:
         sinks.vmc = None if vmc is None else VmcSender.for_body_model(vmc, body_model)  # a bad address fails first
         sinks.preview = None if preview is None else PreviewServer(preview)
@@ -185,9 +197,10 @@ def run_live(
         logger.info("live preview: open %s in a browser", sinks.preview.url)
     joints_body = joints_only(body_model)  # each emitted frame needs the body's joints, not its surface
     K = default_intrinsics(cap.width, cap.height)
-    summary = LiveSummary(source, stride=stride)
+    summary = LiveSummary(source, stride=stride, delay=delay)
     buf: deque[tuple[int, float, np.ndarray | None]] = deque(maxlen=clip_len)
-    pending: list[tuple[int, float, np.ndarray | None]] = []
+    pending: list[tuple[int, float, np.ndarray | None]] = []  # processed, not yet emitted
+    images: deque[np.ndarray] = deque(maxlen=delay + 1)  # the preview shows the newest emitted frame
     # The network runs on a second thread while the detector takes the next frames (2 cores: both
     # busy); one worker keeps the windows, and the lines, in order.
     with PoseDetector(model=detector_model) as det, open(out / "live.jsonl", "w", encoding="utf-8") as sinks.jsonl, \
@@ -197,7 +210,7 @@ def run_live(
             network_parameters(model, torch.zeros(1, clip_len, 17, model_input_channels(model)))
         started = time.perf_counter()
         busy: Future[None] | None = None
-        newest: np.ndarray | None = None
+        since = 0  # frames processed since the last network call
         cap.start()
         try:
             while not (cap.done.is_set() and cap.slot is None):
@@ -208,20 +221,23 @@ def run_live(
                     time.sleep(0.002)
                     continue
                 index, t_cap, image = item
-                newest = image
+                images.append(image)
                 kp = _detect(det, image)
                 buf.append((index, t_cap, kp))
                 pending.append((index, t_cap, kp))
                 summary.frames_processed += 1
-                if len(pending) >= stride:
+                since += 1
+                due = len(pending) - delay  # the frames with `delay` newer ones after them
+                if since >= stride and due > 0:
                     if busy is not None:
                         busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
-                    busy = pool.submit(_emit, sinks, model, joints_body, list(buf), pending, K, clip_len, summary, detector_blend, newest)
-                    pending = []
+                    busy = pool.submit(_emit, sinks, model, joints_body, average, list(buf), pending[:due], K, clip_len,
+                                       summary, detector_blend, images[0], delay)  # fmt: skip
+                    pending, since = pending[due:], 0
             if busy is not None:
                 busy.result()
-            if pending:
-                _emit(sinks, model, joints_body, list(buf), pending, K, clip_len, summary, detector_blend, newest)
+            if pending:  # the source ended: the last frames wait for no newer ones
+                _emit(sinks, model, joints_body, average, list(buf), pending, K, clip_len, summary, detector_blend, images[-1])
         except KeyboardInterrupt:
             logger.info("live run stopped (Ctrl-C)")
         finally:
@@ -268,6 +284,32 @@ def _place(body_model: nn.Module, mesh: MeshSequence, keypoints: np.ndarray, K: 
     return PlacedMesh(mesh, joints, raw, transl, reproj)
 
 
+class _WindowAverage:
+    """Each frame's network output averaged over the windows that have seen it so far, with the
+    offline blend's triangular weights (:func:`~diffmesh.pipelines.windows.window_weights`: a
+    window's newest frames, which it sees no future of, count least). A frame at a window's end
+    that no later window has seen yet keeps that window's output."""
+
+    def __init__(self, clip_len: int) -> None:
+        self.weights = window_weights(clip_len).astype(np.float64)
+        self.sums: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def add(self, frames: list[int], rotmats: np.ndarray, betas: np.ndarray) -> None:
+        """One window's output ``[clip_len, ...]`` for its real ``frames`` (the last ``len(frames)`` rows)."""
+        pad = len(rotmats) - len(frames)
+        for i, f in enumerate(frames):
+            w = self.weights[pad + i]
+            rot, b, total = self.sums.get(f, (0.0, 0.0, 0.0))
+            self.sums[f] = (rot + w * rotmats[pad + i].astype(np.float64), b + w * betas[pad + i].astype(np.float64), total + w)
+        for f in [f for f in self.sums if f < frames[0]]:  # out of the window: no longer needed
+            del self.sums[f]
+
+    def mean(self, frames: list[int]) -> MeshSequence:
+        rot = np.stack([self.sums[f][0] / self.sums[f][2] for f in frames])
+        betas = np.stack([self.sums[f][1] / self.sums[f][2] for f in frames])
+        return MeshSequence(project_to_so3(torch.from_numpy(rot)).numpy().astype(np.float32), betas.astype(np.float32))
+
+
 @dataclass
 class _Sinks:
     """Where each emitted frame goes: ``live.jsonl``, and optionally a VMC receiver and the preview."""
@@ -284,12 +326,13 @@ class _Sinks:
 
 
 def _emit(
-    sinks: _Sinks, model: nn.Module, body_model: nn.Module, window: list[tuple[int, float, np.ndarray | None]],
+    sinks: _Sinks, model: nn.Module, body_model: nn.Module, average: _WindowAverage, window: list[tuple[int, float, np.ndarray | None]],
     pending: list[tuple[int, float, np.ndarray | None]], K: np.ndarray, clip_len: int, summary: LiveSummary,
-    detector_blend: float = 0.0, image: np.ndarray | None = None,
+    detector_blend: float = 0.0, image: np.ndarray | None = None, tail: int = 0,
 ) -> None:  # fmt: skip
-    """Run the causal window ending at the newest frame; write (and send) one line per pending frame;
-    show the newest frame (``image``) with its body on the preview."""
+    """Run the causal window ending at the newest frame; write (and send) one line per pending frame
+    (the window's frames before its last ``tail``); show the last pending frame (``image``) with its
+    body on the preview."""
     f, sender = sinks.jsonl, sinks.vmc
     assert f is not None
     kps = np.stack([kp if kp is not None else np.zeros((17, 6), np.float32) for _, _, kp in window])
@@ -304,23 +347,25 @@ def _emit(
     x = network_input(kps[..., :3], kps[..., 3:], model_input_channels(model))
     if len(x) < clip_len:  # the first frames: repeat the first one before them
         x = np.concatenate([np.repeat(x[:1], clip_len - len(x), 0), x])
-    n = len(pending)
+    n, size = len(pending), len(window)
+    e0, e1 = size - tail - n, size - tail  # the emitted frames' place in the window
+    frames = [index for index, _, _ in window]
     with torch.inference_mode():
-        rot_w, betas_w = (t[0].float().numpy() for t in network_parameters(model, torch.from_numpy(x)[None].float()))
-    kp_p = kps[-n:, :, :3]
+        average.add(frames, *(t[0].float().numpy() for t in network_parameters(model, torch.from_numpy(x)[None].float())))
+    kp_p = kps[e0:e1, :, :3]
     rows = np.array([kp is not None for _, _, kp in pending])
     if detector_blend > 0:  # the window's detector joints smooth the target: what the offline blend sees, less the future
-        m = min(len(window), n + _BLEND_REACH)  # the emitted frames and the frames their smoothing reaches
-        kps = kps[-m:]
-        mesh = MeshSequence(rot_w[-m:], betas_w[-m:])
+        a, b = max(0, e0 - _BLEND_REACH), min(size, e1 + _BLEND_REACH)  # and the frames their smoothing reaches
+        mesh = average.mean(frames[a:b])
         joints_w = _joints(body_model, mesh)
-        has = np.array([kp is not None for _, _, kp in window[-m:]]) & np.abs(kps[..., 3:]).any((1, 2))
-        target = blend_joints(joints_w, kps[..., 3:], has, detector_blend)[-n:]
-        mesh = MeshSequence(mesh.rotmats[-n:], mesh.betas[-n:])
-        placed = fit_to_detector(body_model, mesh, joints_w[-n:], target, kp_p, rows & has[-n:], K, detector_blend,
+        has = np.array([kp is not None for _, _, kp in window[a:b]]) & np.abs(kps[a:b, :, 3:]).any((1, 2))
+        target = blend_joints(joints_w, kps[a:b, :, 3:], has, detector_blend)[e0 - a : e1 - a]
+        keep = slice(e0 - a, e1 - a)
+        mesh = MeshSequence(mesh.rotmats[keep], mesh.betas[keep])
+        placed = fit_to_detector(body_model, mesh, joints_w[keep], target, kp_p, rows & has[keep], K, detector_blend,
                                  lambda s: _place(body_model, s, kp_p, K))  # fmt: skip
     else:
-        placed = _place(body_model, MeshSequence(rot_w[-n:], betas_w[-n:]), kp_p, K)
+        placed = _place(body_model, average.mean(frames[e0:e1]), kp_p, K)
     rot, betas = torch.from_numpy(placed.mesh.rotmats), placed.mesh.betas
     joints, transl = placed.joints_m, placed.transl
     aa = rotmat_to_axis_angle(rot).numpy()

@@ -133,7 +133,7 @@ def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track
     person, then moved toward its 2-D keypoints across the image (placed with the intrinsics ``K``;
     :mod:`~diffmesh.pipelines.detector_blend`; ``settings.detector_blend``, else the model's own
     share; without detector joints, as from a keypoint file, the network's alone)."""
-    from diffmesh.pipelines.detector_blend import blend_joints, hip_centred, snap_to_keypoints
+    from diffmesh.pipelines.detector_blend import blend_joints, hip_centred, keypoint_share, snap_to_keypoints
     from diffmesh.pipelines.model import prepare_model
     from diffmesh.pipelines.placement import place_sequence
     from diffmesh.pipelines.prediction import h36m_joints, predict_mesh
@@ -151,7 +151,7 @@ def lift_track_packaged(bundle: ModelBundle, settings: InferSettings, trk: Track
         out = blend_joints(joints, trk.world, rows, weight)
         _, transl, _ = place_sequence(out, trk.keypoints, trk.has_person, trk.segments, K, settings.smooth_sigma)
         at = np.nan_to_num(transl)[:, None]
-        out = snap_to_keypoints(out + at, trk.keypoints, K, rows, weight) - at
+        out = snap_to_keypoints(out + at, trk.keypoints, K, rows, keypoint_share(weight)) - at
         out = hip_centred(out)
     out[~trk.has_person] = np.nan
     return out.astype(np.float32)
