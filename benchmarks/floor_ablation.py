@@ -75,7 +75,7 @@ def pipeline(c: Clip) -> np.ndarray:
 
 def body_up(c: Clip) -> np.ndarray:
     J = np.einsum("nij,nkj->nki", c.R, c.joints)
-    return W._body_up(J, J[:, list(W._ANKLES)])
+    return W.body_up(J, J[:, list(W._ANKLES)])
 
 
 def true_body_up(c: Clip) -> np.ndarray:
@@ -86,7 +86,7 @@ def blazepose_up(c: Clip) -> np.ndarray:
     if c.blazepose is None:
         return np.full(3, np.nan)
     J = np.einsum("nij,nkj->nki", c.R, c.blazepose)
-    return W._body_up(J, J[:, list(W._ANKLES)])
+    return W.body_up(J, J[:, list(W._ANKLES)])
 
 
 def with_fit(fit: Callable[..., tuple[np.ndarray, float]]) -> Callable[[Clip], np.ndarray]:

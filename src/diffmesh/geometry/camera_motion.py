@@ -56,6 +56,7 @@ from types import ModuleType
 import numpy as np
 
 from diffmesh.geometry.rotation_alignment import Aligner, Pyramid, median
+from diffmesh.geometry.vanishing import SceneLines
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ FOCAL_FACTORS = tuple(float(f) for f in np.exp(np.linspace(np.log(0.4), np.log(4
 #: both ends of the candidates' range (a clear minimum), from at least :data:`FOCAL_MIN_PAIRS` pairs.
 FOCAL_CLEAR_MINIMUM = 0.95
 FOCAL_MIN_PAIRS = 3
+#: The scene's lines (:mod:`diffmesh.geometry.vanishing`) are gathered from frames turned less than
+#: this (degrees) from frame 0, so that they share its axes.
+SCENE_MAX_TURN_DEG = 1.0
 
 Progress = Callable[[str, int, int], None]
 
@@ -98,14 +102,21 @@ class CameraMotion:
         static: no rotation exceeds ``STATIC_MAX_DEG`` (or the threshold passed to
             :func:`estimate_rotations`). A video with no usable background also reads static:
             ``tracked`` tells the two apart.
-        focal_px: the focal length measured from the rotation (:meth:`RotationTracker.result` with
+        focal_px: the focal length measured (:meth:`RotationTracker.result` with
             ``estimate_focal=True``; ``rotations`` are then those of this focal length), or None.
+        focal_from: how: ``"turn"`` (the camera's rotation) or ``"lines"`` (the scene's lines); "" if not.
+        scene_axes: ``[3, 3]`` rows: three orthogonal scene directions in frame 0's camera axes, one of
+            them vertical, from the background's vanishing points (:class:`~diffmesh.geometry.vanishing.SceneAxes`),
+            or None; ``scene_focal_px`` the focal length they were found with.
     """
 
     rotations: np.ndarray
     tracked: np.ndarray
     static: bool
     focal_px: float | None = None
+    focal_from: str = ""
+    scene_axes: np.ndarray | None = None
+    scene_focal_px: float | None = None
 
     def angles_deg(self) -> np.ndarray:
         """``[N]`` the rotation angle of each ``rotations[t]`` in degrees (0 for frame 0)."""
@@ -113,18 +124,27 @@ class CameraMotion:
 
     def to_arrays(self, prefix: str = "camera_") -> dict[str, np.ndarray]:
         """Named arrays (for a stage cache); :meth:`from_arrays` reads them back."""
-        focal = np.nan if self.focal_px is None else self.focal_px
+        nan = lambda x: np.nan if x is None else x  # noqa: E731
         return {f"{prefix}rotations": self.rotations, f"{prefix}tracked": self.tracked,
-                f"{prefix}static": np.array(self.static), f"{prefix}focal_px": np.array(focal)}  # fmt: skip
+                f"{prefix}static": np.array(self.static), f"{prefix}focal_px": np.array(nan(self.focal_px)),
+                f"{prefix}focal_from": np.array(self.focal_from), f"{prefix}scene_focal_px": np.array(nan(self.scene_focal_px)),
+                f"{prefix}scene_axes": np.full((3, 3), np.nan) if self.scene_axes is None else self.scene_axes}  # fmt: skip
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], prefix: str = "camera_") -> CameraMotion | None:
         """The motion stored by :meth:`to_arrays` in ``a``, or None when ``a`` holds none."""
         if f"{prefix}rotations" not in a:
             return None
-        focal = float(a[f"{prefix}focal_px"]) if f"{prefix}focal_px" in a else float("nan")
-        return cls(a[f"{prefix}rotations"], a[f"{prefix}tracked"], bool(a[f"{prefix}static"]),
-                   None if np.isnan(focal) else focal)  # fmt: skip
+        def number(key: str) -> float | None:
+            x = float(a[f"{prefix}{key}"]) if f"{prefix}{key}" in a else float("nan")
+            return None if np.isnan(x) else x
+
+        focal = number("focal_px")
+        focal_from = str(a[f"{prefix}focal_from"]) if f"{prefix}focal_from" in a else ("turn" if focal is not None else "")
+        axes = a.get(f"{prefix}scene_axes")
+        axes = None if axes is None or not np.isfinite(axes).all() else np.asarray(axes, np.float64)
+        return cls(a[f"{prefix}rotations"], a[f"{prefix}tracked"], bool(a[f"{prefix}static"]), focal, focal_from, axes,
+                   number("scene_focal_px"))  # fmt: skip
 
 
 def rotation_angles_deg(rotations: np.ndarray) -> np.ndarray:
@@ -258,6 +278,7 @@ class RotationTracker:
         self.key_images: list[np.ndarray] = []
         self.best: tuple[float, list[np.ndarray], np.ndarray] | None = None  # (angle, frame images, Q) of this keyframe
         self.pairs: list[tuple[float, list[np.ndarray], list[np.ndarray], np.ndarray]] = []  # (angle, key, frame, Q)
+        self.scene = SceneLines()  # the background's lines while the camera has not turned (SCENE_MAX_TURN_DEG)
 
     @property
     def num_frames(self) -> int:
@@ -282,6 +303,7 @@ class RotationTracker:
             self.tracked.append(0)
             self.key_of.append(0)
             self.q_of.append(np.eye(3))
+            self.scene.add(frame, boxes)
             return
         # Start from the previous frame's rotation; the guess that continues the last step is only
         # a fallback, since it runs away where the background pins one direction only (horizontal lines
@@ -297,6 +319,8 @@ class RotationTracker:
             self.held.append((t, agree, seen))
         self.rotations.append(self.R_key @ self.Q.T)
         self.tracked.append(agree if measured else 0)
+        if measured and float(rotation_angles_deg(self.rotations[-1])) < SCENE_MAX_TURN_DEG:
+            self.scene.add(frame, boxes)
         self.key_of.append(len(self.key_starts) - 1)
         self.q_of.append(self.Q.copy())
         angle = float(rotation_angles_deg(self.Q))
@@ -381,14 +405,19 @@ class RotationTracker:
         if not self.rotations:
             raise ValueError("frames is empty; pass at least one RGB uint8 [H, W, 3] frame")
         rotations = np.stack(self.rotations)
-        focal = None
+        focal, focal_from = None, ""
+        scene = self.scene.result()
         if estimate_focal:
             focal, costs = self.estimate_focal()
+            focal_from = "" if focal is None else "turn"
+            if focal is None and scene is not None:
+                focal, focal_from = scene.focal_px, "lines"
             if focal is not None:
                 rotations = self._rechained(self.K[0, 0] / focal)
-                logger.info("camera motion: focal length %.0f px measured from the camera's turn (assumed %.0f px)",
-                            focal, self.K[0, 0])  # fmt: skip
-        motion = CameraMotion(rotations, np.asarray(self.tracked, dtype=np.int64), False, focal)
+                logger.info("camera motion: focal length %.0f px measured from the %s (assumed %.0f px)", focal,
+                            "camera's turn" if focal_from == "turn" else "scene's vanishing points", self.K[0, 0])  # fmt: skip
+        motion = CameraMotion(rotations, np.asarray(self.tracked, dtype=np.int64), False, focal, focal_from,
+                              None if scene is None else scene.axes, None if scene is None else scene.focal_px)  # fmt: skip
         motion.static = bool(motion.angles_deg().max() < self.static_deg)
         if self.held:
             t, agree, seen = self.held[0]

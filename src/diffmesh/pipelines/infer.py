@@ -58,6 +58,7 @@ from diffmesh.pipelines.stages import (
     cached_stage,
     person_boxes,
     predict_and_place,
+    scene_axes,
     warn_if_untrained,
 )
 from diffmesh.pipelines.threads import default_threads, torch_threads
@@ -145,7 +146,7 @@ def run(
         world = None
         if settings.world:
             with clock("world"):
-                world_key = stage_key("world", mesh=mesh_key, version=1, **settings.world_stage_parts())
+                world_key = stage_key("world", mesh=mesh_key, version=2, **settings.world_stage_parts())
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
                                 lambda: _world(info, start, end, bundle, kps, trk, placed, K, settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
@@ -171,7 +172,7 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
-    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v2"]} if _measures_camera(settings) else {}
+    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v3"]} if _measures_camera(settings) else {}
     detector = {"detector_model": settings.detector_model} if settings.detector_model != DEFAULT_DETECTOR_MODEL else {}  # full: the key as before
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera, **detector)  # fmt: skip
@@ -204,4 +205,5 @@ def _world(
     if not settings.static_camera:
         motion = camera_rotations(info, start, end, kps.camera, K, person_boxes(trk.keypoints, trk.has_person), progress)
         rotations = None if motion.static else motion.rotations
-    return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup)
+    return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup,
+                             scene_axes(kps.camera, K))  # fmt: skip

@@ -44,6 +44,7 @@ from diffmesh.pipelines.stages import (
     cached_stage,
     person_boxes,
     predict_and_place,
+    scene_axes,
     warn_if_untrained,
 )
 from diffmesh.pipelines.threads import default_threads, torch_threads
@@ -144,7 +145,7 @@ def _world_stage(
     mesh_keys: list[str], K: np.ndarray, settings: InferSettings, progress: Progress,
 ) -> list[WorldMotion]:  # fmt: skip
     """Everyone in one world frame, cached as one stage (every person's arrays under ``p<row>.``)."""
-    key = stage_key("world", meshes=mesh_keys, version=1, **settings.world_stage_parts())
+    key = stage_key("world", meshes=mesh_keys, version=2, **settings.world_stage_parts())
     hit = ctx.cache.load("world.people", key)
     if hit is not None:
         ctx.cached.append("world")
@@ -156,7 +157,8 @@ def _world_stage(
         boxes = np.stack([person_boxes(t.keypoints, t.has_person) for t in trks], 1)  # [N, P, 4]: everyone masked
         motion = camera_rotations(ctx.info, ctx.start, ctx.end, camera, K, boxes, progress)
         rotations = None if motion.static else motion.rotations
-    worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup)
+    worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup,
+                             scene_axes(camera, K))  # fmt: skip
     ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})
     return worlds
 

@@ -320,7 +320,8 @@ class RunSummary:
     #: a several-people run: ``{"track_id", "frames_detected", "frames_with_person", "first_frame", "output"}`` per person
     people: list[dict[str, Any]] = field(default_factory=list)
     #: the camera: ``focal_px`` used and where it came from (``focal_source``: ``"given"``, ``"field of view"``
-    #: (the ``--fov`` guess or its default) or ``"measured"`` from the camera's turn)
+    #: (the ``--fov`` guess or its default), ``"measured"`` from the camera's turn or ``"scene lines"``, from the
+    #: background's vanishing points)
     camera: dict[str, Any] = field(default_factory=dict)
 
 

@@ -96,14 +96,30 @@ def detector_blend_weight(bundle: ModelBundle, settings: InferSettings) -> float
 
 def camera_intrinsics(info: VideoInfo, settings: InferSettings, camera: CameraMotion | None) -> tuple[np.ndarray, str]:
     """``K`` and where its focal length comes from: ``"given"`` (``focal_px``), ``"measured"`` from the
-    camera's turn in the keypoint pass (done only when neither ``focal_px`` nor ``fov_y_deg`` is
-    given), else ``"field of view"`` (``fov_y_deg`` or its default)."""
+    camera's turn or ``"scene lines"`` (the background's vanishing points) in the keypoint pass (done
+    only when neither ``focal_px`` nor ``fov_y_deg`` is given), else ``"field of view"`` (``fov_y_deg``
+    or its default)."""
     if settings.focal_px is not None:
         return default_intrinsics(info.width, info.height, focal_px=settings.focal_px), "given"
     if camera is not None and camera.focal_px is not None:
-        logger.info("focal length %.0f px, measured from the camera's turn (--focal sets it, --fov guesses it)", camera.focal_px)
-        return default_intrinsics(info.width, info.height, focal_px=camera.focal_px), "measured"
+        lines = camera.focal_from == "lines"
+        logger.info("focal length %.0f px, measured from the %s (--focal sets it, --fov guesses it)", camera.focal_px,
+                    "scene's vanishing points" if lines else "camera's turn")  # fmt: skip
+        return default_intrinsics(info.width, info.height, focal_px=camera.focal_px), "scene lines" if lines else "measured"
     return default_intrinsics(info.width, info.height, settings.fov_y_deg), "field of view"
+
+
+#: The scene's axes (from its lines) are used only when the focal length in use is within this
+#: fraction of the one they were found with (their directions depend on it).
+SCENE_FOCAL_TOLERANCE = 0.1
+
+
+def scene_axes(camera: CameraMotion | None, K: np.ndarray) -> np.ndarray | None:
+    """``[3, 3]`` the scene's axes the keypoint pass found in the background's lines (frame 0's camera,
+    :mod:`diffmesh.geometry.vanishing`) when they hold for ``K``'s focal length, else None."""
+    if camera is None or camera.scene_axes is None or camera.scene_focal_px is None:
+        return None
+    return camera.scene_axes if abs(K[0, 0] / camera.scene_focal_px - 1.0) <= SCENE_FOCAL_TOLERANCE else None
 
 
 def camera_rotations(info: VideoInfo, start: int, end: int, camera: CameraMotion | None, K: np.ndarray,

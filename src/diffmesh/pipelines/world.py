@@ -7,7 +7,9 @@ The model stage places the body in each frame's *camera* frame. This stage
 2. finds the floor from the bodies: the soles of the feet where they are planted (low and
    slow), a robust plane fit with the body's average "up" (feet → thorax, which physics keeps
    near vertical over time) as a prior where the planted points do not spread enough to fix
-   the plane's tilt;
+   the plane's tilt. Where the background's straight lines gave the scene's axes
+   (:mod:`diffmesh.geometry.vanishing`), the one nearest the bodies' up is the floor's normal and
+   the soles give only its height (:mod:`diffmesh.pipelines.floor`);
 3. builds the world frame: **y up** (the floor normal), floor at **y = 0**, origin on the floor
    below the first placed root, **z** horizontal toward the first frame's camera, **x = y × z**
    (so x is the camera's right): glTF's and Blender's "Y up" with the scene seen from the
@@ -36,6 +38,7 @@ import torch
 from torch import nn
 
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS
+from diffmesh.pipelines.floor import body_up, fit_floor, scene_up
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import body_sequence
 from diffmesh.pipelines.tracking import true_runs
@@ -51,7 +54,7 @@ FLOOR_CONTACT_HEIGHT_M = 0.08
 #: ... if it moves slower than this (metres per second, horizontal).
 CONTACT_SPEED_M_S = 0.35
 
-_PELVIS, _THORAX = H36M_JOINTS.index("pelvis"), H36M_JOINTS.index("thorax")
+_PELVIS = H36M_JOINTS.index("pelvis")
 _ANKLES = (H36M_JOINTS.index("left_ankle"), H36M_JOINTS.index("right_ankle"))
 
 
@@ -130,47 +133,6 @@ def _across_ray_velocity(points: np.ndarray, fps: float, camera: np.ndarray | No
     ray = points - camera
     ray = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
     return v - (v * ray).sum(-1, keepdims=True) * ray
-
-
-def _body_up(joints: np.ndarray, ankles: np.ndarray) -> np.ndarray:
-    """Mean unit direction from the mid-ankle point to the thorax over the valid frames (over time
-    the body's weight stays above its feet, so this is close to vertical for most motions)."""
-    v = joints[:, _THORAX] - ankles.mean(1)
-    v = v[np.isfinite(v).all(1)]
-    if len(v) == 0:
-        raise ValueError("no frame with a placed body: there is no person to put in a world frame")
-    v = v / np.linalg.norm(v, axis=1, keepdims=True)
-    m = v.mean(0)
-    return m / np.linalg.norm(m)
-
-
-def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30.0,
-              prior_spread_m: float = 0.3) -> tuple[np.ndarray, float]:  # fmt: skip
-    """Robust plane through ``points`` ``[M, 3]``: unit normal (on ``prior_up``'s side) and offset ``d``.
-
-    Minimises ``Σ w_i (n·(p_i - c))² + λ |n - prior_up|²``-like: the smallest eigenvector of the
-    weighted scatter plus ``λ (I - u uᵀ)`` with ``λ = prior_points · prior_spread_m²`` (the prior
-    is worth ``prior_points`` points spread ``prior_spread_m`` apart), with Huber-like reweighting.
-    Fewer than 3 points: the prior itself, through their median.
-    """
-    u = prior_up / np.linalg.norm(prior_up)
-    if len(points) < 3:
-        n = u
-        return n, float(-np.median(points @ n)) if len(points) else 0.0
-    lam = prior_points * prior_spread_m**2
-    w = np.ones(len(points))
-    n = u
-    for _ in range(4):
-        c = (w[:, None] * points).sum(0) / w.sum()
-        d = points - c
-        scatter = (w[:, None, None] * d[:, :, None] * d[:, None, :]).sum(0)
-        evals, evecs = np.linalg.eigh(scatter + lam * (np.eye(3) - np.outer(u, u)))
-        n = evecs[:, 0] * np.sign(evecs[:, 0] @ u or 1.0)
-        r = np.abs(d @ n)
-        scale = max(1.4826 * float(np.median(r)), 0.01)
-        w = np.minimum(1.0, 2.0 * scale / np.maximum(r, 1e-9))
-    c = (w[:, None] * points).sum(0) / w.sum()
-    return n, float(-(c @ n))
 
 
 def foot_contacts(soles_world: np.ndarray, fps: float, camera_world: np.ndarray | None = None,
@@ -258,6 +220,7 @@ def world_motion(
     cam_rotations: np.ndarray | None = None,
     clean_feet: bool = True,
     smooth_sigma: float = 2.0,
+    scene_axes: np.ndarray | None = None,
 ) -> WorldMotion:
     """Put a placed body sequence into a gravity-aligned world frame (module docstring): its own
     :func:`fit_world_frame`, then :func:`person_in_world`.
@@ -273,8 +236,9 @@ def world_motion(
             (:class:`~diffmesh.geometry.camera_motion.CameraMotion`); ``None``: a static camera.
         clean_feet: remove planted feet's sliding (:func:`foot_contacts`).
         smooth_sigma: Gaussian smoothing of the clean-up's correction, frames.
+        scene_axes: ``[3, 3]`` the scene's axes from its lines (frame 0's camera), or None.
     """
-    frame = fit_world_frame([(joints_cam, foot_vertices_cam)], fps, cam_rotations)
+    frame = fit_world_frame([(joints_cam, foot_vertices_cam)], fps, cam_rotations, scene_axes)
     return person_in_world(frame, joints_cam, transl_cam, root_rotmats_cam, foot_vertices_cam, rest_root, fps,
                            clean_feet, smooth_sigma)  # fmt: skip
 
@@ -325,6 +289,7 @@ def fit_world_frame(
     people: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]],
     fps: float,
     cam_rotations: np.ndarray | None = None,
+    scene_axes: np.ndarray | None = None,
 ) -> WorldFrame:
     """The floor from every person's planted soles together, and the world axes (module docstring, steps 1-3).
 
@@ -334,6 +299,8 @@ def fit_world_frame(
             person's first placed root.
         fps: frames per second.
         cam_rotations: ``[N, 3, 3]`` rotation of frame t's camera into frame 0's; ``None``: a static camera.
+        scene_axes: ``[3, 3]`` rows: the scene's orthogonal axes in frame 0's camera (one vertical), from
+            its lines (:class:`~diffmesh.geometry.vanishing.SceneAxes`), or None: the floor's tilt from the soles.
     """
     if not people:
         raise ValueError("no people given: pass at least one (joints_cam, foot_vertices_cam) pair")
@@ -343,7 +310,9 @@ def fit_world_frame(
     # 2. the floor: body "up" as the prior, planted soles as the data (two passes: contacts need a floor)
     J_all = np.concatenate([J for J, _, _ in moved])
     valid_all = np.concatenate([v for _, _, v in moved])
-    up = _body_up(J_all, J_all[:, list(_ANKLES)])
+    up = body_up(J_all, J_all[:, list(_ANKLES)])
+    fixed = scene_up(scene_axes, up)
+    up = up if fixed is None else fixed
     soles = [sole_points(feet, up) for _, feet, _ in moved]  # per person [N, 2, 3]
     d = -np.nanpercentile((np.concatenate(soles) @ up)[valid_all], 10)
     for _ in range(2):
@@ -354,7 +323,10 @@ def fit_world_frame(
             h = soles_all @ up
             lower = soles_all[valid_all][np.arange(int(valid_all.sum())), np.nanargmin(h[valid_all], 1)]  # [Nv, 3]
             pts = lower[np.argsort(lower @ up)[: max(3, len(lower) // 10)]]
-        up, d = fit_floor(pts, up)
+        if fixed is None:
+            up, d = fit_floor(pts, up)
+        else:  # the scene's vertical: the soles give the floor's height only
+            d = -float(np.median(pts @ up))
         soles = [sole_points(feet, up) for _, feet, _ in moved]
     # 3. world axes: y = up, z toward the first camera (horizontal), x = y × z; origin under the first root
     J0, _, valid0 = moved[0]
@@ -381,6 +353,7 @@ def person_in_world(
     fps: float,
     clean_feet: bool = True,
     smooth_sigma: float = 2.0,
+    scene_axes: np.ndarray | None = None,
 ) -> WorldMotion:
     """One person's placed body sequence expressed in ``frame`` (module docstring, step 4); the
     arguments are :func:`world_motion`'s."""
@@ -428,10 +401,12 @@ def world_from_placed(
     fps: float,
     cam_rotations: np.ndarray | None = None,
     clean_feet: bool = True,
+    scene_axes: np.ndarray | None = None,
 ) -> WorldMotion:
     """:func:`world_motion` of the model stage's result: poses the body model once more for the feet."""
     joints, transl, feet, rest_root = _placed_arrays(body_model, placed, valid)
-    return world_motion(joints, transl, placed.mesh.rotmats[:, 0], feet, rest_root, fps, cam_rotations, clean_feet)
+    return world_motion(joints, transl, placed.mesh.rotmats[:, 0], feet, rest_root, fps, cam_rotations, clean_feet,
+                        scene_axes=scene_axes)  # fmt: skip
 
 
 def people_in_world(
@@ -441,13 +416,14 @@ def people_in_world(
     fps: float,
     cam_rotations: np.ndarray | None = None,
     clean_feet: bool = True,
+    scene_axes: np.ndarray | None = None,
 ) -> list[WorldMotion]:
     """Several people's model-stage results in one world frame: the floor is fitted on everyone's
     planted soles together (:func:`fit_world_frame`), the origin lies below the first person's first
     root, and each person is expressed in that frame (:func:`person_in_world`). One person: the same
     as :func:`world_from_placed`."""
     arrays = [_placed_arrays(body_model, p, v) for p, v in zip(placed, valid)]
-    frame = fit_world_frame([(joints, feet) for joints, _, feet, _ in arrays], fps, cam_rotations)
+    frame = fit_world_frame([(joints, feet) for joints, _, feet, _ in arrays], fps, cam_rotations, scene_axes)
     return [person_in_world(frame, joints, transl, p.mesh.rotmats[:, 0], feet, rest_root, fps, clean_feet)
             for (joints, transl, feet, rest_root), p in zip(arrays, placed)]  # fmt: skip
 

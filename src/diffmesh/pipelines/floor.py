@@ -1,0 +1,83 @@
+"""The floor plane of the world stage (:mod:`diffmesh.pipelines.world`): its tilt from the bodies'
+mean up, the planted soles or the scene's lines, fitted robustly.
+
+* :func:`body_up`: the mean direction from the ankles to the thorax over a video (over time a body's
+  weight stays above its feet, so this is close to vertical for most motions);
+* :func:`scene_up`: the scene's vertical from its vanishing points
+  (:class:`~diffmesh.geometry.vanishing.SceneAxes`), where it agrees with the bodies;
+* :func:`fit_floor`: a robust plane through planted soles with the bodies' up as a prior.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from diffmesh.conventions import H36M_JOINTS
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SCENE_UP_MAX_DEG", "body_up", "fit_floor", "scene_up"]
+
+_THORAX = H36M_JOINTS.index("thorax")
+
+#: The scene's vertical (from its lines) is used only this close (degrees) to the bodies' mean up.
+SCENE_UP_MAX_DEG = 30.0
+
+
+def body_up(joints: np.ndarray, ankles: np.ndarray) -> np.ndarray:
+    """Mean unit direction from the mid-ankle point to the thorax (``joints [N, 17, 3]`` H36M,
+    ``ankles [N, 2, 3]``) over the frames where both are finite."""
+    v = joints[:, _THORAX] - ankles.mean(1)
+    v = v[np.isfinite(v).all(1)]
+    if len(v) == 0:
+        raise ValueError("no frame with a placed body: there is no person to put in a world frame")
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    m = v.mean(0)
+    return m / np.linalg.norm(m)
+
+
+def scene_up(scene_axes: np.ndarray | None, bodies_up: np.ndarray) -> np.ndarray | None:
+    """The scene's axis nearest the bodies' up (turned to its side), or None (no axes, or none within
+    :data:`SCENE_UP_MAX_DEG`: the lines' directions are not the scene's main axes)."""
+    if scene_axes is None:
+        return None
+    cos = np.asarray(scene_axes, np.float64) @ bodies_up
+    k = int(np.argmax(np.abs(cos)))
+    angle = float(np.degrees(np.arccos(min(1.0, abs(cos[k])))))
+    if angle > SCENE_UP_MAX_DEG:
+        logger.info("world: the scene's nearest vertical is %.0f degrees from the bodies' up (more than %.0f): the "
+                    "floor's tilt comes from the feet", angle, SCENE_UP_MAX_DEG)  # fmt: skip
+        return None
+    logger.info("world: the floor's normal from the scene's vanishing points (%.1f degrees from the bodies' up)", angle)
+    return scene_axes[k] * np.sign(cos[k])
+
+
+def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30.0,
+              prior_spread_m: float = 0.3) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Robust plane through ``points`` ``[M, 3]``: unit normal (on ``prior_up``'s side) and offset ``d``.
+
+    Minimises ``Σ w_i (n·(p_i - c))² + λ |n - prior_up|²``-like: the smallest eigenvector of the
+    weighted scatter plus ``λ (I - u uᵀ)`` with ``λ = prior_points · prior_spread_m²`` (the prior
+    is worth ``prior_points`` points spread ``prior_spread_m`` apart), with Huber-like reweighting.
+    Fewer than 3 points: the prior itself, through their median.
+    """
+    u = prior_up / np.linalg.norm(prior_up)
+    if len(points) < 3:
+        n = u
+        return n, float(-np.median(points @ n)) if len(points) else 0.0
+    lam = prior_points * prior_spread_m**2
+    w = np.ones(len(points))
+    n = u
+    for _ in range(4):
+        c = (w[:, None] * points).sum(0) / w.sum()
+        d = points - c
+        scatter = (w[:, None, None] * d[:, :, None] * d[:, None, :]).sum(0)
+        evals, evecs = np.linalg.eigh(scatter + lam * (np.eye(3) - np.outer(u, u)))
+        n = evecs[:, 0] * np.sign(evecs[:, 0] @ u or 1.0)
+        r = np.abs(d @ n)
+        scale = max(1.4826 * float(np.median(r)), 0.01)
+        w = np.minimum(1.0, 2.0 * scale / np.maximum(r, 1e-9))
+    c = (w[:, None] * points).sum(0) / w.sum()
+    return n, float(-(c @ n))
