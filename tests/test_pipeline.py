@@ -374,3 +374,25 @@ def test_the_packaged_weights_declare_window_normalization() -> None:
     assert get_spec("diffmesh").input_normalization == "segment"  # official checkpoints: whole-video box
     with pytest.raises(ValueError, match="normalization must be"):
         InferSettings(normalization="clip")
+
+
+def test_trajectory_smoothing_keeps_where_the_body_is_and_steadies_its_distance() -> None:
+    """The direction toward the body is smoothed lightly, its distance (from its size in the image, the
+    noisiest coordinate) more; a gap between segments is never bridged."""
+    from diffmesh.pipelines.placement import smooth_trajectory
+    from diffmesh.pipelines.tracking import Segment
+
+    rng = np.random.default_rng(0)
+    n = 60
+    direction = np.stack([np.linspace(-0.2, 0.2, n), np.full(n, 0.1), np.ones(n)], 1)  # walking across
+    depth = 4.0 * np.exp(rng.normal(0, 0.05, n))  # standing 4 m away, a 5 % noisy distance
+    transl = direction * depth[:, None]
+    light = smooth_trajectory(transl, [Segment(0, n)], 2.0, depth_factor=1.0)
+    steady = smooth_trajectory(transl, [Segment(0, n)], 2.0, depth_factor=3.0)
+    inner = slice(10, n - 10)  # (a renormalised Gaussian bends a ramp at the ends)
+    np.testing.assert_allclose(steady[inner, :2] / steady[inner, 2:], direction[inner, :2], atol=1e-9)  # on the same rays
+    assert np.std(np.log(steady[inner, 2])) < 0.6 * np.std(np.log(light[inner, 2])) < 0.6 * np.std(np.log(depth[inner]))
+    walk = np.stack([np.zeros(n), np.zeros(n), np.linspace(3.0, 6.0, n)], 1)  # walking away: a trend is kept
+    np.testing.assert_allclose(smooth_trajectory(walk, [Segment(0, n)], 2.0)[inner, 2], walk[inner, 2], rtol=0.01)
+    gap = smooth_trajectory(transl, [Segment(0, 20), Segment(30, n)], 2.0)
+    assert np.isnan(gap[20:30]).all() and np.isfinite(gap[:20]).all() and np.isfinite(gap[30:]).all()
