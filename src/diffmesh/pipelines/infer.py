@@ -172,7 +172,7 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
-    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v3"]} if _measures_camera(settings) else {}
+    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v4"]} if _measures_camera(settings) else {}
     detector = {"detector_model": settings.detector_model} if settings.detector_model != DEFAULT_DETECTOR_MODEL else {}  # full: the key as before
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera, **detector)  # fmt: skip
