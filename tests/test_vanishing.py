@@ -6,13 +6,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from diffmesh.geometry.vanishing import SceneLines, calibrate, line_segments, vanishing_points
 from diffmesh.pipelines.floor import SCENE_UP_MAX_DEG, scene_up
-
-cv2 = pytest.importorskip("cv2")
 
 
 def _camera(f: float, pitch_deg: float, yaw_deg: float, height: float = 1.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
