@@ -97,7 +97,7 @@ def test_a_static_benchmark_clip_gives_its_focal_length_and_floor(tmp_path: Path
 
     clip = Path(__file__).parents[1] / "benchmarks" / "data" / "video_v1" / "12_kick"
     truth = np.load(clip.with_suffix(".npz"))
-    tracker = RotationTracker(default_intrinsics(640, 480))
+    tracker = RotationTracker(default_intrinsics(640, 480), scene_lines=True)
     for i, frame in enumerate(iter_frames(clip.with_suffix(".mp4"), threads=1)):
         kp = truth["joints_2d"][i]
         tracker.add(frame.image, np.array([[*kp.min(0), *kp.max(0)]]))

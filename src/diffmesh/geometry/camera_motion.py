@@ -252,10 +252,13 @@ def estimate_rotations(
 
 class RotationTracker:
     """:func:`estimate_rotations` one frame at a time: :meth:`add` each frame in order (with the
-    person boxes to keep out of the background), then :meth:`result`. Same arguments and errors."""
+    person boxes to keep out of the background), then :meth:`result`. Same arguments and errors, and
+    ``scene_lines``: also gather the background's straight lines while the camera has not turned
+    (:class:`~diffmesh.geometry.vanishing.SceneLines`), for the result's ``scene_axes`` and, with
+    ``estimate_focal``, a focal length where the turn gives none (the keypoint pass asks for them)."""
 
     def __init__(self, K: np.ndarray, *, max_side: int = 320, min_points: int = MIN_POINTS,
-                 static_deg: float = STATIC_MAX_DEG) -> None:  # fmt: skip
+                 static_deg: float = STATIC_MAX_DEG, scene_lines: bool = False) -> None:  # fmt: skip
         self.K = _check_intrinsics(K)
         if max_side < 32:
             raise ValueError(f"max_side must be at least 32 pixels, got {max_side}")
@@ -278,7 +281,8 @@ class RotationTracker:
         self.key_images: list[np.ndarray] = []
         self.best: tuple[float, list[np.ndarray], np.ndarray] | None = None  # (angle, frame images, Q) of this keyframe
         self.pairs: list[tuple[float, list[np.ndarray], list[np.ndarray], np.ndarray]] = []  # (angle, key, frame, Q)
-        self.scene = SceneLines()  # the background's lines while the camera has not turned (SCENE_MAX_TURN_DEG)
+        # with scene_lines, the background's lines while the camera has not turned (SCENE_MAX_TURN_DEG)
+        self.scene = SceneLines() if scene_lines else None
 
     @property
     def num_frames(self) -> int:
@@ -303,7 +307,8 @@ class RotationTracker:
             self.tracked.append(0)
             self.key_of.append(0)
             self.q_of.append(np.eye(3))
-            self.scene.add(frame, boxes)
+            if self.scene is not None:
+                self.scene.add(frame, boxes)
             return
         # Start from the previous frame's rotation; the guess that continues the last step is only
         # a fallback, since it runs away where the background pins one direction only (horizontal lines
@@ -319,7 +324,7 @@ class RotationTracker:
             self.held.append((t, agree, seen))
         self.rotations.append(self.R_key @ self.Q.T)
         self.tracked.append(agree if measured else 0)
-        if measured and float(rotation_angles_deg(self.rotations[-1])) < SCENE_MAX_TURN_DEG:
+        if self.scene is not None and measured and float(rotation_angles_deg(self.rotations[-1])) < SCENE_MAX_TURN_DEG:
             self.scene.add(frame, boxes)
         self.key_of.append(len(self.key_starts) - 1)
         self.q_of.append(self.Q.copy())
@@ -406,7 +411,7 @@ class RotationTracker:
             raise ValueError("frames is empty; pass at least one RGB uint8 [H, W, 3] frame")
         rotations = np.stack(self.rotations)
         focal, focal_from = None, ""
-        scene = self.scene.result()
+        scene = None if self.scene is None else self.scene.result()
         if estimate_focal:
             focal, costs = self.estimate_focal()
             focal_from = "" if focal is None else "turn"

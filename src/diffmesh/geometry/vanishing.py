@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ANGLE_TOL_DEG", "MIN_BALANCE", "MIN_LINES", "MIN_SEGMENT_PX", "SceneAxes", "SceneLines", "calibrate", "line_segments",
-           "vanishing_points"]  # fmt: skip
+           "nearest_axis", "vanishing_points"]  # fmt: skip
 
 #: Segments shorter than this (pixels) are ignored.
 MIN_SEGMENT_PX = 25.0
@@ -61,12 +61,17 @@ class SceneAxes:
     lines: int
 
     def up_near(self, guess: np.ndarray) -> tuple[np.ndarray, float]:
-        """The axis closest to ``guess`` (either sign), turned to its side, and the angle between them (degrees)."""
-        g = np.asarray(guess, np.float64) / np.linalg.norm(guess)
-        cos = self.axes @ g
-        k = int(np.argmax(np.abs(cos)))
-        up = self.axes[k] * np.sign(cos[k])
-        return up, float(np.degrees(np.arccos(np.clip(abs(cos[k]), -1.0, 1.0))))
+        """:func:`nearest_axis` of these axes."""
+        return nearest_axis(self.axes, guess)
+
+
+def nearest_axis(axes: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float]:
+    """The row of ``axes [K, 3]`` (unit directions) closest to ``guess`` (either sign), turned to its
+    side, and the angle between them (degrees)."""
+    g = np.asarray(guess, np.float64) / np.linalg.norm(guess)
+    cos = np.asarray(axes, np.float64) @ g
+    k = int(np.argmax(np.abs(cos)))
+    return axes[k] * np.sign(cos[k]), float(np.degrees(np.arccos(min(1.0, abs(cos[k])))))
 
 
 def line_segments(gray: np.ndarray, boxes: np.ndarray | None = None, min_length: float = MIN_SEGMENT_PX) -> np.ndarray:

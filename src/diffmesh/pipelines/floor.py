@@ -15,6 +15,7 @@ import logging
 import numpy as np
 
 from diffmesh.conventions import H36M_JOINTS
+from diffmesh.geometry.vanishing import nearest_axis
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +44,13 @@ def scene_up(scene_axes: np.ndarray | None, bodies_up: np.ndarray) -> np.ndarray
     :data:`SCENE_UP_MAX_DEG`: the lines' directions are not the scene's main axes)."""
     if scene_axes is None:
         return None
-    cos = np.asarray(scene_axes, np.float64) @ bodies_up
-    k = int(np.argmax(np.abs(cos)))
-    angle = float(np.degrees(np.arccos(min(1.0, abs(cos[k])))))
+    up, angle = nearest_axis(scene_axes, bodies_up)
     if angle > SCENE_UP_MAX_DEG:
         logger.info("world: the scene's nearest vertical is %.0f degrees from the bodies' up (more than %.0f): the "
                     "floor's tilt comes from the feet", angle, SCENE_UP_MAX_DEG)  # fmt: skip
         return None
     logger.info("world: the floor's normal from the scene's vanishing points (%.1f degrees from the bodies' up)", angle)
-    return scene_axes[k] * np.sign(cos[k])
+    return up
 
 
 def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30.0,

@@ -415,7 +415,7 @@ class CameraPass:
     """
 
     def __init__(self, K: np.ndarray | None, hold: int = HOLD_BOX_FRAMES, in_flight: int = 4) -> None:
-        self.tracker = None if K is None else RotationTracker(K)
+        self.tracker = None if K is None else RotationTracker(K, scene_lines=True)
         self.hold, self.in_flight = hold, in_flight
         self.last: dict[int, tuple[int, np.ndarray]] = {}  # person id → (frame, last box)
         self.t = 0

@@ -359,8 +359,8 @@ def _emit(
         mesh = average.mean(frames[a:b])
         joints_w = _joints(body_model, mesh)
         has = np.array([kp is not None for _, _, kp in window[a:b]]) & np.abs(kps[a:b, :, 3:]).any((1, 2))
-        target = blend_joints(joints_w, kps[a:b, :, 3:], has, detector_blend)[e0 - a : e1 - a]
         keep = slice(e0 - a, e1 - a)
+        target = blend_joints(joints_w, kps[a:b, :, 3:], has, detector_blend)[keep]
         mesh = MeshSequence(mesh.rotmats[keep], mesh.betas[keep])
         placed = fit_to_detector(body_model, mesh, joints_w[keep], target, kp_p, rows & has[keep], K, detector_blend,
                                  lambda s: _place(body_model, s, kp_p, K))  # fmt: skip

@@ -353,7 +353,6 @@ def person_in_world(
     fps: float,
     clean_feet: bool = True,
     smooth_sigma: float = 2.0,
-    scene_axes: np.ndarray | None = None,
 ) -> WorldMotion:
     """One person's placed body sequence expressed in ``frame`` (module docstring, step 4); the
     arguments are :func:`world_motion`'s."""
