@@ -90,6 +90,22 @@ def test_capability_override_by_environment(monkeypatch: pytest.MonkeyPatch) -> 
         make_plan("turbo")
 
 
+def test_bf16_restricted_kernels_are_not_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AVX2 machine imitated on a bf16 one (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA): bf16
+    would be emulated there, so fast mode must stay float32 whatever the CPU flags say."""
+    monkeypatch.delenv("DIFFMESH_CPU_CAPABILITY", raising=False)
+    monkeypatch.setattr("diffmesh.accel.capability._native_bf16", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert cpu_capability().native_bf16 and make_plan("fast").dtype == "bfloat16"
+    for cap in ("AVX2", "avx512_core", "AVX2_VNNI"):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert not cpu_capability().native_bf16 and make_plan("fast").dtype == "float32", cap
+    for cap in ("ALL", "AVX512_CORE_BF16", "avx512_core_amx"):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert cpu_capability().native_bf16, cap
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not cpu_capability().native_bf16 and make_plan("fast").dtype == "float32"
 # --------------------------------------------------------------------------- equivalence
 
 

@@ -11,6 +11,11 @@ Detection, in one place and overridable for tests and odd machines:
 * ``vendor``: reported by ``diffmesh info`` (MKL's SGEMM takes a slow path on AMD; oneDNN's
   packed float32 kernel was at least as fast on every CPU measured, so it decides nothing yet).
 
+Native bf16 also needs the kernels to be allowed to use it: with PyTorch held below AVX-512
+(``ATEN_CPU_CAPABILITY=avx2``) or oneDNN capped below its bf16 instructions
+(``ONEDNN_MAX_CPU_ISA=AVX2``, ``AVX512_CORE``, ...), bf16 would be emulated, so it does not count.
+That is also how an AVX2 machine is imitated on a bigger one (docs/benchmarks.md §1.5).
+
 ``DIFFMESH_CPU_CAPABILITY`` overrides ``isa`` and ``native_bf16``: one of ``DEFAULT``,
 ``AVX2``, ``AVX512`` (no native bf16), ``AVX512_BF16`` or ``AMX`` (native bf16).
 """
@@ -71,6 +76,19 @@ def cpu_model_name() -> str:
     return _cpuinfo_field("model name") or platform.processor() or "unknown"
 
 
+#: oneDNN's CPU-ISA cap (``ONEDNN_MAX_CPU_ISA``, older name ``DNNL_MAX_CPU_ISA``); values at or above
+#: AVX512_CORE_BF16 leave its bf16 instructions on.
+ONEDNN_ISA_ENVS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
+
+def _onednn_allows_bf16() -> bool:
+    for env in ONEDNN_ISA_ENVS:
+        cap = os.environ.get(env, "").strip().upper()
+        if cap:
+            return cap == "ALL" or "BF16" in cap or "AMX" in cap or "FP16" in cap or cap.startswith("AVX10")
+    return True
+
+
 def _native_bf16() -> bool:
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     if all(callable(p) for p in probes):
@@ -93,4 +111,6 @@ def cpu_capability(override: str | None = None) -> CpuCapability:
             )
         isa, native = _OVERRIDES[key]
         return CpuCapability(isa, native, vendor, source=key)
-    return CpuCapability(torch.backends.cpu.get_cpu_capability(), _native_bf16(), vendor)
+    isa = torch.backends.cpu.get_cpu_capability()
+    native = isa.startswith("AVX512") and _onednn_allows_bf16() and _native_bf16()
+    return CpuCapability(isa, native, vendor)
