@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,27 @@ def test_a_delayed_frame_gets_the_window_that_sees_past_it(tmp_path: Path) -> No
     np.testing.assert_allclose(np.array(lines[8]["pose_axis_angle"][0]), want, atol=2e-3)
     with pytest.raises(ValueError, match=r"--live-delay must be between 0 and \d+ frames .* got 99"):
         run_live(str(tmp_path / "walk.mp4"), tmp_path / "o2", model, model.body_model, stride=4, delay=99)
+
+
+def test_a_slow_network_does_not_hold_the_detector_back(tmp_path: Path) -> None:
+    """Read in real time with a network slower than ``stride`` frames: the detector keeps taking
+    frames while the network works, and the next window emits every frame since the last one (one
+    line per processed frame, in order) instead of the capture dropping them."""
+    make_walk_video(tmp_path / "walk.mp4", 40)  # 25 frames/s
+    model = _tiny_mesh_model()
+    predict = model.predict_parameters
+
+    def slow(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        time.sleep(0.4)  # 10 frames at 25 frames/s, against a stride of 4
+        return predict(x)
+
+    model.predict_parameters = slow  # type: ignore[method-assign]
+    s = run_live(str(tmp_path / "walk.mp4"), tmp_path / "out", model, model.body_model, stride=4, realtime=True)
+    lines = [json.loads(x) for x in (tmp_path / "out" / "live.jsonl").read_text().splitlines()]
+    frames = [r["frame"] for r in lines]
+    assert frames == sorted(set(frames)) and len(frames) == s.frames_processed
+    # Waiting for the network at every window would process about 4 frames per 0.4 s (16 of 40).
+    assert s.frames_processed >= 28, s
 
 
 def test_live_cli_reads_a_file_at_its_frame_rate(tmp_path: Path) -> None:

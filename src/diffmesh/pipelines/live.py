@@ -5,7 +5,8 @@ a camera) and keeps only the newest frame, so a slow machine drops frames instea
 behind. The main thread runs the detector on each frame it takes and keeps the last ``clip_len``
 frames' keypoints; every ``stride`` processed frames it runs the network on that **causal** window
 (normalised by its own crop box; frames before the first are the first one repeated) and emits
-``stride`` frames of it: the window's last ones, or with ``delay=D`` the ones ``D`` frames before its
+the frames processed since the last window (``stride`` of them, or more when the network was still
+busy at the last stride and a real-time source kept the detector going): the window's last ones, or with ``delay=D`` the ones ``D`` frames before its
 end (each frame then waits for ``D`` newer frames, which the network sees, and is averaged over
 every window that has seen it so far, with the offline run's triangular weights: smoother and more
 accurate, ``D`` frames later): body parameters, camera-frame joints and a translation fitted to the
@@ -229,6 +230,8 @@ def run_live(
                 since += 1
                 due = len(pending) - delay  # the frames with `delay` newer ones after them
                 if since >= stride and due > 0:
+                    if realtime and busy is not None and not busy.done() and len(pending) < clip_len:
+                        continue  # the network is still on the last window: detect on; this window waits for it
                     if busy is not None:
                         busy.result()  # at most one window in flight: the capture, not a queue, absorbs delays
                     busy = pool.submit(_emit, sinks, model, joints_body, average, list(buf), pending[:due], K, clip_len,
