@@ -169,9 +169,15 @@ class OpenGLRasterizer:
             normals = np.repeat(face_normals(v_t, f_t).numpy(), 3, axis=0)
             data = np.concatenate([verts[faces.reshape(-1)], normals], axis=1)
             index = np.arange(faces.size, dtype=np.int32)
-        used_z = verts[faces.reshape(-1), 2]
+        used = verts[faces.reshape(-1)]
+        used_z = used[:, 2]
         near = float(used_z.min()) * 0.5  # > znear: only faces fully in front were passed in
         far = float(used_z.max()) * 2.0 + 1.0
+        box = _pixel_box(used, K, W, H)  # only the mesh's box is cleared and read back
+        if box is None:
+            return empty
+        x0, y0, w, h = box
+        gl_box = (x0, H - y0 - h, w, h)  # GL rows count from the bottom
         with self._ctx:
             self._buffers(data.shape[0], index.size)
             self._vbo.orphan(self._vbo.size)
@@ -180,10 +186,25 @@ class OpenGLRasterizer:
             self._prog["proj"].write(projection_matrix(K, W, H, near, far).T.astype(np.float32).tobytes())
             self._prog["color"].value = tuple(float(c) for c in color)
             self._fbo.use()
-            self._fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            self._fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=gl_box)
             self._vao.render(vertices=index.size)
-            raw = self._fbo.read(components=4, dtype="f4")
-        buf = np.frombuffer(raw, dtype=np.float32).reshape(H, W, 4)[::-1]  # GL rows are bottom-up
-        flat = buf.reshape(H * W, 4)  # copies once (the flip is a view)
-        pix = np.flatnonzero(flat[:, 3] > 0.0)
-        return Fragments(pix=pix, rgb=flat[pix, :3], depth=flat[pix, 3])
+            raw = self._fbo.read(viewport=gl_box, components=4, dtype="f4")
+        buf = np.frombuffer(raw, dtype=np.float32).reshape(h, w, 4)[::-1]  # GL rows are bottom-up
+        rows, cols = np.nonzero(buf[:, :, 3] > 0.0)
+        covered = buf[rows, cols]
+        pix = (rows + y0) * W + (cols + x0)  # row-major, as over the whole image
+        return Fragments(pix=pix.astype(np.int64), rgb=np.ascontiguousarray(covered[:, :3]), depth=covered[:, 3].copy())
+
+
+def _pixel_box(points: np.ndarray, K: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, w, h)``: the image rectangle (rows from the top) that holds every pixel whose centre
+    the triangles between ``points`` (camera frame, in front of it) can cover, with a pixel to spare;
+    ``None`` when it misses the image."""
+    z = points[:, 2].astype(np.float64)
+    u = (K[0, 0] * points[:, 0] + K[0, 1] * points[:, 1]) / z + K[0, 2]
+    v = K[1, 1] * points[:, 1] / z + K[1, 2]
+    x0, x1 = max(0, int(np.floor(u.min())) - 1), min(width, int(np.ceil(u.max())) + 2)
+    y0, y1 = max(0, int(np.floor(v.min())) - 1), min(height, int(np.ceil(v.max())) + 2)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
