@@ -9,6 +9,8 @@ into ``OUT`` only when every one succeeded; ``summary.json`` comes last, so a fo
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import json
 import logging
 import os
@@ -370,9 +372,9 @@ def package_versions() -> dict[str, str]:
     import diffmesh
 
     v = {"diffmesh": diffmesh.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
-    for mod in ("av", "mediapipe", "moderngl"):
+    for dist in ("av", "mediapipe", "moderngl"):  # from their metadata: importing mediapipe takes over a second
         try:
-            v[mod] = __import__(mod).__version__
-        except Exception:  # optional packages, absent or without a version
+            v[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:  # optional packages
             pass
     return v
