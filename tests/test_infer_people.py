@@ -17,7 +17,7 @@ from diffmesh.io.exports import read_result
 from diffmesh.io.video import iter_frames
 from diffmesh.pipelines.infer_people import kept_people
 from diffmesh.pipelines.overlay import PERSON_COLORS, person_color
-from diffmesh.pipelines.people import PeopleKeypoints
+from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.viewer import PALETTE
 from diffmesh.viewer.page import read_glb_json
 

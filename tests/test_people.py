@@ -7,6 +7,7 @@ kicker in the right half from frame :data:`ENTER` on.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import pytest
 
 from diffmesh.io.video import iter_frames, probe_video
 from diffmesh.pipelines.keypoints import FrameKeypoints, detect_video
-from diffmesh.pipelines.people import PeopleKeypoints, detect_people, detect_people_video
+from diffmesh.pipelines.people import detect_people, detect_people_video
+from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.pipelines.tracking import track
 
 CLIP = Path(__file__).parent / "data" / "people_clip.mp4"
@@ -79,6 +81,22 @@ def test_max_people_one_keeps_the_first(clip_frames: list[np.ndarray]) -> None:
     people = detect_people(clip_frames[:30], max_people=1, tiles=False)
     assert len(people) == 1 and people.detected[0].mean() >= 0.95
     assert _seen_x(people, 0).max() < MIDDLE
+
+
+def test_someone_left_out_by_max_people_is_reported_once(clip_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture) -> None:
+    """The left person leaves at frame 18 and is awaited back (max_gap); the right one, seen by the
+    discoveries at frames 20 and 30 while the one place is taken, is not followed: one warning."""
+    frames = []
+    for t, f in enumerate(clip_frames[:36]):
+        f = f.copy()
+        f[:, MIDDLE:] = 128 if t < 18 else f[:, MIDDLE:]
+        f[:, :MIDDLE] = 128 if t >= 18 else f[:, :MIDDLE]
+        frames.append(f)
+    with caplog.at_level(logging.WARNING, logger="diffmesh.pipelines.people"):
+        people = detect_people(frames, max_people=1, max_gap=30, discover_every=10, tiles=False)
+    assert len(people) == 1 and not people.detected[0, 18:].any()
+    warned = [r.getMessage() for r in caplog.records if "larger --max-people" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith("frame 20: someone new") and "--max-people 1 is reached" in warned[0], warned
 
 
 def test_one_leaves_and_another_enters(clip_frames: list[np.ndarray]) -> None:

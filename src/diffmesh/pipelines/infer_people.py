@@ -35,7 +35,8 @@ from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.model import ModelBundle, prepare_model
 from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, summarize, write_outputs, write_summary
-from diffmesh.pipelines.people import PeopleKeypoints, detect_people_video
+from diffmesh.pipelines.people import detect_people_video
+from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
 from diffmesh.pipelines.stages import (

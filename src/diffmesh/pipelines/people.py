@@ -29,7 +29,7 @@ People shorter than ``min_height`` pixels (landmark box) are ignored: BlazePose 
 on small crops. Limits: someone entering where a person left less than ``max_gap`` frames before
 inherits the id unless they look clearly different (:data:`UNLIKE_SIMILARITY`); a person jumping
 out of their crop between two frames is found again only by the next discovery.
-:meth:`PeopleKeypoints.person` gives one person as the single-person
+:meth:`~diffmesh.pipelines.people_keypoints.PeopleKeypoints.person` gives one person as the single-person
 :class:`~diffmesh.pipelines.keypoints.FrameKeypoints`: later stages run unchanged.
 """
 
@@ -47,11 +47,11 @@ import numpy as np
 
 from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m
 from diffmesh.io.video import iter_frames, probe_video
-from diffmesh.geometry.camera_motion import CameraMotion
-from diffmesh.pipelines.keypoints import CameraPass, FrameKeypoints, PoseDetector, detector_source
+from diffmesh.pipelines.keypoints import CameraPass, PoseDetector, detector_source
 from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model
 from diffmesh.pipelines.appearance import APPEARANCE_RATE, appearance, similarity
 from diffmesh.pipelines.native_logs import native_logs_to_logging
+from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.pipelines.person_crops import (
     MASK_PAD,
     REFIND_IOU,
@@ -69,7 +69,7 @@ from diffmesh.pipelines.threads import prefetch
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PeopleDetector", "PeopleKeypoints", "detect_people", "detect_people_video"]
+__all__ = ["PeopleDetector", "detect_people", "detect_people_video"]
 
 #: From one frame to the next a person's box height changes by less than this factor; a detection
 #: that shrinks or grows more (a person half hidden by another, a skeleton spanning two people) is
@@ -85,54 +85,6 @@ UNLIKE_SIMILARITY = 0.5
 #: While two people's boxes overlap, a person's detection that looks more like the other one (by
 #: this margin) is the detector having jumped onto them: rejected, the person is missing this frame.
 SWITCH_MARGIN = 0.15
-
-
-@dataclass
-class PeopleKeypoints:
-    """Several people's H36M-17 keypoints over the same frames, one row per person.
-
-    Attributes:
-        track_ids: ``[P]`` int64, each person's id, given when they are discovered and never
-            reused. Rows are in order of first appearance (then larger people first).
-        keypoints: ``[P, N, 17, 3]`` float32, x, y in full-image pixels and confidence; 0 where
-            the person is not detected.
-        world: ``[P, N, 17, 3]`` float32, BlazePose ``pose_world_landmarks`` as H36M-17 (metres,
-            origin between the hips, camera axes); NaN where the person is not detected.
-        detected: ``[P, N]`` bool.
-        frame_indices: ``[N]`` int64 video frame index of each column.
-        source: the detector (``"mediapipe-blazepose-people-0.10.21"``).
-        camera: the camera's rotation (and focal length) measured on the same frames with everyone
-            found kept out of the background (:func:`detect_people_video` with ``camera_K``), or None.
-    """
-
-    track_ids: np.ndarray
-    keypoints: np.ndarray
-    world: np.ndarray
-    detected: np.ndarray
-    frame_indices: np.ndarray
-    source: str
-    camera: CameraMotion | None = None
-
-    def __len__(self) -> int:
-        return len(self.track_ids)
-
-    def person(self, p: int) -> FrameKeypoints:
-        """Row ``p`` as the single-person :class:`FrameKeypoints` (world joints 0 where not detected)."""
-        if not 0 <= p < len(self):
-            raise ValueError(f"person index {p} is out of range: {len(self)} people were found; pass 0..{len(self) - 1}")
-        detected = self.detected[p].copy()
-        world = np.where(detected[:, None, None], np.nan_to_num(self.world[p]), 0.0).astype(np.float32)
-        return FrameKeypoints(self.keypoints[p].copy(), detected, self.frame_indices.copy(), self.source, world)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
-        arrays = {k: v for k, v in vars(self).items() if k != "camera"} | {"source": np.array(self.source)}
-        return arrays | (self.camera.to_arrays() if self.camera is not None else {})
-
-    @classmethod
-    def from_arrays(cls, a: dict[str, np.ndarray]) -> PeopleKeypoints:
-        return cls(a["track_ids"], a["keypoints"], a["world"], a["detected"], a["frame_indices"], str(a["source"]),
-                   CameraMotion.from_arrays(a))  # fmt: skip
 
 
 def _unlike(track: _Track, image: np.ndarray, landmarks: np.ndarray) -> bool:
@@ -187,6 +139,8 @@ class PeopleDetector:
         self.tracks: list[_Track] = []  # followed now, oldest first
         self.finished: list[_Track] = []
         self._next_id, self._frame = 0, 0
+        self.capped = False  # someone new was left out because max_people were followed (warned once)
+        self.first_frame = 0  # the video's frame number of the first frame passed, for messages
         self._size: tuple[int, int] | None = None
         # frames since the last discovery (number, image, fill): newcomers are followed back through them
         self._recent: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=discover_every - 1)
@@ -319,8 +273,13 @@ class PeopleDetector:
                              and not _unlike(k, image, result[0])), None)  # fmt: skip
                 back = back or self._recognise(image, result[0], found)
                 if back is None:
-                    if not full:  # else: someone new while max_people are followed
+                    if not full:
                         new.append(result)
+                    elif not self.capped:  # someone new while max_people are followed (or awaited back)
+                        self.capped = True
+                        logger.warning("frame %d: someone new is not followed: --max-people %d is reached (people followed, "
+                                       "or missing for under %d frames); pass a larger --max-people",
+                                       self.first_frame + t, self.max_people, self.max_gap)  # fmt: skip
                     continue
                 logger.debug("people: track %d found again at frame %d", back.id, t)
                 back.box, back.crop, found[back.id] = box, Crop.around(box, w, h), result
@@ -433,6 +392,7 @@ def detect_people(
     camera_K: np.ndarray | None = None,
     estimate_focal: bool = False,
     detector_model: str = DEFAULT_DETECTOR_MODEL,
+    first_frame: int = 0,
 ) -> PeopleKeypoints:
     """Find and follow people through consecutive frames (see the module docstring).
 
@@ -451,6 +411,7 @@ def detect_people(
             everyone found in a frame kept out of the background (:class:`~diffmesh.pipelines.keypoints.CameraPass`);
             ``estimate_focal``: and its focal length where it turns enough.
         detector_model: the BlazePose landmark model (:mod:`diffmesh.pipelines.blazepose_models`).
+        first_frame: the video's number of the first frame, for log messages.
 
     Returns:
         :class:`PeopleKeypoints` with ``frame_indices`` ``0, 1, ...``.
@@ -461,6 +422,7 @@ def detect_people(
     total = len(frames) if hasattr(frames, "__len__") else 0
     with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model) as det, \
             CameraPass(camera_K) as camera:  # fmt: skip
+        det.first_frame = first_frame
         for count, image in enumerate(frames, 1):
             found = det.detect(image)
             camera.add(image, {i: landmarks for i, (landmarks, _) in found.items()})
@@ -490,7 +452,7 @@ def detect_people_video(path: str | os.PathLike[str], start: int = 0, end: int |
     n = end - start
     # one decoder thread (the prefetcher) beside the single-threaded detectors
     frames = (frame.image for frame in prefetch(iter_frames(path, start, end, threads=1)))
-    people = detect_people(frames, progress=lambda stage, done, _: progress(stage, done, n), **kw)
+    people = detect_people(frames, progress=lambda stage, done, _: progress(stage, done, n), first_frame=start, **kw)
     if (got := people.detected.shape[1]) != n:
         raise ValueError(f"{str(path)!r} is truncated or corrupt: {got} of the {n} frames it declares could be "
                          "decoded; re-encode it (ffmpeg -i in.mp4 out.mp4) or pass an earlier end")  # fmt: skip
