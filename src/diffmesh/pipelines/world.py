@@ -381,9 +381,9 @@ def person_in_world(
     after = _sliding_mm(soles_w, contact)
     n_cam = up if static else np.einsum("nji,j->ni", R, up)
     d_cam = np.array(d) if static else np.full(n, d)
-    logger.info("world frame: floor %.2f m below the camera, %s camera, %d%% of frames with a planted foot, "
-                "foot sliding %.1f -> %.1f mm/frame", d, "static" if static else "rotating",
-                round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, before, after)  # fmt: skip
+    sliding = f"foot sliding {before:.1f} -> {after:.1f} mm/frame" if contact.any() else "no foot clean-up"
+    logger.info("world frame: floor %.2f m below the camera, %s camera, %d%% of frames with a planted foot, %s",
+                d, "static" if static else "rotating", round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, sliding)  # fmt: skip
     nan = ~valid
     for a in (Jw, Jw_raw):
         a[nan] = np.nan
