@@ -168,7 +168,7 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     tri = verts[faces]  # [F, 3 corners, 3 xyz]
     face_n = torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # [F, 3], |n| = 2*area
     vn = torch.zeros_like(verts)
-    vn.index_add_(0, faces.reshape(-1), face_n.repeat_interleave(3, dim=0))
+    vn.index_add_(0, faces.reshape(-1), face_n[:, None].expand(-1, 3, -1).reshape(-1, 3))  # = repeat_interleave(3, 0)
     return torch.nn.functional.normalize(vn, dim=1, eps=1e-12)
 
 
