@@ -49,6 +49,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp())
+    from diffmesh.accel.capability import cpu_model_name
+
+    print(f"# {cpu_model_name()}, capability {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     if args.video:
         n = probe_video(args.video).num_frames

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import time
 
 import numpy as np
@@ -133,7 +132,9 @@ def main() -> None:
     backends = ["torch"] + (["opengl"] if reason is None else [])
     if args.save_images:
         save_images(args.save_images, backends, args.width, args.height)
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
+    from diffmesh.accel.capability import cpu_model_name
+
+    print(f"# {cpu_model_name()}, capability {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}, {args.threads} threads, "
           f"{args.width}x{args.height}, {args.frames} frames, side view: {args.side_view}")
     if reason is not None:
         print(f"# opengl skipped: {reason}")
