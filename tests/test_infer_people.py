@@ -42,6 +42,7 @@ def test_two_people_each_with_their_own_outputs(run: tuple[Path, dict[str, Any]]
     assert first["first_frame"] == 0 and first["frames_detected"] >= 45
     assert ENTER <= second["first_frame"] <= ENTER + 2 and second["frames_detected"] >= 30
     assert "people/" in summary["outputs"]
+    assert summary["frames_without_anyone"] == 0 and summary["frames_without_person"] == 48 - summary["frames_with_person"]
     results = {}
     for person in people:
         folder = out / person["output"]

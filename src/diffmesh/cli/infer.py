@@ -203,7 +203,8 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         progress.close()
     fps = summary.frames_processed / max(summary.stage_seconds.get("total", 0.0), 1e-9)
     print(
-        f"{summary.frames_processed} frames ({summary.frames_without_person} without a person) in "
+        f"{summary.frames_processed} frames ("
+        f"{f'{summary.frames_without_person} without a person' if summary.frames_without_anyone is None else f'{summary.frames_without_anyone} without anyone'}) in "
         f"{summary.stage_seconds['total']:.1f} s ({fps:.1f} frames/s) -> {summary.output_dir}/: {', '.join(summary.outputs)}"
     )
     for person in summary.people:

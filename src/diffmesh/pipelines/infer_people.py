@@ -115,6 +115,7 @@ def run_people(
         outputs = write_outputs(ctx.out, results[0], options, clock, progress, people=list(zip(ids, results)))
     summary = summarize(ctx.out, results[0], settings, clock, cached, outputs)
     summary.people = [_person_summary(i, r) for i, r in zip(ids, results)]
+    summary.frames_without_anyone = int((~np.any([r.valid for r in results], axis=0)).sum())
     summary.camera = {"focal_px": round(float(K[0, 0]), 1), "focal_source": focal_source}
     write_summary(ctx.out, summary)
     return summary

@@ -321,6 +321,8 @@ class RunSummary:
     acceleration: dict[str, Any] = field(default_factory=dict)
     #: a several-people run: ``{"track_id", "frames_detected", "frames_with_person", "first_frame", "output"}`` per person
     people: list[dict[str, Any]] = field(default_factory=list)
+    #: a several-people run: the frames in which nobody has a body (the fields above describe the first person)
+    frames_without_anyone: int | None = None
     #: the camera: ``focal_px`` used and where it came from (``focal_source``: ``"given"``, ``"field of view"``
     #: (the ``--fov`` guess or its default), ``"measured"`` from the camera's turn or ``"scene lines"``, from the
     #: background's vanishing points)
