@@ -83,20 +83,26 @@ def test_max_people_one_keeps_the_first(clip_frames: list[np.ndarray]) -> None:
     assert _seen_x(people, 0).max() < MIDDLE
 
 
-def test_someone_left_out_by_max_people_is_reported_once(clip_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture) -> None:
-    """The left person leaves at frame 18 and is awaited back (max_gap); the right one, seen by the
-    discoveries at frames 20 and 30 while the one place is taken, is not followed: one warning."""
+def test_a_place_held_for_someone_missing_goes_to_someone_in_view(clip_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture) -> None:
+    """One place: the left person leaves at frame 18 and would be awaited back for 30 frames; the
+    right one, in view since then, takes the place at the first discovery after the left one has been
+    missing for ``discover_every`` frames (frame 30; a new id, followed back) instead of being left out
+    until frame 48, and the run says whom it gave up."""
     frames = []
     for t, f in enumerate(clip_frames[:36]):
         f = f.copy()
         f[:, MIDDLE:] = 128 if t < 18 else f[:, MIDDLE:]
         f[:, :MIDDLE] = 128 if t >= 18 else f[:, :MIDDLE]
         frames.append(f)
-    with caplog.at_level(logging.WARNING, logger="diffmesh.pipelines.people"):
-        people = detect_people(frames, max_people=1, max_gap=30, discover_every=10, tiles=False)
-    assert len(people) == 1 and not people.detected[0, 18:].any()
-    warned = [r.getMessage() for r in caplog.records if "larger --max-people" in r.getMessage()]
-    assert len(warned) == 1 and warned[0].startswith("frame 20: someone new") and "--max-people 1 is reached" in warned[0], warned
+    with caplog.at_level(logging.INFO, logger="diffmesh.pipelines.people"):
+        people = detect_people(frames, max_people=1, max_gap=30, discover_every=10, tiles=False, first_frame=100)
+    assert len(people) == 2
+    left, right = people.detected
+    assert left[:18].mean() >= 0.95 and not left[18:].any()
+    assert 18 <= np.flatnonzero(right)[0] <= 30 and right[30:].mean() >= 0.95
+    assert _seen_x(people, 0).max() < MIDDLE and _seen_x(people, 1).min() >= MIDDLE
+    given_up = [r.getMessage() for r in caplog.records if "is given up for them" in r.getMessage()]
+    assert len(given_up) == 1 and given_up[0].startswith("people: frame 130: someone new"), given_up
 
 
 def test_one_leaves_and_another_enters(clip_frames: list[np.ndarray]) -> None:

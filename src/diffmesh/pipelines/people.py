@@ -22,7 +22,9 @@ they look like, :mod:`~diffmesh.pipelines.appearance`.
   discovered person is a missing one if near their last box (``REFIND_IOU``, ``REFIND_DISTANCE``)
   and not clearly unlike them (:data:`UNLIKE_SIMILARITY`) or, anywhere, if they look like them
   (:data:`REID_SIMILARITY`); anyone else gets a new id (never reused). A person missing for more
-  than ``max_gap`` frames is given up. Two detectors on one person (``DUPLICATE_IOU``,
+  than ``max_gap`` frames is given up, or, once missing for ``discover_every`` frames, sooner when
+  ``max_people`` are followed and someone new is in view (the places go to people in view; with
+  every place held by someone in view, discovery does not run). Two detectors on one person (``DUPLICATE_IOU``,
   ``DUPLICATE_DISTANCE``): the older id keeps them, the younger gets a fresh detector.
 
 People shorter than ``min_height`` pixels (landmark box) are ignored: BlazePose is unreliable
@@ -139,7 +141,6 @@ class PeopleDetector:
         self.tracks: list[_Track] = []  # followed now, oldest first
         self.finished: list[_Track] = []
         self._next_id, self._frame = 0, 0
-        self.capped = False  # someone new was left out because max_people were followed (warned once)
         self.first_frame = 0  # the video's frame number of the first frame passed, for messages
         self._size: tuple[int, int] | None = None
         # frames since the last discovery (number, image, fill): newcomers are followed back through them
@@ -273,19 +274,29 @@ class PeopleDetector:
                              and not _unlike(k, image, result[0])), None)  # fmt: skip
                 back = back or self._recognise(image, result[0], found)
                 if back is None:
-                    if not full:
+                    if not full or self._make_room(found, t):
                         new.append(result)
-                    elif not self.capped:  # someone new while max_people are followed (or awaited back)
-                        self.capped = True
-                        logger.warning("frame %d: someone new is not followed: --max-people %d is reached (people followed, "
-                                       "or missing for under %d frames); pass a larger --max-people",
-                                       self.first_frame + t, self.max_people, self.max_gap)  # fmt: skip
                     continue
                 logger.debug("people: track %d found again at frame %d", back.id, t)
                 back.box, back.crop, found[back.id] = box, Crop.around(box, w, h), result
                 back.detector.close()  # its tracking state belongs to the old crop
                 back.detector = self._new_detector()
         self._start(new, found, t, w, h)
+
+    def _make_room(self, found: dict[int, Found], t: int) -> bool:
+        """All places are taken and someone new is in view: the person missing longest, if missing since
+        the last discovery or before (not a passing occlusion), is given up (a later return gets a new
+        id), so that the places go to people in view."""
+        missing = [k for k in self.tracks if k.id not in found and k.missed >= self.discover_every]
+        if not missing:
+            return False
+        gone = max(missing, key=lambda k: k.missed)
+        logger.info("people: frame %d: someone new in view while --max-people %d are followed; track %d, missing for "
+                    "%d frames, is given up for them", self.first_frame + t, self.max_people, gone.id, gone.missed)  # fmt: skip
+        self.tracks.remove(gone)
+        self.finished.append(gone)
+        gone.detector.close()
+        return True
 
     def _start(self, new: list[Found], found: dict[int, Found], t: int, w: int, h: int) -> None:
         """New tracks for newcomers, larger people first (the order of their ids)."""
