@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from diffmesh.geometry.vanishing import SceneLines, calibrate, line_segments, vanishing_points
+from diffmesh.geometry.vanishing import SceneLines, calibrate, line_segments, nearest_axis, vanishing_points
 from diffmesh.pipelines.floor import SCENE_UP_MAX_DEG, scene_up
 
 
@@ -56,7 +56,7 @@ def test_a_tiled_room_gives_the_focal_length_and_the_vertical(f: float, pitch: f
     axes = lines.result()
     assert axes is not None
     assert abs(axes.focal_px / f - 1) < 0.08, (axes.focal_px, f)  # measured 0.1-6.4 %
-    up, angle = axes.up_near(np.array([0.0, -1.0, 0.0]))
+    up, angle = nearest_axis(axes.axes, np.array([0.0, -1.0, 0.0]))
     assert math.degrees(math.acos(min(1.0, float(up @ true_up)))) < 2.0  # measured 0.1-1.5 degrees
     np.testing.assert_allclose(axes.axes @ axes.axes.T, np.eye(3), atol=1e-9)  # an orthonormal triad
 

@@ -60,10 +60,6 @@ class SceneAxes:
     axes: np.ndarray
     lines: int
 
-    def up_near(self, guess: np.ndarray) -> tuple[np.ndarray, float]:
-        """:func:`nearest_axis` of these axes."""
-        return nearest_axis(self.axes, guess)
-
 
 def nearest_axis(axes: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float]:
     """The row of ``axes [K, 3]`` (unit directions) closest to ``guess`` (either sign), turned to its

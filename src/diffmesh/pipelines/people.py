@@ -132,7 +132,7 @@ class PeopleDetector:
 
     def __init__(self, max_people: int = 6, discover_every: int = 10, max_gap: int = 30,
                  min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True,
-                 detector_model: str = DEFAULT_DETECTOR_MODEL) -> None:  # fmt: skip
+                 detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0) -> None:  # fmt: skip
         self.detector_model = check_detector_model(detector_model)
         _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
                          min_detection_confidence=min_detection_confidence, min_height=min_height)  # fmt: skip
@@ -141,7 +141,7 @@ class PeopleDetector:
         self.tracks: list[_Track] = []  # followed now, oldest first
         self.finished: list[_Track] = []
         self._next_id, self._frame = 0, 0
-        self.first_frame = 0  # the video's frame number of the first frame passed, for messages
+        self.first_frame = first_frame  # the video's frame number of the first frame passed, for messages
         self._size: tuple[int, int] | None = None
         # frames since the last discovery (number, image, fill): newcomers are followed back through them
         self._recent: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=discover_every - 1)
@@ -431,9 +431,9 @@ def detect_people(
         ValueError: a bad argument, frames of different sizes or types, or no frames.
     """
     total = len(frames) if hasattr(frames, "__len__") else 0
-    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model) as det, \
+    with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model,
+                        first_frame) as det, \
             CameraPass(camera_K) as camera:  # fmt: skip
-        det.first_frame = first_frame
         for count, image in enumerate(frames, 1):
             found = det.detect(image)
             camera.add(image, {i: landmarks for i, (landmarks, _) in found.items()})

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from diffmesh.geometry.camera import project
 from diffmesh.render.core import AMBIENT, DIFFUSE, LIGHT_DIR_CAM, Fragments, face_normals, vertex_normals
 
 _VERTEX_SHADER = """
@@ -201,9 +202,8 @@ def _pixel_box(points: np.ndarray, K: np.ndarray, width: int, height: int) -> tu
     """``(x0, y0, w, h)``: the image rectangle (rows from the top) that holds every pixel whose centre
     the triangles between ``points`` (camera frame, in front of it) can cover, with a pixel to spare;
     ``None`` when it misses the image."""
-    z = points[:, 2].astype(np.float64)
-    u = (K[0, 0] * points[:, 0] + K[0, 1] * points[:, 1]) / z + K[0, 2]
-    v = K[1, 1] * points[:, 1] / z + K[1, 2]
+    uv = project(points, K)
+    u, v = uv[:, 0], uv[:, 1]
     x0, x1 = max(0, int(np.floor(u.min())) - 1), min(width, int(np.ceil(u.max())) + 2)
     y0, y1 = max(0, int(np.floor(v.min())) - 1), min(height, int(np.ceil(v.max())) + 2)
     if x1 <= x0 or y1 <= y0:
