@@ -9,7 +9,9 @@ keypoints       :func:`~diffmesh.pipelines.people.detect_people_video`: everyone
                 stable track ids (cached as one stage); people detected in fewer than
                 :data:`MIN_PERSON_FRAMES` frames are dropped, ``settings.person`` keeps one id
 track           :func:`~diffmesh.pipelines.tracking.track` per person
-model+placement windows → network → placement per person, cached per track id (``mesh.p<id>``)
+model+placement windows → network → placement per person, cached per track id (``mesh.p<id>``); each
+                segment's last, short batch of windows runs packed with the other people's
+                (:class:`~diffmesh.pipelines.prediction.PackedBatches`)
 world           the camera's rotation measured once with everyone's box masked, the floor fitted
                 on everyone's planted soles together, every person in that one world frame
                 (:func:`~diffmesh.pipelines.world.people_in_world`)
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.geometry.camera_motion import CameraMotion
@@ -38,6 +41,7 @@ from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, s
 from diffmesh.pipelines.people import detect_people_video
 from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.prediction import PackedBatches
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
 from diffmesh.pipelines.stages import (
     camera_intrinsics,
@@ -104,8 +108,10 @@ def run_people(
             keys = [stage_key("mesh", track_id=i, **mesh_parts) for i in ids]
             hits = [ctx.cache.load(f"mesh.p{i}", k) for i, k in zip(ids, keys)]
             model = pool.submit(prepare_model, bundle, settings) if any(h is None for h in hits) else None
+            packed = None if model is None else _packed_batches(model.result(), [t for t, h in zip(trks, hits) if h is None],
+                                                                bundle, settings)  # fmt: skip
             placed = [cached_stage(ctx.cache, f"mesh.p{i}", k, cached, PlacedMesh.from_arrays,
-                                   lambda t=t: predict_and_place(model, bundle, t, K, settings, progress), hit=h)
+                                   lambda t=t: predict_and_place(model, bundle, t, K, settings, progress, packed), hit=h)
                       for i, k, t, h in zip(ids, keys, trks, hits)]  # fmt: skip
         worlds: list[WorldMotion | None] = [None] * len(ids)
         if settings.world:
@@ -140,6 +146,14 @@ def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: 
         raise ValueError(f"no person was detected in at least {min_frames} frames (found: {found}); check that the "
                          "people are fully visible and at least ~64 pixels tall")  # fmt: skip
     return rows
+
+
+def _packed_batches(model: nn.Module, trks: list[Track], bundle: ModelBundle, settings: InferSettings) -> PackedBatches:
+    """Everyone's short batches of windows run together (the model stage batches across people)."""
+    packed = PackedBatches(model, trks, settings.flip, settings.stride, settings.batch_windows,
+                           settings.normalization or bundle.normalization)  # fmt: skip
+    logger.debug("model: %d people's short batches run in %d calls", len(trks), packed.calls)
+    return packed
 
 
 def _world_stage(

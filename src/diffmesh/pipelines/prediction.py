@@ -23,7 +23,7 @@ from diffmesh.pipelines.windows import Window, WindowBlender, plan_windows
 #: Which frames share one crop box when 2-D keypoints are normalised (:func:`predict_mesh`).
 NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
 
-__all__ = ["NORMALIZATIONS", "MeshSequence", "Precomputed", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh",
+__all__ = ["NORMALIZATIONS", "MeshSequence", "PackedBatches", "Precomputed", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh",
            "network_parameters", "run_batch", "segment_batches"]  # fmt: skip
 
 
@@ -95,6 +95,42 @@ class Precomputed(Protocol):
     """Network outputs computed ahead, by exact input batch (:func:`predict_mesh`)."""
 
     def take(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None: ...
+
+
+class PackedBatches:
+    """Several people's short batches, run packed together before the per-person model stage.
+
+    :func:`predict_mesh` cuts each person's segments into batches of ``batch_windows`` windows; the
+    last batch of a segment is usually short, and a short network call costs nearly as much as a full
+    one. This runs every short batch of every person in ``trks`` packed into calls of at least
+    ``batch_windows`` windows (in order; a call ends once it holds that many), and hands each result
+    to :func:`predict_mesh` by the batch's exact input (:class:`Precomputed`). Full batches run there
+    as before. Memory: the short batches' results only (at most one per segment).
+    """
+
+    def __init__(self, model: nn.Module, trks: list[Track], flip: bool = False, stride: int | None = None,
+                 batch_windows: int = 8, normalization: str = "segment") -> None:  # fmt: skip
+        clip_len = model_clip_len(model)
+        stride = stride or max(1, clip_len // 2)
+        channels = model_input_channels(model)
+        short = [x for trk in trks for seg in trk.segments
+                 for batch, x in segment_batches(trk, seg, clip_len, stride, batch_windows, channels, normalization)
+                 if len(batch) < batch_windows]  # fmt: skip
+        self.results: dict[bytes, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.calls = 0
+        group: list[torch.Tensor] = []
+        for i, x in enumerate(short):
+            group.append(x)
+            if sum(len(g) for g in group) >= batch_windows or i == len(short) - 1:
+                rot, betas = run_batch(model, torch.cat(group), flip)
+                self.calls += 1
+                for g, r, b in zip(group, rot.split([len(g) for g in group]), betas.split([len(g) for g in group])):
+                    self.results[g.numpy().tobytes()] = (r, b)
+                group = []
+
+    def take(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The result of the short batch ``x``, else None (a full batch: the caller runs it)."""
+        return self.results.get(x.numpy().tobytes())
 
 
 def segment_batches(
