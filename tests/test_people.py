@@ -154,18 +154,43 @@ def test_small_people_found_on_tiles_and_tiny_ones_ignored(clip_frames: list[np.
 
 
 def test_single_person_matches_whole_frame_detector() -> None:
-    """On a one-person video the crops give the whole-frame detector's keypoints. Measured on
-    these 30 frames (person ~280 px tall): keypoints 0.6 px median, 1.7 px 95th percentile (the
-    largest, 15 px, one joint in the second frame); world joints 8 mm mean, 22 mm 95th percentile."""
+    """Someone alone is followed on the whole frame by a detector that starts on the frame they were
+    found in: their keypoints are the one-person detector's, exactly (so `--max-people` does not
+    change a one-person video's keypoints)."""
     n = 30
     single = detect_video(probe_video(SAMPLE), 0, n, min_detection_confidence=0.5)
     people = detect_people_video(SAMPLE, 0, n)
     assert len(people) == 1 and people.detected[0].all() and single.detected.all()
     one = people.person(0)
-    err = np.linalg.norm(one.keypoints[..., :2] - single.keypoints[..., :2], axis=-1)  # [n, 17] pixels
-    assert np.median(err) < 1.5 and np.percentile(err, 95) < 4.0, (np.median(err), np.percentile(err, 95))
-    world_err = np.linalg.norm(one.world - single.world, axis=-1)  # [n, 17] metres
-    assert world_err.mean() < 0.02 and np.percentile(world_err, 95) < 0.05, (world_err.mean(), np.percentile(world_err, 95))
+    np.testing.assert_array_equal(one.keypoints, single.keypoints)
+    np.testing.assert_array_equal(one.world, single.world)
+
+
+def test_a_shadow_at_the_feet_is_not_a_person() -> None:
+    """A walker's shadow on the floor (a held-out rendered clip, seen from above) was found as a second
+    person from frame 60; it starts at their feet and lies down, so it is not taken."""
+    clip = Path(__file__).parents[1] / "benchmarks" / "data" / "video_v1" / "07_walk_away.mp4"
+    people = detect_people_video(clip, 50, 90, max_people=4, min_detection_confidence=0.3)
+    assert len(people) == 1 and people.detected[0].all()
+
+
+def test_shadow_rule_keeps_someone_standing_at_the_side() -> None:
+    """shadow_of: a figure lying from a person's feet is a shadow; one standing beside them (feet as
+    close), or lying elsewhere, is not."""
+    from diffmesh.pipelines.person_crops import shadow_of
+
+    def figure(feet: tuple[float, float], head: tuple[float, float]) -> np.ndarray:
+        lm = np.zeros((33, 4), np.float32)
+        t = np.linspace(1, 0, 33)[:, None]  # landmark 0 at the head, the last ones at the feet
+        lm[:, :2] = np.array(feet) + t * (np.array(head) - np.array(feet))
+        lm[[11, 12], :2] = np.array(feet) + 0.8 * (np.array(head) - np.array(feet))  # shoulders
+        lm[27:33, :2] = feet
+        return lm
+
+    person = figure((300, 400), (300, 100))
+    assert shadow_of(figure((310, 405), (180, 330)), person)  # from their feet, lying along the floor
+    assert not shadow_of(figure((340, 400), (345, 110)), person)  # standing beside them
+    assert not shadow_of(figure((560, 430), (440, 360)), person)  # lying, but away from their feet
 
 
 @pytest.mark.parametrize(

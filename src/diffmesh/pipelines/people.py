@@ -6,14 +6,16 @@ downloaded at run time, so people are found with several copies of it. Where the
 they look like, :mod:`~diffmesh.pipelines.appearance`.
 
 * **one detector per person** (:class:`~diffmesh.pipelines.keypoints.PoseDetector`, video mode)
-  sees a square crop around the person's last box (``CROP_MARGIN`` times its larger side, inside
+  sees the whole frame while nobody else is followed (as the one-person detector does: a lone
+  person's keypoints do not depend on ``max_people``), else a square crop around the person's last box (``CROP_MARGIN`` times its larger side, inside
   the image where it fits, else padded; resized to ``CROP_SIZE``), the others' boxes painted over;
   landmarks are mapped back to image pixels. The crop stays put until the person drifts
   (``RECROP_SHIFT``): the detector's tracking and smoothing see a steady image;
 * **discovery**: on frame 0, every ``discover_every`` frames and while nobody is followed, a
   static-image detector runs on the frame (then on its tiles, ``TILE_FRACTION``) with the people
   found painted over (mean colour), until nobody new is found or ``max_people`` are followed. A
-  newcomer is followed *back* through the frames since the last discovery;
+  newcomer is followed *back* through the frames since the last discovery. A newcomer lying from
+  the feet of someone found (``SHADOW_FOOT_DISTANCE``, ``SHADOW_TILT_DEG``) is taken for their shadow;
 * **identity**: each person's detector keeps them. A detection that jumps (``refinds``) or whose
   box shrinks or grows by more than :data:`MAX_GROWTH` in one frame (half a person hidden by
   another, one skeleton over two people) is rejected, and so is one that, while two people
@@ -58,6 +60,7 @@ from diffmesh.pipelines.person_crops import (
     MASK_PAD,
     REFIND_IOU,
     Crop,
+    WholeFrame,
     box_height,
     box_iou,
     box_region,
@@ -65,6 +68,7 @@ from diffmesh.pipelines.person_crops import (
     landmark_box,
     refinds,
     same_person,
+    shadow_of,
 )
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch
@@ -75,7 +79,8 @@ __all__ = ["PeopleDetector", "detect_people", "detect_people_video"]
 
 #: From one frame to the next a person's box height changes by less than this factor; a detection
 #: that shrinks or grows more (a person half hidden by another, a skeleton spanning two people) is
-#: rejected: the person is missing in that frame.
+#: rejected: the person is missing in that frame. Not while they are alone (as the one-person
+#: detector: a spin kick's leg can grow the box faster).
 MAX_GROWTH = 1.4
 #: A missing person is recognised by appearance alone (anywhere, at a discovery) at this similarity
 #: (Bhattacharyya coefficient, 1 = the same histograms) or more, and by :data:`REID_MARGIN` over any
@@ -105,7 +110,7 @@ class _Track:
     id: int
     box: np.ndarray  # the last detection's
     detector: PoseDetector
-    crop: Crop
+    crop: Crop | WholeFrame
     missed: int = 0  # frames since the last detection
     rows: dict[int, Found] = field(default_factory=dict)  # frame number → detection
     appearance: np.ndarray | None = None  # moving average of appearance where the person stands clear
@@ -169,8 +174,12 @@ class PeopleDetector:
         self._drop_switches(image, found)
         for track in (k for k in self.tracks if k.id in found):
             track.box = landmark_box(found[track.id][0])
-            target = Crop.around(track.box, w, h)
-            track.crop = track.crop if track.crop.close_to(target) else target
+            target = self._view(track.box, w, h, alone=len(self.tracks) == 1)
+            if not track.crop.close_to(target):
+                if type(target) is not type(track.crop):  # whole frame <-> crop: its tracking state no longer fits
+                    track.detector.close()
+                    track.detector = self._new_detector()
+                track.crop = target
         self._learn(image, found)
         if not self.tracks or t % self.discover_every == 0:
             # the tiles on schedule only: they cost ~6 more detector runs
@@ -189,6 +198,11 @@ class PeopleDetector:
                 track.detector.close()
         return found
 
+    @staticmethod
+    def _view(box: np.ndarray, w: int, h: int, alone: bool) -> Crop | WholeFrame:
+        """What a person's detector sees: the whole frame while nobody else is followed, else a crop around them."""
+        return WholeFrame() if alone else Crop.around(box, w, h)
+
     def _follow(self, track: _Track, image: np.ndarray, fill: np.ndarray) -> Found | None:
         """``track``'s detector on its crop, the others seen in the last frame painted over."""
         others = [k.box for k in self.tracks if k is not track and k.missed == 0]
@@ -199,8 +213,9 @@ class PeopleDetector:
         box = landmark_box(landmarks)
         if box_height(box) < self.min_height or not refinds(track.box, box):
             return None  # too small, or someone away from where the person was
-        if not track.missed and not 1 / MAX_GROWTH < box_height(box) / max(box_height(track.box), 1.0) < MAX_GROWTH:
-            return None  # half a person (the other half hidden) or two people in one box: not a body's motion
+        if (not track.missed and isinstance(track.crop, Crop)
+                and not 1 / MAX_GROWTH < box_height(box) / max(box_height(track.box), 1.0) < MAX_GROWTH):  # fmt: skip
+            return None  # half a person (the other half hidden by someone) or two people in one box: not a body's motion
         return landmarks, result[1]
 
     def _drop_switches(self, image: np.ndarray, found: dict[int, Found]) -> None:
@@ -261,7 +276,7 @@ class PeopleDetector:
             for _ in range(self.max_people + 2):  # each find paints one more box over
                 full = len(self.tracks) + len(new) >= self.max_people
                 if full and all(k.id in found for k in self.tracks):  # nobody to find again either
-                    return self._start(new, found, t, w, h)
+                    return self._start(new, found, t, image)
                 if (result := self._finder.detect_with_world(window)) is None:
                     break
                 result = (result[0] + np.array([x0, y0, 0, 0], np.float32), result[1])  # to image pixels
@@ -274,14 +289,19 @@ class PeopleDetector:
                              and not _unlike(k, image, result[0])), None)  # fmt: skip
                 back = back or self._recognise(image, result[0], found)
                 if back is None:
+                    shadowed = next((i for i, r in found.items() if shadow_of(result[0], r[0])), None)
+                    if shadowed is not None:
+                        logger.debug("people: frame %d: a detection at person %d's feet is taken for their shadow",
+                                     self.first_frame + t, shadowed)  # fmt: skip
+                        continue
                     if not full or self._make_room(found, t):
                         new.append(result)
                     continue
                 logger.debug("people: track %d found again at frame %d", back.id, t)
-                back.box, back.crop, found[back.id] = box, Crop.around(box, w, h), result
+                back.box, back.crop, found[back.id] = box, self._view(box, w, h, len(self.tracks) + len(new) == 1), result
                 back.detector.close()  # its tracking state belongs to the old crop
                 back.detector = self._new_detector()
-        self._start(new, found, t, w, h)
+        self._start(new, found, t, image)
 
     def _make_room(self, found: dict[int, Found], t: int) -> bool:
         """All places are taken and someone new is in view: the person missing longest, if missing since
@@ -298,11 +318,17 @@ class PeopleDetector:
         gone.detector.close()
         return True
 
-    def _start(self, new: list[Found], found: dict[int, Found], t: int, w: int, h: int) -> None:
-        """New tracks for newcomers, larger people first (the order of their ids)."""
+    def _start(self, new: list[Found], found: dict[int, Found], t: int, image: np.ndarray) -> None:
+        """New tracks for newcomers, larger people first (the order of their ids). Someone alone gets
+        their own detector's landmarks of this frame too, so that its tracking starts here as the
+        one-person detector's does (a lone person's keypoints are that detector's, frame for frame)."""
+        (h, w), alone = image.shape[:2], len(self.tracks) + len(new) == 1
         for result in sorted(new, key=lambda r: -box_height(landmark_box(r[0]))):
             box = landmark_box(result[0])
-            track = _Track(self._next_id, box, self._new_detector(), Crop.around(box, w, h))
+            track = _Track(self._next_id, box, self._new_detector(), self._view(box, w, h, alone))
+            if alone and (own := track.detector.detect_with_world(image)) is not None and same_person(own[0], result[0]):
+                result, box = own, landmark_box(own[0])
+                track.box = box
             self._next_id += 1
             self.tracks.append(track)
             found[track.id] = result
@@ -325,8 +351,9 @@ class PeopleDetector:
                 if box_height(box) < self.min_height or any(same_person(o, landmarks) for o in others):
                     break
                 track.rows[s] = (landmarks, result[1])
-                target = Crop.around(box, image.shape[1], image.shape[0])
-                crop = crop if crop.close_to(target) else target
+                if isinstance(crop, Crop):
+                    target = Crop.around(box, image.shape[1], image.shape[0])
+                    crop = crop if crop.close_to(target) else target
         finally:
             detector.close()
 
