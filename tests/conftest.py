@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,3 +62,18 @@ def small_body() -> BodyModel:
 @pytest.fixture(scope="session")
 def smpl_body(smpl_folder: Path) -> BodyModel:
     return load(smpl_folder)
+
+
+def blazepose_like_detections(n: int, missing: list[range]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BlazePose-like rows for ``n`` frames: a person drifting across a 640x480 image, absent in ``missing``."""
+    rng = np.random.default_rng(0)
+    t = np.arange(n, dtype=np.float32)[:, None]
+    kp33 = np.zeros((n, 33, 4), np.float32)
+    kp33[..., 0] = 200 + 2 * t + rng.normal(0, 30, (n, 33))
+    kp33[..., 1] = 240 + rng.normal(0, 80, (n, 33))
+    kp33[..., 3] = rng.uniform(0.4, 1.0, (n, 33))
+    world33 = rng.normal(0, 0.3, (n, 33, 3)).astype(np.float32)
+    detected = np.ones(n, bool)
+    for r in missing:
+        detected[r] = False
+    return kp33, world33, detected

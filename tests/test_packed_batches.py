@@ -9,7 +9,7 @@ import torch
 from diffmesh.pipelines.keypoints import h36m_rows
 from diffmesh.pipelines.prediction import PackedBatches, predict_mesh, run_batch
 from diffmesh.pipelines.tracking import track
-from tests.test_speculation import _detections
+from tests.conftest import blazepose_like_detections
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -25,7 +25,7 @@ def test_short_batches_of_several_people_run_together(monkeypatch: pytest.Monkey
     model = diffmesh.create_model("diffmesh", body_model="open", **TINY, dim_in=6).eval()
     trks = []
     for n, missing in [(90, []), (150, [range(60, 80)]), (40, [])]:
-        kp33, world33, detected = _detections(n, missing)
+        kp33, world33, detected = blazepose_like_detections(n, missing)
         keypoints, world = h36m_rows(kp33, world33, detected)
         trks.append(track(keypoints, detected, world=world))
     assert sum(len(t.segments) for t in trks) == 4

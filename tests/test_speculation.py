@@ -14,23 +14,9 @@ from diffmesh.pipelines.keypoints import h36m_rows
 from diffmesh.pipelines.prediction import predict_mesh
 from diffmesh.pipelines.speculation import WindowSpeculator
 from diffmesh.pipelines.tracking import track
+from tests.conftest import blazepose_like_detections
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _detections(n: int, missing: list[range]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BlazePose-like rows for ``n`` frames: a person drifting across a 640x480 image, absent in ``missing``."""
-    rng = np.random.default_rng(0)
-    t = np.arange(n, dtype=np.float32)[:, None]
-    kp33 = np.zeros((n, 33, 4), np.float32)
-    kp33[..., 0] = 200 + 2 * t + rng.normal(0, 30, (n, 33))
-    kp33[..., 1] = 240 + rng.normal(0, 80, (n, 33))
-    kp33[..., 3] = rng.uniform(0.4, 1.0, (n, 33))
-    world33 = rng.normal(0, 0.3, (n, 33, 3)).astype(np.float32)
-    detected = np.ones(n, bool)
-    for r in missing:
-        detected[r] = False
-    return kp33, world33, detected
 
 
 @pytest.mark.parametrize("channels", [3, 6])
@@ -43,7 +29,7 @@ def test_run_ahead_gives_the_same_meshes(channels: int) -> None:
     torch.manual_seed(0)
     model = diffmesh.create_model("diffmesh", body_model="open", **TINY, dim_in=channels).eval()
     n = 260
-    kp33, world33, detected = _detections(n, [range(40, 44), range(150, 170)])
+    kp33, world33, detected = blazepose_like_detections(n, [range(40, 44), range(150, 170)])
     with ThreadPoolExecutor(1) as pool:
         ahead = WindowSpeculator(pool.submit(lambda: model), n, pool)
         for i in range(n):
@@ -90,7 +76,7 @@ def test_a_failed_plan_only_costs_speed(monkeypatch: pytest.MonkeyPatch, caplog:
     torch.manual_seed(0)
     model = diffmesh.create_model("diffmesh", body_model="open", **TINY).eval()
     n = 100
-    kp33, world33, detected = _detections(n, [])
+    kp33, world33, detected = blazepose_like_detections(n, [])
 
     def broken(*args: object) -> None:
         raise RuntimeError("planning broke")

@@ -12,7 +12,8 @@ they look like, :mod:`~diffmesh.pipelines.appearance`.
   landmarks are mapped back to image pixels. The crop stays put until the person drifts
   (``RECROP_SHIFT``): the detector's tracking and smoothing see a steady image;
 * **discovery**: on frame 0, every ``discover_every`` frames and while nobody is followed, a
-  static-image detector runs on the frame (then on its tiles, ``TILE_FRACTION``) with the people
+  static-image detector runs on the frame (then, about once a second, :data:`TILE_SECONDS`, on its
+  tiles, ``TILE_FRACTION``) with the people
   found painted over (mean colour), until nobody new is found or ``max_people`` are followed. A
   newcomer is followed *back* through the frames since the last discovery. A newcomer lying from
   the feet of someone found (``SHADOW_FOOT_DISTANCE``, ``SHADOW_TILT_DEG``) is taken for their shadow;
@@ -22,7 +23,7 @@ they look like, :mod:`~diffmesh.pipelines.appearance`.
   overlap, looks more like the other person (:data:`SWITCH_MARGIN`). Looks (hue-saturation
   histograms of the torso and legs) are learnt while the person stands clear of everyone. A
   discovered person is a missing one if near their last box (``REFIND_IOU``, ``REFIND_DISTANCE``)
-  and not clearly unlike them (:data:`UNLIKE_SIMILARITY`) or, anywhere, if they look like them
+  and not clearly unlike them (:data:`~diffmesh.pipelines.person_track.UNLIKE_SIMILARITY`) or, anywhere, if they look like them
   (:data:`REID_SIMILARITY`); anyone else gets a new id (never reused). A person missing for more
   than ``max_gap`` frames is given up, or, once missing for ``discover_every`` frames, sooner when
   ``max_people`` are followed and someone new is in view (the places go to people in view; with
@@ -31,7 +32,7 @@ they look like, :mod:`~diffmesh.pipelines.appearance`.
 
 People shorter than ``min_height`` pixels (landmark box) are ignored: BlazePose is unreliable
 on small crops. Limits: someone entering where a person left less than ``max_gap`` frames before
-inherits the id unless they look clearly different (:data:`UNLIKE_SIMILARITY`); a person jumping
+inherits the id unless they look clearly different (:data:`~diffmesh.pipelines.person_track.UNLIKE_SIMILARITY`); a person jumping
 out of their crop between two frames is found again only by the next discovery.
 :meth:`~diffmesh.pipelines.people_keypoints.PeopleKeypoints.person` gives one person as the single-person
 :class:`~diffmesh.pipelines.keypoints.FrameKeypoints`: later stages run unchanged.
@@ -44,7 +45,6 @@ import os
 from collections import deque
 from collections.abc import Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,9 +53,10 @@ from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_
 from diffmesh.io.video import iter_frames, probe_video
 from diffmesh.pipelines.keypoints import CameraPass, PoseDetector, detector_source
 from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model
-from diffmesh.pipelines.appearance import APPEARANCE_RATE, appearance, similarity
+from diffmesh.pipelines.appearance import appearance, similarity
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.people_keypoints import PeopleKeypoints
+from diffmesh.pipelines.person_track import Found, PersonTrack, unlike
 from diffmesh.pipelines.person_crops import (
     MASK_PAD,
     REFIND_IOU,
@@ -82,48 +83,18 @@ __all__ = ["PeopleDetector", "detect_people", "detect_people_video"]
 #: rejected: the person is missing in that frame. Not while they are alone (as the one-person
 #: detector: a spin kick's leg can grow the box faster).
 MAX_GROWTH = 1.4
+#: A video's discovery searches the frame's tiles (people too small for the whole frame's search) about
+#: once per this many seconds (every scheduled discovery at 10 frames/s, every third at 30): six tile
+#: searches every 10 frames made a one-person video's keypoint pass 1.5x slower than the one-person run's.
+TILE_SECONDS = 1.0
 #: A missing person is recognised by appearance alone (anywhere, at a discovery) at this similarity
 #: (Bhattacharyya coefficient, 1 = the same histograms) or more, and by :data:`REID_MARGIN` over any
 #: other missing person. On the rendered several-people benchmark one person's similarity to
 #: themselves over a clip is 0.81-1.0, to someone else at most 0.69 (median 0.3).
 REID_SIMILARITY, REID_MARGIN = 0.75, 0.1
-#: Below this similarity a person found where a missing one was last seen is someone else (a new id).
-UNLIKE_SIMILARITY = 0.5
 #: While two people's boxes overlap, a person's detection that looks more like the other one (by
 #: this margin) is the detector having jumped onto them: rejected, the person is missing this frame.
 SWITCH_MARGIN = 0.15
-
-
-def _unlike(track: _Track, image: np.ndarray, landmarks: np.ndarray) -> bool:
-    """``landmarks`` clearly look like someone other than ``track`` (similarity under :data:`UNLIKE_SIMILARITY`)."""
-    if track.appearance is None or (a := appearance(image, landmarks)) is None:
-        return False
-    return similarity(a, track.appearance) < UNLIKE_SIMILARITY
-
-
-#: One detection: landmarks ``[33, 4]`` (x, y, z image pixels, visibility), world ``[33, 3]`` or None.
-Found = tuple[np.ndarray, "np.ndarray | None"]
-
-
-@dataclass
-class _Track:
-    id: int
-    box: np.ndarray  # the last detection's
-    detector: PoseDetector
-    crop: Crop | WholeFrame
-    missed: int = 0  # frames since the last detection
-    rows: dict[int, Found] = field(default_factory=dict)  # frame number → detection
-    appearance: np.ndarray | None = None  # moving average of appearance where the person stands clear
-
-    def learn(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        a = appearance(image, landmarks)
-        if a is None:
-            return
-        if self.appearance is None:
-            self.appearance = a
-        else:
-            mixed = (1 - APPEARANCE_RATE) * self.appearance + APPEARANCE_RATE * a
-            self.appearance = np.where(np.isnan(self.appearance), a, np.where(np.isnan(a), self.appearance, mixed))
 
 
 class PeopleDetector:
@@ -137,14 +108,15 @@ class PeopleDetector:
 
     def __init__(self, max_people: int = 6, discover_every: int = 10, max_gap: int = 30,
                  min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True,
-                 detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0) -> None:  # fmt: skip
+                 detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0, tile_every: int = 1) -> None:  # fmt: skip
         self.detector_model = check_detector_model(detector_model)
         _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
-                         min_detection_confidence=min_detection_confidence, min_height=min_height)  # fmt: skip
+                         min_detection_confidence=min_detection_confidence, min_height=min_height, tile_every=tile_every)  # fmt: skip
+        self.tile_every = tile_every
         self.max_people, self.discover_every, self.max_gap = max_people, discover_every, max_gap
         self.min_detection_confidence, self.min_height, self.tiles = min_detection_confidence, min_height, bool(tiles)
-        self.tracks: list[_Track] = []  # followed now, oldest first
-        self.finished: list[_Track] = []
+        self.tracks: list[PersonTrack] = []  # followed now, oldest first
+        self.finished: list[PersonTrack] = []
         self._next_id, self._frame = 0, 0
         self.first_frame = first_frame  # the video's frame number of the first frame passed, for messages
         self._size: tuple[int, int] | None = None
@@ -182,8 +154,8 @@ class PeopleDetector:
                 track.crop = target
         self._learn(image, found)
         if not self.tracks or t % self.discover_every == 0:
-            # the tiles on schedule only: they cost ~6 more detector runs
-            self._discover(image, fill, found, t, self.tiles and t % self.discover_every == 0)
+            # the tiles on every tile_every-th scheduled discovery only: they cost ~6 more detector runs
+            self._discover(image, fill, found, t, self.tiles and t % (self.tile_every * self.discover_every) == 0)
             self._recent.clear()
         else:
             self._recent.append((t, image.copy(), fill))
@@ -203,7 +175,7 @@ class PeopleDetector:
         """What a person's detector sees: the whole frame while nobody else is followed, else a crop around them."""
         return WholeFrame() if alone else Crop.around(box, w, h)
 
-    def _follow(self, track: _Track, image: np.ndarray, fill: np.ndarray) -> Found | None:
+    def _follow(self, track: PersonTrack, image: np.ndarray, fill: np.ndarray) -> Found | None:
         """``track``'s detector on its crop, the others seen in the last frame painted over."""
         others = [k.box for k in self.tracks if k is not track and k.missed == 0]
         result = track.detector.detect_with_world(track.crop.cut(image, fill, others, track.box))
@@ -238,7 +210,7 @@ class PeopleDetector:
             if all(box_iou(track.box, b) == 0.0 for i, b in boxes.items() if i != track.id):
                 track.learn(image, found[track.id][0])
 
-    def _recognise(self, image: np.ndarray, landmarks: np.ndarray, found: dict[int, Found]) -> _Track | None:
+    def _recognise(self, image: np.ndarray, landmarks: np.ndarray, found: dict[int, Found]) -> PersonTrack | None:
         """The missing person whom ``landmarks`` look like (:data:`REID_SIMILARITY`, :data:`REID_MARGIN`), or None."""
         missing = [k for k in self.tracks if k.id not in found and k.appearance is not None]
         if not missing or (a := appearance(image, landmarks)) is None:
@@ -286,7 +258,7 @@ class PeopleDetector:
                     continue  # too small, or what painting left of someone already found
                 seen.append(box)
                 back = next((k for k in self.tracks if k.id not in found and refinds(k.box, box)
-                             and not _unlike(k, image, result[0])), None)  # fmt: skip
+                             and not unlike(k, image, result[0])), None)  # fmt: skip
                 back = back or self._recognise(image, result[0], found)
                 if back is None:
                     shadowed = next((i for i, r in found.items() if shadow_of(result[0], r[0])), None)
@@ -325,7 +297,7 @@ class PeopleDetector:
         (h, w), alone = image.shape[:2], len(self.tracks) + len(new) == 1
         for result in sorted(new, key=lambda r: -box_height(landmark_box(r[0]))):
             box = landmark_box(result[0])
-            track = _Track(self._next_id, box, self._new_detector(), self._view(box, w, h, alone))
+            track = PersonTrack(self._next_id, box, self._new_detector(), self._view(box, w, h, alone))
             if alone and (own := track.detector.detect_with_world(image)) is not None and same_person(own[0], result[0]):
                 result, box = own, landmark_box(own[0])
                 track.box = box
@@ -336,7 +308,7 @@ class PeopleDetector:
             first = min(track.rows, default=t)
             logger.debug("people: new track %d at frame %d (from %d), %.0f px tall", track.id, t, first, box_height(box))
 
-    def _follow_back(self, track: _Track) -> None:
+    def _follow_back(self, track: PersonTrack) -> None:
         """Follow a newcomer back through the frames since the last discovery, until lost."""
         box, crop = track.box, track.crop
         detector = self._new_detector()
@@ -410,6 +382,7 @@ def _check_arguments(**values: Any) -> None:
         "max_gap": (lambda v: number(v, (int, np.integer)) and v >= 0, "an integer >= 0 (frames)", 30),
         "min_detection_confidence": (lambda v: number(v) and 0 < v <= 1, "in (0, 1]", 0.5),
         "min_height": (lambda v: number(v) and v > 0, "a positive number of pixels", 64),
+        "tile_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (discoveries)", 1),
     }
     for name, value in values.items():
         test, expected, default = rules[name]
@@ -426,6 +399,7 @@ def detect_people(
     min_detection_confidence: float = 0.5,
     min_height: float = 64.0,
     tiles: bool = True,
+    tile_every: int = 1,
     progress: Progress = no_progress,
     camera_K: np.ndarray | None = None,
     estimate_focal: bool = False,
@@ -443,7 +417,8 @@ def detect_people(
         min_detection_confidence: BlazePose person-detector threshold.
         min_height: people shorter than this many pixels (landmark box) are ignored.
         tiles: discovery on scheduled frames also searches overlapping tiles of the frame
-            (``TILE_FRACTION``), finding people ~2x smaller, for ~6 more detector runs.
+            (``TILE_FRACTION``), finding people ~2x smaller, for ~6 more detector runs;
+            ``tile_every``: only every this-many-th scheduled discovery does (frame 0 always).
         progress: ``progress("detect", done, total)`` per frame (``total`` 0 when unknown).
         camera_K: ``[3, 3]`` intrinsics: also measure the camera's rotation on the same frames, with
             everyone found in a frame kept out of the background (:class:`~diffmesh.pipelines.keypoints.CameraPass`);
@@ -459,7 +434,7 @@ def detect_people(
     """
     total = len(frames) if hasattr(frames, "__len__") else 0
     with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model,
-                        first_frame) as det, \
+                        first_frame, tile_every) as det, \
             CameraPass(camera_K) as camera:  # fmt: skip
         for count, image in enumerate(frames, 1):
             found = det.detect(image)
@@ -476,7 +451,8 @@ def detect_people(
 
 def detect_people_video(path: str | os.PathLike[str], start: int = 0, end: int | None = None, **kw: Any) -> PeopleKeypoints:
     """:func:`detect_people` on frames ``[start, end)`` of a video (``end=None``: to its last frame),
-    with video frame indices. Keyword arguments are :func:`detect_people`'s.
+    with video frame indices. Keyword arguments are :func:`detect_people`'s; ``tile_every`` defaults
+    to about one tile search per :data:`TILE_SECONDS` of video.
 
     Raises:
         FileNotFoundError, ValueError: no such video, a bad frame range, or a truncated file.
@@ -487,6 +463,7 @@ def detect_people_video(path: str | os.PathLike[str], start: int = 0, end: int |
         raise ValueError(f"frame range start={start}, end={end} does not fit {str(path)!r} ({info.num_frames} frames); "
                          f"pass 0 <= start < end <= {info.num_frames}")  # fmt: skip
     progress: Progress = kw.pop("progress", no_progress)
+    kw.setdefault("tile_every", max(1, round(TILE_SECONDS * info.fps / kw.get("discover_every", 10))))
     n = end - start
     # one decoder thread (the prefetcher) beside the single-threaded detectors
     frames = (frame.image for frame in prefetch(iter_frames(path, start, end, threads=1)))
