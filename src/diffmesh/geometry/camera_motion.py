@@ -77,7 +77,7 @@ REKEY_FRACTION = 0.6
 FOCAL_PAIR_DEG = (1.5, 8.0)
 FOCAL_PAIRS = 12
 #: Candidate focal lengths: the assumed one times these factors.
-FOCAL_FACTORS = tuple(float(f) for f in np.exp(np.linspace(np.log(0.4), np.log(4.0), 21)))
+FOCAL_FACTORS = tuple(float(f) for f in np.exp(np.linspace(np.log(0.4), np.log(8.0), 27)))
 #: A focal length is measured only when its alignment cost is below this fraction of the cost at
 #: both ends of the candidates' range (a clear minimum), from at least :data:`FOCAL_MIN_PAIRS` pairs.
 FOCAL_CLEAR_MINIMUM = 0.95
