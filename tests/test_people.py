@@ -152,6 +152,13 @@ def test_small_people_found_on_tiles_and_tiny_ones_ignored(clip_frames: list[np.
     assert 80 < min(heights) and max(heights) < 120, heights
     assert len(detect_people(frames, min_height=200)) == 0
 
+    # tiles only on every tile_every-th scheduled discovery: people appearing at frame 5 are found there
+    # with tiles every discovery (every 5 frames), later (the tiled discovery at frame 10) with every second one
+    blank = [np.full_like(frames[0], 128)] * 5
+    later = blank + frames + [frames[-1]] * 5
+    first = [int(np.flatnonzero(detect_people(later, discover_every=5, tile_every=k).detected.any(0))[0]) for k in (1, 2)]
+    assert first[0] == 5 and first[1] > 5, first
+
 
 def test_single_person_matches_whole_frame_detector() -> None:
     """Someone alone is followed on the whole frame by a detector that starts on the frame they were
@@ -202,6 +209,7 @@ def test_shadow_rule_keeps_someone_standing_at_the_side() -> None:
         ({"max_gap": -1}, "max_gap must be an integer >= 0"),
         ({"min_detection_confidence": 1.5}, r"min_detection_confidence must be in \(0, 1\], got 1.5"),
         ({"min_height": 0}, "min_height must be a positive number"),
+        ({"tile_every": 0}, r"tile_every must be an integer >= 1 \(discoveries\), got 0; the default is 1"),
     ],
 )
 def test_bad_arguments(kw: dict, match: str) -> None:
