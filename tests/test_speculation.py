@@ -91,3 +91,43 @@ def test_a_failed_plan_only_costs_speed(monkeypatch: pytest.MonkeyPatch, caplog:
         got = predict_mesh(model, trk, normalization="window", precomputed=ahead)
     assert ahead.hits == 0 and "running windows ahead failed" in caplog.text
     np.testing.assert_array_equal(got.rotmats, predict_mesh(model, trk, normalization="window").rotmats)
+
+
+def test_several_people_run_ahead_gives_the_same_meshes() -> None:
+    """Two people, the second found at frame 100 and followed back to frame 90: each person's whole
+    batches run ahead from their own rows, and their meshes are those of the run without it."""
+    import diffmesh
+    from diffmesh.pipelines.person_track import PersonTrack
+    from diffmesh.pipelines.prediction import FirstOf
+    from diffmesh.pipelines.speculation import PeopleSpeculator
+    from tests.conftest import TINY
+
+    torch.manual_seed(0)
+    model = diffmesh.create_model("diffmesh", body_model="open", **TINY, dim_in=6).eval()
+    n = 260
+    rows = [blazepose_like_detections(n, [range(150, 170)]), blazepose_like_detections(n, [range(0, 90)])]
+    people = [PersonTrack(i, np.zeros(4), None, None) for i in range(2)]  # type: ignore[arg-type]
+    with ThreadPoolExecutor(1) as pool:
+        built = pool.submit(lambda: model)  # one network for everyone, as in the pipeline
+        ahead = PeopleSpeculator(lambda: WindowSpeculator(built, n, pool))
+        for t in range(n):
+            for person, (kp33, world33, detected) in zip(people, rows):
+                if person.id == 1 and t < 100:
+                    continue  # not found yet
+                frames = range(90, 101) if person.id == 1 and t == 100 else [t]  # followed back at discovery
+                for i in frames:
+                    if detected[i]:
+                        person.rows[i] = (kp33[i], world33[i])
+            ahead(t, [p for p in people if p.rows])
+        results = []
+        for person, (kp33, world33, detected) in zip(people, rows):
+            keypoints, world = h36m_rows(kp33, world33, detected)
+            trk = track(keypoints, detected, world=world)
+            results.append((predict_mesh(model, trk, normalization="window", precomputed=FirstOf(ahead.get(person.id))),
+                            predict_mesh(model, trk, normalization="window")))
+        hits = [ahead.get(i).hits for i in range(2)]  # type: ignore[union-attr]
+        ahead.close()
+    assert hits[0] >= 2 and hits[1] >= 1, hits
+    for with_ahead, plain in results:
+        np.testing.assert_array_equal(with_ahead.rotmats, plain.rotmats)
+        np.testing.assert_array_equal(with_ahead.betas, plain.betas)

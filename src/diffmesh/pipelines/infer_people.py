@@ -24,7 +24,7 @@ outputs         ``OUT/result.npz``, ``motion.bvh``: the first person (rows in or
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,8 @@ from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, s
 from diffmesh.pipelines.people import detect_people_video
 from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.pipelines.placement import PlacedMesh
-from diffmesh.pipelines.prediction import PackedBatches
+from diffmesh.pipelines.prediction import FirstOf, PackedBatches
+from diffmesh.pipelines.speculation import PeopleSpeculator, WindowSpeculator
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
 from diffmesh.pipelines.stages import (
     camera_intrinsics,
@@ -90,13 +91,18 @@ def run_people(
                       model_blend=bundle.detector_blend, **settings.model_stage_parts())  # fmt: skip
     with torch_threads(settings.threads or default_threads()), ThreadPoolExecutor(1, "diffmesh-model") as pool:
         guess = default_intrinsics(info.width, info.height, settings.fov_y_deg, settings.focal_px)
+        people_hit = ctx.cache.load("people", ctx.keypoints_key)
+        # a fresh keypoint pass: the network is built meanwhile and runs each person's windows as they come
+        model = None if people_hit is not None else pool.submit(prepare_model, bundle, settings)
+        ahead = None if model is None else _people_speculator(model, ctx.end - ctx.start, pool, bundle, settings)
         with clock("keypoints"):  # the camera's rotation (and focal length) measured in the same pass
             people = cached_stage(ctx.cache, "people", ctx.keypoints_key, cached, PeopleKeypoints.from_arrays,
                                   lambda: detect_people_video(info.path, ctx.start, ctx.end, max_people=settings.max_people,
                                                               min_detection_confidence=settings.min_detection_confidence,
                                                               detector_model=settings.detector_model,
                                                               progress=progress, camera_K=guess if ctx.measure_camera else None,
-                                                              estimate_focal=settings.measure_focal))  # fmt: skip
+                                                              estimate_focal=settings.measure_focal, listener=ahead),
+                                  hit=people_hit)  # fmt: skip
             rows = kept_people(people, settings.person)
         K, focal_source = camera_intrinsics(info, settings, people.camera)
         with clock("track"):
@@ -107,12 +113,18 @@ def run_people(
             warn_if_untrained(bundle)
             keys = [stage_key("mesh", track_id=i, **mesh_parts) for i in ids]
             hits = [ctx.cache.load(f"mesh.p{i}", k) for i, k in zip(ids, keys)]
-            model = pool.submit(prepare_model, bundle, settings) if any(h is None for h in hits) else None
+            if model is None and any(h is None for h in hits):
+                model = pool.submit(prepare_model, bundle, settings)
             packed = None if model is None else _packed_batches(model.result(), [t for t, h in zip(trks, hits) if h is None],
                                                                 bundle, settings)  # fmt: skip
-            placed = [cached_stage(ctx.cache, f"mesh.p{i}", k, cached, PlacedMesh.from_arrays,
-                                   lambda t=t: predict_and_place(model, bundle, t, K, settings, progress, packed), hit=h)
-                      for i, k, t, h in zip(ids, keys, trks, hits)]  # fmt: skip
+            try:
+                placed = [cached_stage(ctx.cache, f"mesh.p{i}", k, cached, PlacedMesh.from_arrays,
+                                       lambda t=t, i=i: predict_and_place(model, bundle, t, K, settings, progress,
+                                                                          FirstOf(ahead and ahead.get(i), packed)), hit=h)
+                          for i, k, t, h in zip(ids, keys, trks, hits)]  # fmt: skip
+            finally:
+                if ahead is not None:
+                    ahead.close()
         worlds: list[WorldMotion | None] = [None] * len(ids)
         if settings.world:
             with clock("world"):
@@ -146,6 +158,16 @@ def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: 
         raise ValueError(f"no person was detected in at least {min_frames} frames (found: {found}); check that the "
                          "people are fully visible and at least ~64 pixels tall")  # fmt: skip
     return rows
+
+
+def _people_speculator(model: Future[nn.Module], n: int, pool: ThreadPoolExecutor, bundle: ModelBundle,
+                       settings: InferSettings) -> PeopleSpeculator | None:  # fmt: skip
+    """Each person's windows run while the detector works, as in the one-person recipe (one crop box per
+    window only: :mod:`~diffmesh.pipelines.speculation`)."""
+    if (settings.normalization or bundle.normalization) != "window":
+        return None
+    return PeopleSpeculator(lambda: WindowSpeculator(model, n, pool, settings.flip, settings.stride, settings.batch_windows,
+                                                     settings.max_gap))  # fmt: skip
 
 
 def _packed_batches(model: nn.Module, trks: list[Track], bundle: ModelBundle, settings: InferSettings) -> PackedBatches:

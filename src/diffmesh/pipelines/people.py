@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from typing import Any
 
@@ -405,6 +405,7 @@ def detect_people(
     estimate_focal: bool = False,
     detector_model: str = DEFAULT_DETECTOR_MODEL,
     first_frame: int = 0,
+    listener: Callable[[int, list[PersonTrack]], None] | None = None,
 ) -> PeopleKeypoints:
     """Find and follow people through consecutive frames (see the module docstring).
 
@@ -425,6 +426,8 @@ def detect_people(
             ``estimate_focal``: and its focal length where it turns enough.
         detector_model: the BlazePose landmark model (:mod:`diffmesh.pipelines.blazepose_models`).
         first_frame: the video's number of the first frame, for log messages.
+        listener: ``listener(t, tracks)`` after frame ``t`` (from 0) with the people followed then
+            (their ``rows`` hold every detection so far, newcomers' earlier frames included).
 
     Returns:
         :class:`PeopleKeypoints` with ``frame_indices`` ``0, 1, ...``.
@@ -439,6 +442,8 @@ def detect_people(
         for count, image in enumerate(frames, 1):
             found = det.detect(image)
             camera.add(image, {i: landmarks for i, (landmarks, _) in found.items()})
+            if listener is not None:
+                listener(count - 1, det.tracks)
             progress("detect", count, total)
         people = det.result()
         people.camera = camera.result(estimate_focal) if people.detected.shape[1] else None

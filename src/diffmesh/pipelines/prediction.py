@@ -23,7 +23,7 @@ from diffmesh.pipelines.windows import Window, WindowBlender, plan_windows
 #: Which frames share one crop box when 2-D keypoints are normalised (:func:`predict_mesh`).
 NORMALIZATIONS: tuple[str, ...] = ("segment", "window")
 
-__all__ = ["NORMALIZATIONS", "MeshSequence", "PackedBatches", "Precomputed", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh",
+__all__ = ["NORMALIZATIONS", "FirstOf", "MeshSequence", "PackedBatches", "Precomputed", "body_sequence", "h36m_joints", "model_clip_len", "predict_mesh",
            "network_parameters", "run_batch", "segment_batches"]  # fmt: skip
 
 
@@ -95,6 +95,19 @@ class Precomputed(Protocol):
     """Network outputs computed ahead, by exact input batch (:func:`predict_mesh`)."""
 
     def take(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None: ...
+
+
+class FirstOf:
+    """Batches from the first of several :class:`Precomputed` sources that has them (None ones skipped)."""
+
+    def __init__(self, *sources: Precomputed | None) -> None:
+        self.sources = [s for s in sources if s is not None]
+
+    def take(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        for source in self.sources:
+            if (found := source.take(x)) is not None:
+                return found
+        return None
 
 
 class PackedBatches:

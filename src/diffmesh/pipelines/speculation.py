@@ -20,6 +20,7 @@ whole segment) or when the keypoints come from a file or the cache.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 
 import numpy as np
@@ -29,12 +30,13 @@ from torch import nn
 from diffmesh.conventions import BLAZEPOSE_JOINTS
 from diffmesh.geometry.model_input import model_input_channels
 from diffmesh.pipelines.keypoints import h36m_rows
+from diffmesh.pipelines.person_track import PersonTrack
 from diffmesh.pipelines.prediction import model_clip_len, run_batch, segment_batches
 from diffmesh.pipelines.tracking import track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PLAN_EVERY", "WindowSpeculator"]
+__all__ = ["PLAN_EVERY", "PeopleSpeculator", "WindowSpeculator"]
 
 #: Frames between two looks for batches that became ready (a batch of 8 windows, stride 8, spans 64 new frames).
 PLAN_EVERY = 32
@@ -130,3 +132,33 @@ class WindowSpeculator:
             future.cancel()
         logger.debug("speculation: %d batches run ahead and used, %d unused", self.hits, len(self.futures))
         self.futures.clear()
+
+
+class PeopleSpeculator:
+    """One :class:`WindowSpeculator` per person of a several-people keypoint pass
+    (:func:`~diffmesh.pipelines.people.detect_people`'s ``listener``): each person's detections are
+    handed over in frame order from their first (a newcomer's frames followed back included), so each
+    person's batches of windows run while the detector goes on. ``make()`` builds a speculator."""
+
+    def __init__(self, make: Callable[[], WindowSpeculator]) -> None:
+        self.make = make
+        self.by_id: dict[int, WindowSpeculator] = {}
+        self.next: dict[int, int] = {}  # person id -> the next frame to hand over
+
+    def __call__(self, t: int, tracks: list[PersonTrack]) -> None:
+        """After frame ``t``: every followed person's rows up to ``t``."""
+        for person in tracks:
+            if person.id not in self.by_id:
+                self.by_id[person.id], self.next[person.id] = self.make(), min(person.rows, default=t)
+            ahead = self.by_id[person.id]
+            for i in range(self.next[person.id], t + 1):
+                row = person.rows.get(i)
+                ahead(i, None if row is None else row[0], None if row is None else row[1])
+            self.next[person.id] = t + 1
+
+    def get(self, track_id: int) -> WindowSpeculator | None:
+        return self.by_id.get(track_id)
+
+    def close(self) -> None:
+        for ahead in self.by_id.values():
+            ahead.close()
