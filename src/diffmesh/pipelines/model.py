@@ -59,6 +59,7 @@ class ModelBundle:
         self._model = model if isinstance(model, nn.Module) else None
         self._build = None if isinstance(model, nn.Module) else model
         self._lock = threading.Lock()
+        self._joints_body: nn.Module | None = None
         if self._model is None and (body_model is None or name is None):
             raise ValueError("a ModelBundle whose model is built on first use needs body_model= and name=")
         if body_model is None:
@@ -84,6 +85,18 @@ class ModelBundle:
                 assert self._build is not None
                 self._model, self._build = self._build(), None
             return self._model
+
+    @property
+    def joints_body(self) -> nn.Module:
+        """:attr:`body_model` restricted to the vertices its H36M joint regressor reads
+        (:func:`~diffmesh.body.subset.joints_only`: the same joints to float rounding, ~3x faster to
+        pose), built once: for the stages that need the body's joints, not its surface."""
+        with self._lock:
+            if self._joints_body is None:
+                from diffmesh.body.subset import joints_only
+
+                self._joints_body = joints_only(self.body_model)
+            return self._joints_body
 
     def __repr__(self) -> str:
         return f"ModelBundle(name={self.name!r}, weights={self.weights!r}, trained={self.trained}, identity={self.identity!r})"

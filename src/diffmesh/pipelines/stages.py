@@ -70,8 +70,8 @@ def predict_and_place(
                         precomputed)  # fmt: skip
     weight = detector_blend_weight(bundle, settings)
     if not (weight > 0 and trk.world is not None):  # the detector's own 3-D joints (not in keypoint files)
-        return place_mesh(bundle.body_model, mesh, trk, K, settings.smooth_sigma)
-    body, rows = bundle.body_model, trk.detected & trk.has_person
+        return place_mesh(bundle.joints_body, mesh, trk, K, settings.smooth_sigma)
+    body, rows = bundle.joints_body, trk.detected & trk.has_person  # joints only: no surface is needed here
     joints = h36m_joints(body, mesh)
     return fit_to_detector(body, mesh, joints, blend_joints(joints, trk.world, rows, weight), trk.keypoints, rows, K, weight,
                            lambda m: place_mesh(body, m, trk, K, settings.smooth_sigma))  # fmt: skip
