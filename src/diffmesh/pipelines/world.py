@@ -31,6 +31,7 @@ person); :func:`world_motion` is the stage, :class:`WorldMotion` its result.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
@@ -427,18 +428,34 @@ def people_in_world(
             for (joints, transl, feet, rest_root), p in zip(arrays, placed)]  # fmt: skip
 
 
+@lru_cache(maxsize=4)
+def _feet_body(body_model: nn.Module) -> tuple[nn.Module, tuple[np.ndarray, np.ndarray]]:
+    """``body_model`` restricted to its feet (:func:`foot_vertex_sets`; :func:`~diffmesh.body.subset.vertex_subset`,
+    exact to float rounding) and the (left, right) feet's indices among its vertices; ``body_model``
+    itself and the full sets when it has no H36M regressor (a subset needs one)."""
+    from diffmesh.body.subset import vertex_subset
+
+    left, right = foot_vertex_sets(body_model.lbs_weights.detach().cpu().numpy())
+    if getattr(body_model, "J_regressor_h36m", None) is None:
+        return body_model, (left, right)
+    keep = np.zeros(body_model.lbs_weights.shape[0], bool)
+    keep[left], keep[right] = True, True
+    position = np.cumsum(keep) - 1  # a kept vertex's index in the subset (kept vertices first, in order)
+    subset = vertex_subset(body_model, torch.from_numpy(keep), f"{getattr(body_model, 'name', 'body')}-feet")
+    return subset, (position[left], position[right])
+
+
 def _placed_arrays(body_model: nn.Module, placed: PlacedMesh, valid: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:  # fmt: skip
     """Camera-frame joints ``[N, 17, 3]``, translation ``[N, 3]``, (left, right) foot vertices and rest
     roots ``[N, 3]`` of a placed body (NaN rows outside ``valid``)."""
     n = len(valid)
-    lbs = body_model.lbs_weights.detach().cpu().numpy()
-    sets = foot_vertex_sets(lbs)
+    feet_body, sets = _feet_body(body_model)  # only the feet's vertices are posed (the joints are exact anyway)
     transl = np.where(valid[:, None], placed.transl, np.nan)
     feet = [np.full((n, len(s), 3), np.nan) for s in sets]
     rest_root = np.zeros((n, 3))
     mesh = placed.mesh
-    for sl, _, verts in body_sequence(body_model, mesh.rotmats, mesh.betas, vertices=True):
+    for sl, _, verts in body_sequence(feet_body, mesh.rotmats, mesh.betas, vertices=True):
         assert verts is not None
         v = verts.numpy().astype(np.float64)
         for f, s in zip(feet, sets):
@@ -446,7 +463,7 @@ def _placed_arrays(body_model: nn.Module, placed: PlacedMesh, valid: np.ndarray
         with torch.inference_mode():
             b = torch.from_numpy(np.ascontiguousarray(mesh.betas[sl]))
             eye = torch.eye(3, dtype=torch.float32).expand(len(b), 24, 3, 3)
-            rest = body_model(betas=b, body_pose=eye[:, 1:], global_orient=eye[:, :1])
+            rest = feet_body(betas=b, body_pose=eye[:, 1:], global_orient=eye[:, :1])
         rest_root[sl] = rest.joints[:, 0].numpy()
     joints = np.where(valid[:, None, None], placed.joints_m + np.nan_to_num(placed.transl)[:, None], np.nan)
     return joints, transl, (feet[0], feet[1]), rest_root
