@@ -83,6 +83,8 @@ __all__ = ["PeopleDetector", "detect_people", "detect_people_video"]
 #: rejected: the person is missing in that frame. Not while they are alone (as the one-person
 #: detector: a spin kick's leg can grow the box faster).
 MAX_GROWTH = 1.4
+#: Frames between two scheduled searches for new people (the default of ``discover_every``).
+DISCOVER_EVERY = 10
 #: A video's discovery searches the frame's tiles (people too small for the whole frame's search) about
 #: once per this many seconds (every scheduled discovery at 10 frames/s, every third at 30): six tile
 #: searches every 10 frames made a one-person video's keypoint pass 1.5x slower than the one-person run's.
@@ -106,14 +108,13 @@ class PeopleDetector:
 
     name = "mediapipe-blazepose-people"
 
-    def __init__(self, max_people: int = 6, discover_every: int = 10, max_gap: int = 30,
+    def __init__(self, max_people: int = 6, discover_every: int = DISCOVER_EVERY, max_gap: int = 30,
                  min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True,
                  detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0, tile_every: int = 1) -> None:  # fmt: skip
         self.detector_model = check_detector_model(detector_model)
         _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
                          min_detection_confidence=min_detection_confidence, min_height=min_height, tile_every=tile_every)  # fmt: skip
-        self.tile_every = tile_every
-        self.max_people, self.discover_every, self.max_gap = max_people, discover_every, max_gap
+        self.max_people, self.discover_every, self.max_gap, self.tile_every = max_people, discover_every, max_gap, tile_every
         self.min_detection_confidence, self.min_height, self.tiles = min_detection_confidence, min_height, bool(tiles)
         self.tracks: list[PersonTrack] = []  # followed now, oldest first
         self.finished: list[PersonTrack] = []
@@ -297,10 +298,10 @@ class PeopleDetector:
         (h, w), alone = image.shape[:2], len(self.tracks) + len(new) == 1
         for result in sorted(new, key=lambda r: -box_height(landmark_box(r[0]))):
             box = landmark_box(result[0])
-            track = PersonTrack(self._next_id, box, self._new_detector(), self._view(box, w, h, alone))
-            if alone and (own := track.detector.detect_with_world(image)) is not None and same_person(own[0], result[0]):
+            detector = self._new_detector()
+            if alone and (own := detector.detect_with_world(image)) is not None and same_person(own[0], result[0]):
                 result, box = own, landmark_box(own[0])
-                track.box = box
+            track = PersonTrack(self._next_id, box, detector, self._view(box, w, h, alone))
             self._next_id += 1
             self.tracks.append(track)
             found[track.id] = result
@@ -378,7 +379,7 @@ def _check_arguments(**values: Any) -> None:
 
     rules = {  # name: (test, expectation, default)
         "max_people": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1", 6),
-        "discover_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (frames)", 10),
+        "discover_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (frames)", DISCOVER_EVERY),
         "max_gap": (lambda v: number(v, (int, np.integer)) and v >= 0, "an integer >= 0 (frames)", 30),
         "min_detection_confidence": (lambda v: number(v) and 0 < v <= 1, "in (0, 1]", 0.5),
         "min_height": (lambda v: number(v) and v > 0, "a positive number of pixels", 64),
@@ -394,7 +395,7 @@ def detect_people(
     frames: Iterable[np.ndarray],
     *,
     max_people: int = 6,
-    discover_every: int = 10,
+    discover_every: int = DISCOVER_EVERY,
     max_gap: int = 30,
     min_detection_confidence: float = 0.5,
     min_height: float = 64.0,
@@ -468,7 +469,7 @@ def detect_people_video(path: str | os.PathLike[str], start: int = 0, end: int |
         raise ValueError(f"frame range start={start}, end={end} does not fit {str(path)!r} ({info.num_frames} frames); "
                          f"pass 0 <= start < end <= {info.num_frames}")  # fmt: skip
     progress: Progress = kw.pop("progress", no_progress)
-    kw.setdefault("tile_every", max(1, round(TILE_SECONDS * info.fps / kw.get("discover_every", 10))))
+    kw.setdefault("tile_every", max(1, round(TILE_SECONDS * info.fps / kw.get("discover_every", DISCOVER_EVERY))))
     n = end - start
     # one decoder thread (the prefetcher) beside the single-threaded detectors
     frames = (frame.image for frame in prefetch(iter_frames(path, start, end, threads=1)))

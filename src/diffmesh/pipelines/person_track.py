@@ -17,6 +17,7 @@ __all__ = ["UNLIKE_SIMILARITY", "Found", "PersonTrack", "unlike"]
 #: Below this similarity a person found where a missing one was last seen is someone else (a new id).
 UNLIKE_SIMILARITY = 0.5
 
+
 def unlike(track: PersonTrack, image: np.ndarray, landmarks: np.ndarray) -> bool:
     """``landmarks`` clearly look like someone other than ``track`` (similarity under :data:`UNLIKE_SIMILARITY`)."""
     if track.appearance is None or (a := appearance(image, landmarks)) is None:

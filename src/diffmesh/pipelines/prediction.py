@@ -126,9 +126,13 @@ class PackedBatches:
         clip_len = model_clip_len(model)
         stride = stride or max(1, clip_len // 2)
         channels = model_input_channels(model)
-        short = [x for trk in trks for seg in trk.segments
-                 for batch, x in segment_batches(trk, seg, clip_len, stride, batch_windows, channels, normalization)
-                 if len(batch) < batch_windows]  # fmt: skip
+        short = []
+        for trk in trks:
+            for seg in trk.segments:  # only the last batch can be short: only it is built
+                windows = len(plan_windows(len(seg), clip_len, stride))
+                if windows % batch_windows:
+                    short += [x for _, x in segment_batches(trk, seg, clip_len, stride, batch_windows, channels,
+                                                            normalization, first=windows // batch_windows)]  # fmt: skip
         self.results: dict[bytes, tuple[torch.Tensor, torch.Tensor]] = {}
         self.calls = 0
         group: list[torch.Tensor] = []
