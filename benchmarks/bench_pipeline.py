@@ -4,6 +4,7 @@
     python benchmarks/bench_pipeline.py --video walk3000.mp4 --threads 1   # end to end + peak RSS only
     python benchmarks/bench_pipeline.py --frames 600 --ahead-ab 3           # end to end with / without running windows ahead
     python benchmarks/bench_pipeline.py --frames 150 --detectors 3           # BlazePose lite / full / heavy alone
+    python benchmarks/bench_pipeline.py --frames 600 --people-ab 3 [--video V]   # one person: the several-people path's cost
 
 Makes a walking clip with :mod:`diffmesh.pipelines.sample`, times each stage alone (decode,
 detect, model, render, encode, and the render pass as ``run`` does it), then the whole pipeline
@@ -11,7 +12,10 @@ through :func:`diffmesh.pipelines.run` (uncached), and prints a Markdown table. 
 only the end-to-end run is timed (in a fresh process, so the peak RSS printed is the pipeline's).
 With ``--ahead-ab R`` only the end-to-end run is timed, R times each with and without the network
 running windows ahead beside the detector (:mod:`diffmesh.pipelines.speculation`), interleaved;
-with ``--detectors R`` only the detector, each BlazePose landmark model R times, interleaved.
+with ``--detectors R`` only the detector, each BlazePose landmark model R times, interleaved; with
+``--people-ab R`` (on ``--video`` if given) the keypoint pass of the one-person detector against the
+several-people one (searches in line, and beside the follower as by default), then end to end with
+``max_people=1`` against ``max_people=4``, R times each, interleaved: medians of the paired ratios.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def main() -> None:
                     help="only end to end, R runs each with and without windows run ahead (interleaved), medians")
     ap.add_argument("--detectors", type=int, default=0, metavar="R",
                     help="only the detector: lite, full and heavy R times each on the same frames (interleaved), medians")
+    ap.add_argument("--people-ab", type=int, default=0, metavar="R",
+                    help="one person's video: keypoint pass and end to end, one-person against several-people path, R times each")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
@@ -53,6 +59,12 @@ def main() -> None:
 
     print(f"# {cpu_model_name()}, capability {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    if args.people_ab:
+        video = Path(args.video) if args.video else tmp / "walk.mp4"
+        if not args.video:
+            render_motion_video(video, walking_motion(args.frames, 25.0), 640, 480)
+        people_ab(video, args.people_ab, tmp)
+        return
     if args.video:
         n = probe_video(args.video).num_frames
         t0 = time.perf_counter()
@@ -182,6 +194,43 @@ def ahead_ab(video: Path, n: int, repeats: int, tmp: Path) -> None:
     infer_module._speculator = real
     for name, values in fps.items():
         print(f"{name}: median {statistics.median(values):.1f} frames/s ({', '.join(f'{v:.1f}' for v in values)})")
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
+
+
+def people_ab(video: Path, repeats: int, tmp: Path) -> None:
+    """A one-person video through the one-person path and the several-people path, interleaved: the
+    keypoint pass alone (searches in line and beside the follower) and end to end; seconds and the
+    medians of the per-repeat ratios to the one-person path."""
+    import statistics
+
+    from diffmesh.io.video import probe_video
+    from diffmesh.pipelines import InferSettings, run
+    from diffmesh.pipelines.keypoints import detect_video
+    from diffmesh.pipelines.people import detect_people_video
+
+    info = probe_video(video)
+    n = info.num_frames
+    passes = {
+        "one-person detector": lambda: detect_video(info, 0, n),
+        "several-people detector, searches in line": lambda: detect_people_video(video, max_people=4, discovery_lag=0),
+        "several-people detector, searches beside (default)": lambda: detect_people_video(video, max_people=4),
+        "end to end, max_people=1": lambda: run(video, tmp / "out-one", InferSettings(max_people=1), None, use_cache=False),
+        "end to end, max_people=4": lambda: run(video, tmp / "out-four", InferSettings(max_people=4), None, use_cache=False),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in passes}
+    for r in range(repeats):
+        for name in passes if r % 2 == 0 else list(passes)[::-1]:
+            t0 = time.perf_counter()
+            passes[name]()
+            seconds[name].append(time.perf_counter() - t0)
+            print(f"run {r + 1} {name}: {seconds[name][-1]:.2f} s", flush=True)
+    print(f"\n| {video.name}, {n} frames | seconds (median of {repeats}) | frames/s | ratio to the one-person path (median of pairs) |")
+    print("|---|---|---|---|")
+    for name, values in seconds.items():
+        base = seconds["end to end, max_people=1" if name.startswith("end") else "one-person detector"]
+        ratio = statistics.median(v / b for v, b in zip(values, base))
+        med = statistics.median(values)
+        print(f"| {name} | {med:.2f} | {n / med:.1f} | {ratio:.2f}x |")
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 

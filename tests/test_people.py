@@ -203,7 +203,7 @@ def test_shadow_rule_keeps_someone_standing_at_the_side() -> None:
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"max_people": 0}, "max_people must be an integer >= 1, got 0"),
+        ({"max_people": 0}, r"max_people must be an integer >= 1 or None \(everyone\), got 0; the default is None"),
         ({"max_people": 2.5}, "max_people"),
         ({"discover_every": 0}, "discover_every must be an integer >= 1"),
         ({"max_gap": -1}, "max_gap must be an integer >= 0"),

@@ -11,20 +11,21 @@ they look like, :mod:`~diffmesh.pipelines.appearance`.
   the image where it fits, else padded; resized to ``CROP_SIZE``), the others' boxes painted over;
   landmarks are mapped back to image pixels. The crop stays put until the person drifts
   (``RECROP_SHIFT``): the detector's tracking and smoothing see a steady image;
-* **discovery**: on frame 0, every ``discover_every`` frames and while nobody is followed, a
-  static-image detector runs on the frame (then, about once a second, :data:`TILE_SECONDS`, on its
-  tiles, ``TILE_FRACTION``) with the people
-  found painted over (mean colour), until nobody new is found or ``max_people`` are followed. A
-  newcomer is followed *back* through the frames since the last discovery. A newcomer lying from
-  the feet of someone found (``SHADOW_FOOT_DISTANCE``, ``SHADOW_TILT_DEG``) is taken for their shadow;
+* **discovery** (:mod:`~diffmesh.pipelines.discovery`): on frame 0, every ``discover_every`` frames
+  and while nobody is followed, a static-image detector searches the frame (about once a second,
+  :data:`TILE_SECONDS`, its tiles too) with the people found painted over. While one person is
+  followed it searches on its own thread, its result taken ``discovery_lag`` frames later. A newcomer is
+  followed *back* through the frames since the search before, and *forward* to the current frame. A
+  newcomer lying from the feet of someone found (``SHADOW_FOOT_DISTANCE``, ``SHADOW_TILT_DEG``) is
+  taken for their shadow;
 * **identity**: each person's detector keeps them. A detection that jumps (``refinds``) or whose
   box shrinks or grows by more than :data:`MAX_GROWTH` in one frame (half a person hidden by
   another, one skeleton over two people) is rejected, and so is one that, while two people
-  overlap, looks more like the other person (:data:`SWITCH_MARGIN`). Looks (hue-saturation
+  overlap, looks more like the other person (:data:`~diffmesh.pipelines.person_track.SWITCH_MARGIN`). Looks (hue-saturation
   histograms of the torso and legs) are learnt while the person stands clear of everyone. A
   discovered person is a missing one if near their last box (``REFIND_IOU``, ``REFIND_DISTANCE``)
   and not clearly unlike them (:data:`~diffmesh.pipelines.person_track.UNLIKE_SIMILARITY`) or, anywhere, if they look like them
-  (:data:`REID_SIMILARITY`); anyone else gets a new id (never reused). A person missing for more
+  (:data:`~diffmesh.pipelines.person_track.REID_SIMILARITY`); anyone else gets a new id (never reused). A person missing for more
   than ``max_gap`` frames is given up, or, once missing for ``discover_every`` frames, sooner when
   ``max_people`` are followed and someone new is in view (the places go to people in view; with
   every place held by someone in view, discovery does not run). Two detectors on one person (``DUPLICATE_IOU``,
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -53,24 +55,11 @@ from diffmesh.conventions import BLAZEPOSE_JOINTS, blazepose_to_h36m, blazepose_
 from diffmesh.io.video import iter_frames, probe_video
 from diffmesh.pipelines.keypoints import CameraPass, PoseDetector, detector_source
 from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model
-from diffmesh.pipelines.appearance import appearance, similarity
+from diffmesh.pipelines.discovery import DISCOVERY_LAG, Pending, Searcher
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.people_keypoints import PeopleKeypoints
-from diffmesh.pipelines.person_track import Found, PersonTrack, unlike
-from diffmesh.pipelines.person_crops import (
-    MASK_PAD,
-    REFIND_IOU,
-    Crop,
-    WholeFrame,
-    box_height,
-    box_iou,
-    box_region,
-    discovery_tiles,
-    landmark_box,
-    refinds,
-    same_person,
-    shadow_of,
-)
+from diffmesh.pipelines.person_track import Found, PersonTrack, drop_switches, learn_looks, recognise, unlike
+from diffmesh.pipelines.person_crops import Crop, WholeFrame, box_height, landmark_box, refinds, same_person, shadow_of
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch
 
@@ -89,14 +78,6 @@ DISCOVER_EVERY = 10
 #: once per this many seconds (every scheduled discovery at 10 frames/s, every third at 30): six tile
 #: searches every 10 frames made a one-person video's keypoint pass 1.5x slower than the one-person run's.
 TILE_SECONDS = 1.0
-#: A missing person is recognised by appearance alone (anywhere, at a discovery) at this similarity
-#: (Bhattacharyya coefficient, 1 = the same histograms) or more, and by :data:`REID_MARGIN` over any
-#: other missing person. On the rendered several-people benchmark one person's similarity to
-#: themselves over a clip is 0.81-1.0, to someone else at most 0.69 (median 0.3).
-REID_SIMILARITY, REID_MARGIN = 0.75, 0.1
-#: While two people's boxes overlap, a person's detection that looks more like the other one (by
-#: this margin) is the detector having jumped onto them: rejected, the person is missing this frame.
-SWITCH_MARGIN = 0.15
 
 
 class PeopleDetector:
@@ -108,26 +89,34 @@ class PeopleDetector:
 
     name = "mediapipe-blazepose-people"
 
-    def __init__(self, max_people: int = 6, discover_every: int = DISCOVER_EVERY, max_gap: int = 30,
+    def __init__(self, max_people: int | None = None, discover_every: int = DISCOVER_EVERY, max_gap: int = 30,
                  min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True,
-                 detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0, tile_every: int = 1) -> None:  # fmt: skip
+                 detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0, tile_every: int = 1,
+                 discovery_lag: int = DISCOVERY_LAG) -> None:  # fmt: skip
         self.detector_model = check_detector_model(detector_model)
         _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
-                         min_detection_confidence=min_detection_confidence, min_height=min_height, tile_every=tile_every)  # fmt: skip
-        self.max_people, self.discover_every, self.max_gap, self.tile_every = max_people, discover_every, max_gap, tile_every
+                         min_detection_confidence=min_detection_confidence, min_height=min_height, tile_every=tile_every,
+                         discovery_lag=discovery_lag)  # fmt: skip
+        self.max_people = sys.maxsize if max_people is None else max_people  # None: no cap
+        self.discover_every, self.max_gap, self.tile_every = discover_every, max_gap, tile_every
+        self.lag = min(discovery_lag, discover_every - 1)  # a search's result is taken before the next search
         self.min_detection_confidence, self.min_height, self.tiles = min_detection_confidence, min_height, bool(tiles)
         self.tracks: list[PersonTrack] = []  # followed now, oldest first
         self.finished: list[PersonTrack] = []
         self._next_id, self._frame = 0, 0
         self.first_frame = first_frame  # the video's frame number of the first frame passed, for messages
         self._size: tuple[int, int] | None = None
-        # frames since the last discovery (number, image, fill): newcomers are followed back through them
-        self._recent: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=discover_every - 1)
+        # the last frames (number, image, fill): newcomers are followed back (to the search before) and forward through them
+        self._frames: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=discover_every + self.lag)
+        self._last_search = -1  # the frame of the last search for people
+        self._pending: Pending | None = None  # a search beside the followers, its result not yet taken
         with ExitStack() as stack:  # kept open (pop_all) unless the detector fails to start
             # one redirection of native log lines for all the detectors opened and closed meanwhile
             stack.enter_context(native_logs_to_logging(logger))
             self._finder = PoseDetector(min_detection_confidence, static_image_mode=True, quiet=False, model=detector_model)
             stack.callback(self._finder.close)
+            self._searcher = Searcher(self._finder, min_height)
+            stack.callback(self._searcher.close)  # before the finder it uses
             self._closing = stack.pop_all()
         self.version = self._finder.version
         self.source = detector_source(self.name, detector_model, self.version)
@@ -142,24 +131,23 @@ class PeopleDetector:
         t, (h, w) = self._frame, image.shape[:2]
         self._frame += 1
         fill = image[::8, ::8].reshape(-1, 3).mean(0).astype(np.uint8)
-        found = {k.id: r for k in self.tracks if (r := self._follow(k, image, fill)) is not None}
+        if self._pending is not None and (self._pending.due == t or not self.tracks):
+            self._take_pending(t)
+        found = {k.id: r for k in self.tracks if (r := self._follow(k, image, fill, self._others(k))) is not None}
         self._drop_duplicates(found)
-        self._drop_switches(image, found)
+        drop_switches(self.tracks, image, found)
         for track in (k for k in self.tracks if k.id in found):
             track.box = landmark_box(found[track.id][0])
-            target = self._view(track.box, w, h, alone=len(self.tracks) == 1)
-            if not track.crop.close_to(target):
-                if type(target) is not type(track.crop):  # whole frame <-> crop: its tracking state no longer fits
-                    track.detector.close()
-                    track.detector = self._new_detector()
-                track.crop = target
-        self._learn(image, found)
+            self._look_at(track, w, h)
+        learn_looks(self.tracks, image, found)
+        kept = image.copy()
         if not self.tracks or t % self.discover_every == 0:
             # the tiles on every tile_every-th scheduled discovery only: they cost ~6 more detector runs
-            self._discover(image, fill, found, t, self.tiles and t % (self.tile_every * self.discover_every) == 0)
-            self._recent.clear()
-        else:
-            self._recent.append((t, image.copy(), fill))
+            tiled = self.tiles and t % (self.tile_every * self.discover_every) == 0
+            # beside the follower while one person is followed (whose view, the whole frame, does not change with
+            # others found); in line otherwise: with several people, who is painted over must be known at once
+            self._search(kept, fill, found, t, tiled, self.lag if len(self.tracks) == 1 else 0)
+        self._frames.append((t, kept, fill))
         for track in list(self.tracks):
             track.missed = 0 if track.id in found else track.missed + 1
             if track.id in found:
@@ -176,9 +164,21 @@ class PeopleDetector:
         """What a person's detector sees: the whole frame while nobody else is followed, else a crop around them."""
         return WholeFrame() if alone else Crop.around(box, w, h)
 
-    def _follow(self, track: PersonTrack, image: np.ndarray, fill: np.ndarray) -> Found | None:
-        """``track``'s detector on its crop, the others seen in the last frame painted over."""
-        others = [k.box for k in self.tracks if k is not track and k.missed == 0]
+    def _look_at(self, track: PersonTrack, w: int, h: int) -> None:
+        """Move ``track``'s view to its last box (a new detector when it changes between whole frame and crop)."""
+        target = self._view(track.box, w, h, alone=len(self.tracks) == 1)
+        if not track.crop.close_to(target):
+            if type(target) is not type(track.crop):  # whole frame <-> crop: its tracking state no longer fits
+                track.detector.close()
+                track.detector = self._new_detector()
+            track.crop = target
+
+    def _others(self, track: PersonTrack) -> list[np.ndarray]:
+        """The boxes of everyone else seen in the last frame."""
+        return [k.box for k in self.tracks if k is not track and k.missed == 0]
+
+    def _follow(self, track: PersonTrack, image: np.ndarray, fill: np.ndarray, others: list[np.ndarray]) -> Found | None:
+        """``track``'s detector on its crop, the ``others`` boxes painted over."""
         result = track.detector.detect_with_world(track.crop.cut(image, fill, others, track.box))
         if result is None:
             return None
@@ -190,36 +190,6 @@ class PeopleDetector:
                 and not 1 / MAX_GROWTH < box_height(box) / max(box_height(track.box), 1.0) < MAX_GROWTH):  # fmt: skip
             return None  # half a person (the other half hidden by someone) or two people in one box: not a body's motion
         return landmarks, result[1]
-
-    def _drop_switches(self, image: np.ndarray, found: dict[int, Found]) -> None:
-        """A detection overlapping another person's last box that looks like them (:data:`SWITCH_MARGIN`)
-        is that person, not the track's: dropped (the track misses this frame)."""
-        for track in [k for k in self.tracks if k.id in found and k.appearance is not None]:
-            box = landmark_box(found[track.id][0])
-            others = [k for k in self.tracks if k is not track and k.appearance is not None and box_iou(k.box, box) > 0.1]
-            if not others or (a := appearance(image, found[track.id][0])) is None:
-                continue
-            own = similarity(a, track.appearance)
-            if max(similarity(a, k.appearance) for k in others) > own + SWITCH_MARGIN:
-                logger.debug("people: track %d's detection looks like another person; dropped", track.id)
-                del found[track.id]
-
-    def _learn(self, image: np.ndarray, found: dict[int, Found]) -> None:
-        """Update the appearance of the people found whose box overlaps nobody else's."""
-        boxes = {k.id: k.box for k in self.tracks if k.id in found}
-        for track in (k for k in self.tracks if k.id in found):
-            if all(box_iou(track.box, b) == 0.0 for i, b in boxes.items() if i != track.id):
-                track.learn(image, found[track.id][0])
-
-    def _recognise(self, image: np.ndarray, landmarks: np.ndarray, found: dict[int, Found]) -> PersonTrack | None:
-        """The missing person whom ``landmarks`` look like (:data:`REID_SIMILARITY`, :data:`REID_MARGIN`), or None."""
-        missing = [k for k in self.tracks if k.id not in found and k.appearance is not None]
-        if not missing or (a := appearance(image, landmarks)) is None:
-            return None
-        scores = sorted(((similarity(a, k.appearance), n) for n, k in enumerate(missing)), reverse=True)
-        best, n = scores[0]
-        runner_up = scores[1][0] if len(scores) > 1 else 0.0
-        return missing[n] if best >= REID_SIMILARITY and best >= runner_up + REID_MARGIN else None
 
     def _drop_duplicates(self, found: dict[int, Found]) -> None:
         """Two detectors on one person: the older id keeps it, the younger gets a fresh detector,
@@ -235,46 +205,55 @@ class PeopleDetector:
             track.detector.close()
             track.detector = self._new_detector()
 
-    def _discover(self, image: np.ndarray, fill: np.ndarray, found: dict[int, Found], t: int, tiled: bool) -> None:
-        """Static detections on the frame, then on its tiles, with the people found so far painted over."""
-        h, w = image.shape[:2]
-        masked = image.copy()
+    def _search(self, image: np.ndarray, fill: np.ndarray, found: dict[int, Found], t: int, tiled: bool, lag: int) -> None:
+        """Search frame ``t`` for people (:func:`~diffmesh.pipelines.discovery.search`), the result taken now
+        or, with ``lag``, on the searcher's thread and taken ``lag`` frames on (:meth:`_take_pending`)."""
         seen = [k.box for k in self.tracks if k.id in found]
-        for box in seen:
-            masked[box_region(box, MASK_PAD)] = fill
+        if (room := self.max_people - len(seen)) > 0:  # places not held by someone in view
+            job = self._searcher.submit(image, fill, seen, tiled, room)
+            if lag:
+                self._pending = Pending(t, t + lag, self._last_search, image, job)
+            else:
+                self._take(t, image, found, job.result(), self._last_search, t)
+        self._last_search = t
+
+    def _take_pending(self, now: int) -> None:
+        """The pending search's people, as of its frame, followed forward to frame ``now`` (not included)."""
+        pending, self._pending = self._pending, None
+        t = pending.frame
+        found = {k.id: k.rows[t] for k in self.tracks if t in k.rows}
+        self._take(t, pending.image, found, pending.result.result(), pending.after, now)
+
+    def _take(self, t: int, image: np.ndarray, found: dict[int, Found], results: list[Found], after: int, now: int) -> None:
+        """Who a search of frame ``t`` found: a missing person found again, a shadow, or a newcomer (followed
+        back to frame ``after``, not included). ``found``: the detections of frame ``t``, updated here. When
+        the search ran beside the followers, its people are followed forward to frame ``now``."""
+        h, w = image.shape[:2]
         new: list[Found] = []
-        # views of `masked`: what is painted over shows in every window
-        windows = [(0, 0, masked)] + [(x, y, masked[y : y + n, x : x + n]) for x, y, n in (discovery_tiles(w, h) if tiled else [])]
-        for x0, y0, window in windows:
-            for _ in range(self.max_people + 2):  # each find paints one more box over
-                full = len(self.tracks) + len(new) >= self.max_people
-                if full and all(k.id in found for k in self.tracks):  # nobody to find again either
-                    return self._start(new, found, t, image)
-                if (result := self._finder.detect_with_world(window)) is None:
-                    break
-                result = (result[0] + np.array([x0, y0, 0, 0], np.float32), result[1])  # to image pixels
-                box = landmark_box(result[0])
-                masked[box_region(box, MASK_PAD)] = fill
-                if box_height(box) < self.min_height or any(box_iou(box, b) > REFIND_IOU for b in seen):
-                    continue  # too small, or what painting left of someone already found
-                seen.append(box)
-                back = next((k for k in self.tracks if k.id not in found and refinds(k.box, box)
-                             and not unlike(k, image, result[0])), None)  # fmt: skip
-                back = back or self._recognise(image, result[0], found)
-                if back is None:
-                    shadowed = next((i for i, r in found.items() if shadow_of(result[0], r[0])), None)
-                    if shadowed is not None:
-                        logger.debug("people: frame %d: a detection at person %d's feet is taken for their shadow",
-                                     self.first_frame + t, shadowed)  # fmt: skip
-                        continue
-                    if not full or self._make_room(found, t):
-                        new.append(result)
-                    continue
-                logger.debug("people: track %d found again at frame %d", back.id, t)
-                back.box, back.crop, found[back.id] = box, self._view(box, w, h, len(self.tracks) + len(new) == 1), result
-                back.detector.close()  # its tracking state belongs to the old crop
-                back.detector = self._new_detector()
-        self._start(new, found, t, image)
+        for result in results:
+            full = len(self.tracks) + len(new) >= self.max_people
+            if full and all(k.id in found for k in self.tracks):  # nobody to find again either
+                break
+            box = landmark_box(result[0])
+            # missing at frame t and since (a person found again by their own detector meanwhile keeps those rows)
+            missing = [k for k in self.tracks if k.id not in found and not any(s in k.rows for s in range(t, now))]
+            back = next((k for k in missing if refinds(k.box, box) and not unlike(k, image, result[0])), None)
+            back = back or recognise(image, result[0], missing)
+            if back is None:
+                shadowed = next((i for i, r in found.items() if shadow_of(result[0], r[0])), None)
+                if shadowed is not None:
+                    logger.debug("people: frame %d: a detection at person %d's feet is taken for their shadow",
+                                 self.first_frame + t, shadowed)  # fmt: skip
+                elif not full or self._make_room(found, t):
+                    new.append(result)
+                continue
+            logger.debug("people: track %d found again at frame %d", back.id, t)
+            back.box, back.crop, found[back.id] = box, self._view(box, w, h, len(self.tracks) + len(new) == 1), result
+            back.detector.close()  # its tracking state belongs to the old crop
+            back.detector = self._new_detector()
+            back.rows[t] = result
+            self._follow_forward(back, t, now)
+        self._start(new, found, t, image, after, now)
 
     def _make_room(self, found: dict[int, Found], t: int) -> bool:
         """All places are taken and someone new is in view: the person missing longest, if missing since
@@ -291,10 +270,11 @@ class PeopleDetector:
         gone.detector.close()
         return True
 
-    def _start(self, new: list[Found], found: dict[int, Found], t: int, image: np.ndarray) -> None:
-        """New tracks for newcomers, larger people first (the order of their ids). Someone alone gets
-        their own detector's landmarks of this frame too, so that its tracking starts here as the
-        one-person detector's does (a lone person's keypoints are that detector's, frame for frame)."""
+    def _start(self, new: list[Found], found: dict[int, Found], t: int, image: np.ndarray, after: int, now: int) -> None:
+        """New tracks for newcomers of frame ``t``, larger people first (the order of their ids), followed
+        back to frame ``after`` and forward to frame ``now`` (neither included). Someone alone gets their
+        own detector's landmarks of this frame too, so that its tracking starts here as the one-person
+        detector's does (a lone person's keypoints are that detector's, frame for frame)."""
         (h, w), alone = image.shape[:2], len(self.tracks) + len(new) == 1
         for result in sorted(new, key=lambda r: -box_height(landmark_box(r[0]))):
             box = landmark_box(result[0])
@@ -304,17 +284,21 @@ class PeopleDetector:
             track = PersonTrack(self._next_id, box, detector, self._view(box, w, h, alone))
             self._next_id += 1
             self.tracks.append(track)
-            found[track.id] = result
-            self._follow_back(track)
+            found[track.id] = track.rows[t] = result
+            self._follow_back(track, after, t)
+            self._follow_forward(track, t, now)
             first = min(track.rows, default=t)
             logger.debug("people: new track %d at frame %d (from %d), %.0f px tall", track.id, t, first, box_height(box))
 
-    def _follow_back(self, track: PersonTrack) -> None:
-        """Follow a newcomer back through the frames since the last discovery, until lost."""
+    def _follow_back(self, track: PersonTrack, after: int, t: int) -> None:
+        """Follow a newcomer of frame ``t`` back through the frames since frame ``after``, until lost."""
+        frames = [f for f in reversed(self._frames) if after < f[0] < t]
+        if not frames:
+            return
         box, crop = track.box, track.crop
         detector = self._new_detector()
         try:
-            for s, image, fill in reversed(self._recent):
+            for s, image, fill in frames:
                 others = [k.rows[s][0] for k in self.tracks if k is not track and s in k.rows]
                 result = detector.detect_with_world(crop.cut(image, fill, [landmark_box(o) for o in others], box))
                 if result is None:
@@ -330,6 +314,29 @@ class PeopleDetector:
         finally:
             detector.close()
 
+    def _follow_forward(self, track: PersonTrack, t: int, now: int) -> None:
+        """Follow someone found at frame ``t`` by a search taken late through the frames up to ``now``
+        (not included) with their own detector, as :meth:`detect` would have."""
+        track.missed = 0
+        for s, image, fill in (f for f in self._frames if t < f[0] < now):
+            others = [landmark_box(k.rows[s][0]) for k in self.tracks if k is not track and s in k.rows]
+            result = self._follow(track, image, fill, others)
+            if result is None or any(same_person(k.rows[s][0], result[0]) for k in self.tracks if k is not track and s in k.rows):
+                track.missed += 1
+                continue
+            track.rows[s], track.missed, track.box = result, 0, landmark_box(result[0])
+            self._look_at(track, image.shape[1], image.shape[0])
+
+    @property
+    def settled(self) -> int:
+        """The last frame whose detections no longer change (a pending search may add people to later ones)."""
+        return (self._pending.frame if self._pending is not None else self._frame) - 1
+
+    def finish(self) -> None:
+        """Take a pending search's result (after the last frame; :meth:`result` does it too)."""
+        if self._pending is not None:
+            self._take_pending(self._frame)
+
     def _check_image(self, image: np.ndarray) -> np.ndarray:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -344,6 +351,7 @@ class PeopleDetector:
     def result(self) -> PeopleKeypoints:
         """Everyone found so far, rows in order of first appearance (then larger people first);
         ``frame_indices`` count the frames passed to :meth:`detect` from 0."""
+        self.finish()
         n = self._frame
         tracks = sorted(self.tracks + self.finished, key=lambda k: (min(k.rows), -box_height(landmark_box(k.rows[min(k.rows)][0]))))
         kp33 = np.zeros((len(tracks), n, len(BLAZEPOSE_JOINTS), 4), np.float32)
@@ -378,12 +386,13 @@ def _check_arguments(**values: Any) -> None:
         return isinstance(v, kinds) and not isinstance(v, bool) and bool(np.isfinite(v))
 
     rules = {  # name: (test, expectation, default)
-        "max_people": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1", 6),
+        "max_people": (lambda v: v is None or number(v, (int, np.integer)) and v >= 1, "an integer >= 1 or None (everyone)", None),
         "discover_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (frames)", DISCOVER_EVERY),
         "max_gap": (lambda v: number(v, (int, np.integer)) and v >= 0, "an integer >= 0 (frames)", 30),
         "min_detection_confidence": (lambda v: number(v) and 0 < v <= 1, "in (0, 1]", 0.5),
         "min_height": (lambda v: number(v) and v > 0, "a positive number of pixels", 64),
         "tile_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (discoveries)", 1),
+        "discovery_lag": (lambda v: number(v, (int, np.integer)) and v >= 0, "an integer >= 0 (frames)", DISCOVERY_LAG),
     }
     for name, value in values.items():
         test, expected, default = rules[name]
@@ -394,7 +403,7 @@ def _check_arguments(**values: Any) -> None:
 def detect_people(
     frames: Iterable[np.ndarray],
     *,
-    max_people: int = 6,
+    max_people: int | None = None,
     discover_every: int = DISCOVER_EVERY,
     max_gap: int = 30,
     min_detection_confidence: float = 0.5,
@@ -407,12 +416,14 @@ def detect_people(
     detector_model: str = DEFAULT_DETECTOR_MODEL,
     first_frame: int = 0,
     listener: Callable[[int, list[PersonTrack]], None] | None = None,
+    discovery_lag: int = DISCOVERY_LAG,
 ) -> PeopleKeypoints:
     """Find and follow people through consecutive frames (see the module docstring).
 
     Args:
         frames: ``uint8 [H, W, 3]`` RGB images of one video, in order.
-        max_people: most people followed at once (when one is given up, another may be found).
+        max_people: most people followed at once (when one is given up, another may be found); None:
+            everyone found.
         discover_every: frames between two searches for new people (also searched: the first
             frame, and every frame while nobody is followed).
         max_gap: a person missing for more than this many frames is given up (a new id if found later).
@@ -427,8 +438,12 @@ def detect_people(
             ``estimate_focal``: and its focal length where it turns enough.
         detector_model: the BlazePose landmark model (:mod:`diffmesh.pipelines.blazepose_models`).
         first_frame: the video's number of the first frame, for log messages.
-        listener: ``listener(t, tracks)`` after frame ``t`` (from 0) with the people followed then
-            (their ``rows`` hold every detection so far, newcomers' earlier frames included).
+        discovery_lag: frames between a scheduled search's frame and the frame its result is taken
+            (:data:`~diffmesh.pipelines.discovery.DISCOVERY_LAG`; at most ``discover_every - 1``): the
+            search runs on its own thread meanwhile. 0: in line (frame 0 and while nobody is followed, always).
+        listener: ``listener(t, tracks)`` after each frame with the people followed then: their ``rows``
+            hold every detection so far, newcomers' earlier frames included, final up to frame ``t``
+            (from 0; a search taken late may still add detections after it).
 
     Returns:
         :class:`PeopleKeypoints` with ``frame_indices`` ``0, 1, ...``.
@@ -438,20 +453,24 @@ def detect_people(
     """
     total = len(frames) if hasattr(frames, "__len__") else 0
     with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model,
-                        first_frame, tile_every) as det, \
+                        first_frame, tile_every, discovery_lag) as det, \
             CameraPass(camera_K) as camera:  # fmt: skip
         for count, image in enumerate(frames, 1):
             found = det.detect(image)
             camera.add(image, {i: landmarks for i, (landmarks, _) in found.items()})
             if listener is not None:
-                listener(count - 1, det.tracks)
+                listener(det.settled, det.tracks)
             progress("detect", count, total)
+        det.finish()
+        if listener is not None and det.settled >= 0:
+            listener(det.settled, det.tracks)
         people = det.result()
         people.camera = camera.result(estimate_focal) if people.detected.shape[1] else None
     if not people.detected.shape[1]:
         raise ValueError("frames is empty; pass at least one uint8 [H, W, 3] RGB frame")
     rates = ", ".join(f"id {i}: {d.mean():.0%}" for i, d in zip(people.track_ids, people.detected))
-    logger.info("people: %d found in %d frames (detected in %s)", len(people), people.detected.shape[1], rates or "-")
+    if len(people):  # nobody: the caller's error says so
+        logger.info("people: %d found in %d frames (detected in %s)", len(people), people.detected.shape[1], rates)
     return people
 
 
