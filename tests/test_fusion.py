@@ -139,7 +139,7 @@ def test_infer_with_the_fusion_model_reads_the_detectors_3d(tmp_path: Path) -> N
     with np.load(tmp_path / "out" / "result.npz") as r:
         assert str(r["model"]) == "diffmesh-fusion"
         assert np.isfinite(r["pose_axis_angle" if "pose_axis_angle" in r else r.files[0]]).all()
-    caches = list((tmp_path / "out" / ".cache").glob("keypoints-*.npz"))
+    caches = list((tmp_path / "out" / ".cache").glob("people-*.npz"))  # everyone's keypoints (the default)
     assert caches
     with np.load(caches[0]) as k:
         assert "world" in k.files and np.abs(k["world"][k["detected"]]).max() > 0.05

@@ -87,7 +87,8 @@ def test_overlay_draws_everyone_in_their_own_colour(run: tuple[Path, dict[str, A
 
 
 def test_person_keeps_one_track(run: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    """``--person ID`` re-uses the cached keypoints and meshes of the same video."""
+    """``--person ID`` re-uses the cached keypoints and meshes of the same video and, one person kept,
+    writes the one-person files with their track id."""
     out, summary = run
     second = summary["people"][1]["track_id"]
     shutil.copytree(out / ".cache", tmp_path / ".cache")
@@ -98,17 +99,22 @@ def test_person_keeps_one_track(run: tuple[Path, dict[str, Any]], tmp_path: Path
     assert [p["track_id"] for p in one["people"]] == [second]
     assert {"people", f"mesh.p{second}"} <= set(one["cached_stages"])
     assert read_result(tmp_path / "result.npz")["track_id"] == second
-    assert (tmp_path / "people" / str(second)).is_dir()
-    # a one-person run into the same folder: the earlier run's people/ no longer matches result.npz and goes
-    assert main(["infer", str(CLIP), "-o", str(tmp_path), "--end", "8", "--threads", "1", "--no-overlay", "--no-animation"]) == 0
-    assert not (tmp_path / "people").exists() and "track_id" not in read_result(tmp_path / "result.npz")
+    assert not (tmp_path / "people").exists()
+    # a one-person run into a several-people run's folder: its people/ no longer matches result.npz and goes
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    assert (again / "people").is_dir()
+    assert main(["infer", str(CLIP), "-o", str(again), "--end", "8", "--max-people", "1", "--threads", "1", "--no-overlay",
+                 "--no-animation"]) == 0  # fmt: skip
+    assert not (again / "people").exists() and "track_id" not in read_result(again / "result.npz")
 
 
 @pytest.mark.parametrize(
     "args, match",
     [
-        (["--max-people", "0"], "max_people must be an integer >= 1"),
-        (["--person", "1"], "pass max_people > 1 with it"),
+        (["--max-people", "0"], "max_people must be an integer >= 1 (1: one person, N > 1: up to N people) or None"),
+        (["--person", "1", "--max-people", "1"], "max_people=1 follows one"),
+        (["--person", "1", "--keypoints", "kp.json"], "a keypoint file gives one person"),
         (["--max-people", "2", "--keypoints", "kp.json"], "needs the detector"),
     ],
 )

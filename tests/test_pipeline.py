@@ -223,7 +223,10 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return path, make_walk_video(path)
 
 
-def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_people", [None, 1], ids=["everyone", "one-person-recipe"])
+def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path, max_people: int | None) -> None:
+    """Both recipes (the default follows everyone; ``max_people=1`` is the one-person recipe) on a
+    rendered walk of one person, then re-runs that take each stage from the cache."""
     from diffmesh.io.video import probe_video
     from diffmesh.pipelines import InferSettings, run
 
@@ -236,7 +239,7 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
     body = load("open")
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",
                          body_model=body, name="tiny")  # fmt: skip
-    s = run(video, out, InferSettings(), bundle, animation=False)
+    s = run(video, out, InferSettings(max_people=max_people), bundle, animation=False)
     assert builds == [1] and str(np.load(out / "result.npz")["model"]) == "tiny"
     n = 30
     assert s.frames_processed == n and s.frames_detected >= 0.9 * n  # the detector finds the person
@@ -266,15 +269,17 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path) -
     # Re-run with other render options: both stages come from the cache, the network is not built.
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",
                          body_model=body, name="tiny")  # fmt: skip
-    s2 = run(video, out, InferSettings(), bundle, side_view=True, animation=False)
-    assert s2.cached_stages == ["keypoints", "mesh", "world"] and builds == [1]
+    s2 = run(video, out, InferSettings(max_people=max_people), bundle, side_view=True, animation=False)
+    keypoints, mesh = ("keypoints", "mesh") if max_people == 1 else ("people", "mesh.p0")
+    assert s2.cached_stages == [keypoints, mesh, "world"] and builds == [1]
     assert probe_video(out / "overlay.mp4").width == 2 * W
     # A model setting changes only the model stage's key.
-    s3 = run(video, out, InferSettings(flip=True), tiny_bundle(), overlay=False, animation=False)
-    assert s3.cached_stages == ["keypoints"]
+    s3 = run(video, out, InferSettings(flip=True, max_people=max_people), tiny_bundle(), overlay=False, animation=False)
+    assert s3.cached_stages == [keypoints]
     # A world setting changes only the world stage's key.
-    s4 = run(video, out, InferSettings(flip=True, static_camera=True), tiny_bundle(), overlay=False, animation=False)
-    assert s4.cached_stages == ["keypoints", "mesh"]
+    s4 = run(video, out, InferSettings(flip=True, static_camera=True, max_people=max_people), tiny_bundle(), overlay=False,
+             animation=False)  # fmt: skip
+    assert s4.cached_stages == [keypoints, mesh]
 
 
 def test_default_weights_recover_the_known_motion(walk: tuple[Path, dict], tmp_path: Path) -> None:

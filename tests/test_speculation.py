@@ -56,7 +56,7 @@ def test_pipeline_result_unchanged_by_running_ahead(tmp_path: Path, monkeypatch:
     used = []
     real_close = speculation.WindowSpeculator.close
     monkeypatch.setattr(speculation.WindowSpeculator, "close", lambda self: (used.append(self.hits), real_close(self)))
-    settings = InferSettings(threads=1, world=False)
+    settings = InferSettings(threads=1, world=False, max_people=1)  # the one-person recipe's speculator
     run(tmp_path / "walk.mp4", tmp_path / "a", settings, overlay=False, animation=False, use_cache=False)
     assert used and used[0] >= 1
     monkeypatch.setattr(infer_module, "_speculator", lambda *args: None)

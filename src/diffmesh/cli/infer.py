@@ -116,9 +116,10 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
     g.add_argument("--fov", type=float, default=None, help="vertical field of view in degrees (default 50)")
     g.add_argument("--focal", type=float, default=None, help="focal length in pixels, if known (overrides --fov)")
     g.add_argument("--max-gap", type=int, default=10, help="interpolate up to this many missing frames; longer gaps split")
-    g.add_argument("--max-people", type=int, default=1, help="follow up to N people (default 1: one person); each gets "
-                   "OUT/people/<track id>/, all in one world frame, and the overlay draws everyone")  # fmt: skip
-    g.add_argument("--person", type=int, default=None, help="with --max-people N > 1: keep only the person with this track id")
+    g.add_argument("--max-people", type=int, default=None, help="follow at most N people at once (default: everyone found; 1: "
+                   "one person, the fastest). With several, each gets OUT/people/<track id>/, all in one world frame, and the "
+                   "overlay draws everyone")  # fmt: skip
+    g.add_argument("--person", type=int, default=None, help="keep only the person with this track id (summary.json lists them)")
     g = p.add_argument_group("world frame")
     g.add_argument("--static-camera", action="store_true", help="the camera does not rotate: skip measuring its rotation "
                    "from the background (faster; a panning camera then turns the world)")
@@ -207,7 +208,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         f"{f'{summary.frames_without_person} without a person' if summary.frames_without_anyone is None else f'{summary.frames_without_anyone} without anyone'}) in "
         f"{summary.stage_seconds['total']:.1f} s ({fps:.1f} frames/s) -> {summary.output_dir}/: {', '.join(summary.outputs)}"
     )
-    for person in summary.people:
+    for person in summary.people if len(summary.people) > 1 else []:
         print(f"person {person['track_id']}: detected in {person['frames_detected']} frames from frame "
               f"{person['first_frame']} -> {summary.output_dir}/{person['output']}/")
     if not summary.trained:
@@ -238,7 +239,7 @@ def _run_live(args: argparse.Namespace) -> int:
     from diffmesh.pipelines.threads import default_threads, torch_threads
     from diffmesh.pipelines.vmc import parse_vmc_address
 
-    if args.max_people != 1 or args.person is not None:
+    if args.max_people is not None or args.person is not None:
         raise ValueError("--live follows one person; leave out --max-people/--person, or run on a file without --live")
     if args.vmc is not None:
         parse_vmc_address(args.vmc)  # a bad address fails before the model loads

@@ -91,7 +91,7 @@ def run(
         bundle: which model and weights (:func:`~diffmesh.pipelines.model.load_model`); ``None``:
             the packaged default model. Its model is never changed (fast mode runs a copy).
 
-    ``settings.max_people > 1``: every person (:func:`diffmesh.pipelines.infer_people.run_people`).
+    ``settings.several_people`` (the default): every person (:func:`diffmesh.pipelines.infer_people.run_people`).
 
     Outputs (docs/inference.md): ``result.npz``, ``overlay.mp4`` (``overlay``), ``animation.glb`` +
     ``motion.bvh`` (``animation``), ``obj/`` (``obj``), ``summary.json`` — written last, after the
@@ -116,7 +116,7 @@ def run(
     # fast mode's number format depends on the CPU (bf16 only where native): part of the key
     number_format = make_plan(settings.accel_mode, settings.device).dtype
     options = OutputOptions(overlay, side_view, render_backend, animation, obj, export_frame)
-    if settings.max_people > 1:
+    if settings.several_people:
         ctx = PeopleRun(info, start, end, out, cache, keypoints_key, number_format, clock, cached, _measures_camera(settings))
         return run_people(ctx, settings, bundle, options, progress)
     mesh_key = stage_key("mesh", keypoints=keypoints_key, model=bundle.identity, number_format=number_format,
@@ -171,7 +171,7 @@ def frame_range(info: VideoInfo, start: int, end: int | None) -> tuple[int, int]
 def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSettings) -> str:
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
-    people = {"max_people": settings.max_people} if settings.max_people > 1 else {}  # one person: the key as before
+    people = {"max_people": settings.max_people or "all"} if settings.several_people else {}  # one person: the key as before
     camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v4"]} if _measures_camera(settings) else {}
     detector = {"detector_model": settings.detector_model} if settings.detector_model != DEFAULT_DETECTOR_MODEL else {}  # full: the key as before
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,

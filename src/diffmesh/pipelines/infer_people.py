@@ -1,4 +1,4 @@
-"""The several-people recipe of ``diffmesh infer --max-people N`` (N > 1).
+"""The several-people recipe of ``diffmesh infer`` (the default; ``--max-people N`` caps it, 1 is the one-person recipe).
 
 The same stages as the one-person recipe (:mod:`diffmesh.pipelines.infer`), run per person:
 
@@ -17,7 +17,8 @@ world           the camera's rotation measured once with everyone's box masked, 
                 (:func:`~diffmesh.pipelines.world.people_in_world`)
 outputs         ``OUT/result.npz``, ``motion.bvh``: the first person (rows in order of first
                 appearance: the track seen first); ``OUT/people/<id>/``: every person;
-                ``overlay.mp4`` and ``animation.glb``: everyone, one colour per id
+                ``overlay.mp4`` and ``animation.glb``: everyone, one colour per id. Only one
+                person found: the one-person files (``result.npz`` with their ``track_id``)
 ==============  ===================================================================
 """
 
@@ -130,9 +131,12 @@ def run_people(
             with clock("world"):
                 worlds = list(_world_stage(ctx, bundle, people.camera, trks, placed, keys, K, settings, progress))
         results = [VideoResult(info, ctx.start, ctx.end, bundle, k, t, p, K, w) for k, t, p, w in zip(kps, trks, placed, worlds)]
-        outputs = write_outputs(ctx.out, results[0], options, clock, progress, people=list(zip(ids, results)))
+        # one person found: the one-person files (with their track id), no people/ folder
+        several = len(ids) > 1
+        outputs = write_outputs(ctx.out, results[0], options, clock, progress,
+                                people=list(zip(ids, results)) if several else None, track_id=ids[0])  # fmt: skip
     summary = summarize(ctx.out, results[0], settings, clock, cached, outputs)
-    summary.people = [_person_summary(i, r) for i, r in zip(ids, results)]
+    summary.people = [_person_summary(i, r, f"people/{i}" if several else ".") for i, r in zip(ids, results)]
     summary.frames_without_anyone = int((~np.any([r.valid for r in results], axis=0)).sum())
     summary.camera = {"focal_px": round(float(K[0, 0]), 1), "focal_source": focal_source}
     write_summary(ctx.out, summary)
@@ -147,6 +151,9 @@ def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: 
         ValueError: nobody is left, or ``person`` is not among the people found.
     """
     counts = people.detected.sum(1)
+    if not counts.any():  # as the one-person recipe says it (diffmesh.pipelines.tracking.track)
+        raise ValueError(f"no person was found in any of the {people.detected.shape[1]} frames; check that people are fully "
+                         "visible (BlazePose needs people at least ~150 px tall), or pass --keypoints with your own detections")  # fmt: skip
     rows = [p for p in range(len(people)) if counts[p] >= min_frames]
     found = ", ".join(f"id {int(people.track_ids[p])} ({int(counts[p])} frames)" for p in range(len(people))) or "nobody"
     if person is not None:
@@ -201,9 +208,9 @@ def _world_stage(
     return worlds
 
 
-def _person_summary(track_id: int, result: VideoResult) -> dict[str, Any]:
+def _person_summary(track_id: int, result: VideoResult, output: str) -> dict[str, Any]:
     frames = result.keypoints.frame_indices[result.track.detected]
     return {"track_id": track_id, "frames_detected": int(result.track.detected.sum()),
             "frames_with_person": int(result.valid.sum()), "first_frame": int(frames[0]) if len(frames) else None,
-            "output": f"people/{track_id}"}  # fmt: skip
+            "output": output}  # fmt: skip
 

@@ -155,6 +155,7 @@ def write_outputs(
     clock: StageClock,
     progress: Progress = no_progress,
     people: list[tuple[int, VideoResult]] | None = None,
+    track_id: int | None = None,
 ) -> list[str]:
     """Write ``result.npz`` and the chosen optional outputs into ``out`` (staged, renamed when all
     succeeded); returns their names (``"obj/"`` for the OBJ folder). ``summary.json`` is not among them.
@@ -164,8 +165,10 @@ def write_outputs(
     ``motion.bvh``), ``OUT/result.npz`` gains the first one's ``track_id``, and the overlay draws
     everyone, one colour per id (:func:`~diffmesh.pipelines.overlay.person_color`), and so does
     ``OUT/animation.glb`` (one skinned body per person; ``motion.bvh`` stays the first person's).
+    ``track_id``: without ``people``, the person's id for ``result.npz`` (a several-people run that
+    found one person writes the one-person files).
     """
-    first_id = people[0][0] if people else None
+    first_id = people[0][0] if people else track_id
     folders = [(out_name, r, tid) for tid, r in people or [] for out_name in [f"people/{tid}"]]
     with _staging_folder(out) as tmp:
         with clock("write_result"):

@@ -53,9 +53,10 @@ class InferSettings:
         world: put the motion into a gravity-aligned world frame (:mod:`diffmesh.pipelines.world`).
         static_camera: take the camera as not rotating (skip measuring its rotation).
         foot_cleanup: keep planted feet still in the world frame.
-        max_people: 1: one person (the single-person detector and tracker); N > 1: up to N people
-            followed at once (:mod:`diffmesh.pipelines.people`, :mod:`diffmesh.pipelines.infer_people`).
-        person: with ``max_people > 1``, keep only the person with this track id.
+        max_people: None (the default): every person the detector finds; N > 1: up to N people followed
+            at once (:mod:`diffmesh.pipelines.people`, :mod:`diffmesh.pipelines.infer_people`); 1: one
+            person (the single-person detector and tracker, the fastest). A keypoint file gives one person.
+        person: keep only the person with this track id (not with ``max_people=1`` or a keypoint file).
     """
 
     start: int = 0
@@ -79,17 +80,25 @@ class InferSettings:
     world: bool = True
     static_camera: bool = False
     foot_cleanup: bool = True
-    max_people: int = 1
+    max_people: int | None = None
     person: int | None = None
+
+    @property
+    def several_people(self) -> bool:
+        """Whether the run follows several people (:mod:`~diffmesh.pipelines.infer_people`): the default,
+        unless ``max_people=1`` or the keypoints come from a file."""
+        return self.max_people != 1 and not self.keypoints_file
 
     def __post_init__(self) -> None:
         if self.normalization not in (None, "segment", "window"):
             raise ValueError(f"normalization must be 'segment', 'window' or None (the model's own), got {self.normalization!r}")
-        if isinstance(self.max_people, bool) or not isinstance(self.max_people, int) or self.max_people < 1:
-            raise ValueError(f"max_people must be an integer >= 1 (1: one person, N > 1: up to N people), got {self.max_people!r}")
-        if self.person is not None and self.max_people == 1:
-            raise ValueError(f"person={self.person} picks one of several people's track ids; pass max_people > 1 with it")
-        if self.keypoints_file and self.max_people > 1:
+        if self.max_people is not None and (isinstance(self.max_people, bool) or not isinstance(self.max_people, int) or self.max_people < 1):
+            raise ValueError(f"max_people must be an integer >= 1 (1: one person, N > 1: up to N people) or None (everyone "
+                             f"found), got {self.max_people!r}")  # fmt: skip
+        if self.person is not None and not self.several_people:
+            why = "a keypoint file gives one person (pick it with track_id)" if self.keypoints_file else "max_people=1 follows one"
+            raise ValueError(f"person={self.person} picks one of several people's track ids, but {why}; drop one of them")
+        if self.keypoints_file and self.max_people not in (None, 1):
             raise ValueError(f"max_people={self.max_people} needs the detector; a keypoint file gives one person (pick it with track_id)")
         if self.detector_blend is not None and not 0.0 <= self.detector_blend <= 1.0:
             raise ValueError(f"detector_blend must be in [0, 1] (0: off) or None (the model's own), got {self.detector_blend!r}")
