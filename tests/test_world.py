@@ -12,6 +12,7 @@ import torch
 from diffmesh.body import load
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence, h36m_joints
+from diffmesh.pipelines.floor import LEVEL_CAMERA
 from diffmesh.pipelines.world import fit_floor, foot_vertex_sets, people_in_world, world_from_placed, world_motion
 
 FPS = 25.0
@@ -165,6 +166,34 @@ def test_fit_floor_uses_the_points_where_they_spread_and_the_prior_where_not() -
     assert math.degrees(math.acos(n @ n_true)) < 1.0 and abs(d - 1.5) < 0.02
     n, _ = fit_floor(pts[:2], np.array([0.0, -1.0, 0.0]))  # too few: the prior
     np.testing.assert_allclose(n, [0, -1, 0])
+
+
+def _rolled(deg: float) -> np.ndarray:
+    """The up vector (camera y down, so up is -y) of a camera rolled ``deg`` about its optical axis."""
+    r = math.radians(deg)
+    return np.array([math.sin(r), -math.cos(r), 0.0])
+
+
+def _floor(up: np.ndarray, spread_m: float, rng: np.random.Generator) -> np.ndarray:
+    a = np.cross(up, [0.0, 0.0, 1.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(up, a)
+    s = rng.uniform(-spread_m, spread_m, (200, 2))
+    return s[:, :1] * a + s[:, 1:] * b + 1.5 * -up + rng.normal(0, 0.005, (200, 3))
+
+
+def test_level_camera_prior_halves_a_roll_only_the_bodies_show() -> None:
+    """Soles in one spot (an in-place motion) say nothing of the roll: half of a leaning body's
+    12-degree roll is taken for the camera's (``LEVEL_CAMERA``). Soles spread over the floor of a
+    camera truly rolled 10 degrees outweigh the prior, even when the bodies stand level."""
+    rng = np.random.default_rng(0)
+    roll = lambda n: math.degrees(math.atan2(n[0], -n[1]))  # noqa: E731
+    spot = _floor(_rolled(0.0), 0.05, rng)
+    assert abs(roll(fit_floor(spot, _rolled(12.0))[0]) - 12.0) < 1.0  # without: the bodies' roll
+    assert 3.0 < roll(fit_floor(spot, _rolled(12.0), level=LEVEL_CAMERA)[0]) < 7.0
+    spread = _floor(_rolled(10.0), 2.0, rng)
+    for bodies in (10.0, 0.0):
+        assert abs(roll(fit_floor(spread, _rolled(bodies), level=LEVEL_CAMERA)[0]) - 10.0) < 0.5
 
 
 def test_world_motion_rejects_wrong_shapes(body) -> None:

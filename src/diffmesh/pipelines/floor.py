@@ -5,7 +5,8 @@ mean up, the planted soles or the scene's lines, fitted robustly.
   weight stays above its feet, so this is close to vertical for most motions);
 * :func:`scene_up`: the scene's vertical from its vanishing points
   (:class:`~diffmesh.geometry.vanishing.SceneAxes`), where it agrees with the bodies;
-* :func:`fit_floor`: a robust plane through planted soles with the bodies' up as a prior.
+* :func:`fit_floor`: a robust plane through planted soles with the bodies' up as a prior, and a
+  level camera (no roll) as a weaker one.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from diffmesh.geometry.vanishing import nearest_axis
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCENE_UP_MAX_DEG", "body_up", "fit_floor", "scene_up"]
+__all__ = ["LEVEL_CAMERA", "SCENE_UP_MAX_DEG", "body_up", "fit_floor", "scene_up"]
 
 _THORAX = H36M_JOINTS.index("thorax")
 
 #: The scene's vertical (from its lines) is used only this close (degrees) to the bodies' mean up.
 SCENE_UP_MAX_DEG = 30.0
+#: Weight of "the camera is level" (no roll) in the floor fit from the bodies (``fit_floor``'s
+#: ``level``; the bodies' prior, whose roll then counts half, weighs 2.7 in the same units). Spinning
+#: and side-stepping bodies roll the soles' plane 10-17 degrees where the camera does not
+#: (docs/benchmarks.md §6.2); measured on level and on 10-degree-rolled cameras in §6.6.
+LEVEL_CAMERA = 0.3
 
 
 def body_up(joints: np.ndarray, ankles: np.ndarray) -> np.ndarray:
@@ -54,15 +60,20 @@ def scene_up(scene_axes: np.ndarray | None, bodies_up: np.ndarray) -> np.ndarray
 
 
 def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30.0,
-              prior_spread_m: float = 0.3) -> tuple[np.ndarray, float]:  # fmt: skip
+              prior_spread_m: float = 0.3, level: float = 0.0) -> tuple[np.ndarray, float]:  # fmt: skip
     """Robust plane through ``points`` ``[M, 3]``: unit normal (on ``prior_up``'s side) and offset ``d``.
 
     Minimises ``Σ w_i (n·(p_i - c))² + λ |n - prior_up|²``-like: the smallest eigenvector of the
     weighted scatter plus ``λ (I - u uᵀ)`` with ``λ = prior_points · prior_spread_m²`` (the prior
     is worth ``prior_points`` points spread ``prior_spread_m`` apart), with Huber-like reweighting.
-    Fewer than 3 points: the prior itself, through their median.
+    Fewer than 3 points: the prior itself, through their median. ``level`` > 0: a level camera (no
+    roll) is likely: the prior keeps half its component along the camera's x axis and ``level e_x e_xᵀ``
+    is added (in the same units as ``λ``), so the soles must outweigh it to roll the floor further.
     """
     u = prior_up / np.linalg.norm(prior_up)
+    if level > 0:  # the bodies' roll counts half
+        u = np.array([0.5 * u[0], u[1], u[2]])
+        u /= np.linalg.norm(u)
     if len(points) < 3:
         n = u
         return n, float(-np.median(points @ n)) if len(points) else 0.0
@@ -73,7 +84,7 @@ def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30
         c = (w[:, None] * points).sum(0) / w.sum()
         d = points - c
         scatter = (w[:, None, None] * d[:, :, None] * d[:, None, :]).sum(0)
-        evals, evecs = np.linalg.eigh(scatter + lam * (np.eye(3) - np.outer(u, u)))
+        evals, evecs = np.linalg.eigh(scatter + lam * (np.eye(3) - np.outer(u, u)) + level * np.diag([1.0, 0.0, 0.0]))
         n = evecs[:, 0] * np.sign(evecs[:, 0] @ u or 1.0)
         r = np.abs(d @ n)
         scale = max(1.4826 * float(np.median(r)), 0.01)

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS
-from diffmesh.pipelines.floor import body_up, fit_floor, scene_up
+from diffmesh.pipelines.floor import LEVEL_CAMERA, body_up, fit_floor, scene_up
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import body_sequence
 from diffmesh.pipelines.tracking import true_runs
@@ -325,7 +325,7 @@ def fit_world_frame(
             lower = soles_all[valid_all][np.arange(int(valid_all.sum())), np.nanargmin(h[valid_all], 1)]  # [Nv, 3]
             pts = lower[np.argsort(lower @ up)[: max(3, len(lower) // 10)]]
         if fixed is None:
-            up, d = fit_floor(pts, up)
+            up, d = fit_floor(pts, up, level=LEVEL_CAMERA)
         else:  # the scene's vertical: the soles give the floor's height only
             d = -float(np.median(pts @ up))
         soles = [sole_points(feet, up) for _, feet, _ in moved]
