@@ -101,14 +101,14 @@ def with_fit(fit: Callable[..., tuple[np.ndarray, float]]) -> Callable[[Clip], n
 
 def prior_weight(points: float) -> Callable[[Clip], np.ndarray]:
     original = W.fit_floor
-    return with_fit(lambda pts, up: original(pts, up, prior_points=points))
+    return with_fit(lambda pts, up, **kw: original(pts, up, prior_points=points, **kw))
 
 
 def level_camera(strength: float = 1.0) -> Callable[[Clip], np.ndarray]:
     """The fit with the "strong" level-camera prior of docs/benchmarks.md §6.6 (tried, dropped) in place of
     the pipeline's weak one: the up vector's component along the first camera's x axis dropped from the
     prior and penalised with weight ``strength``."""
-    def fit(points: np.ndarray, prior_up: np.ndarray) -> tuple[np.ndarray, float]:
+    def fit(points: np.ndarray, prior_up: np.ndarray, level: float = 0.0) -> tuple[np.ndarray, float]:  # replaces `level`
         u = prior_up / np.linalg.norm(prior_up)
         u = np.array([0.0, u[1], u[2]]) / np.linalg.norm(u[1:])
         if len(points) < 3:
