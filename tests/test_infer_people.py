@@ -109,6 +109,26 @@ def test_person_keeps_one_track(run: tuple[Path, dict[str, Any]], tmp_path: Path
     assert not (again / "people").exists() and "track_id" not in read_result(again / "result.npz")
 
 
+def test_a_photo_of_two_people_gives_both(tmp_path: Path) -> None:
+    """A photo is a one-frame video: everyone in it is kept (not only people seen in 8 frames), and with
+    ``--max-people 1`` the one-person recipe gives the first of them the same body."""
+    from PIL import Image
+
+    frame = [f.image for f in iter_frames(CLIP, threads=1)][LATE]
+    Image.fromarray(frame).save(tmp_path / "photo.png")
+    args = ["--threads", "1", "--no-overlay", "--no-animation"]
+    assert main(["infer", str(tmp_path / "photo.png"), "-o", str(tmp_path / "all"), *args]) == 0
+    people = json.loads((tmp_path / "all" / "summary.json").read_text())["people"]
+    assert len(people) == 2 and all(p["frames_detected"] == 1 for p in people)
+    halves = [read_result(tmp_path / "all" / p["output"] / "result.npz")["keypoints_2d"][0, :, 0].mean() < MIDDLE
+              for p in people]  # fmt: skip
+    assert sorted(halves) == [False, True]
+    assert main(["infer", str(tmp_path / "photo.png"), "-o", str(tmp_path / "one"), "--max-people", "1", *args]) == 0
+    one, first = read_result(tmp_path / "one" / "result.npz"), read_result(tmp_path / "all" / "result.npz")
+    assert one["valid"].tolist() == [True] and first["track_id"] == people[0]["track_id"]
+    np.testing.assert_allclose(first["keypoints_2d"], one["keypoints_2d"], atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "args, match",
     [
@@ -135,8 +155,10 @@ def test_kept_people_drops_short_tracks_and_picks_one() -> None:
     assert kept_people(people, person=4) == [2]
     with pytest.raises(ValueError, match=r"person 3 is not among .* id 3 \(5 frames\)"):
         kept_people(people, person=3)
-    with pytest.raises(ValueError, match="no person was detected in at least 30 frames"):
-        kept_people(people, min_frames=30)
+    assert kept_people(people, min_frames=30) == [0, 2]  # more than the video has: half its 20 frames
+    few = PeopleKeypoints(people.track_ids, people.keypoints, people.world, detected & (np.arange(n) < 3), np.arange(n), "test")
+    with pytest.raises(ValueError, match=r"no person was detected in at least 8 frames \(found: id 0 \(3 frames\)"):
+        kept_people(few)
 
 
 def test_person_colours_are_the_viewers() -> None:

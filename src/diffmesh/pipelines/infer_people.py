@@ -7,7 +7,7 @@ stage           what happens
 ==============  ===================================================================
 keypoints       :func:`~diffmesh.pipelines.people.detect_people_video`: everyone's keypoints with
                 stable track ids (cached as one stage); people detected in fewer than
-                :data:`MIN_PERSON_FRAMES` frames are dropped, ``settings.person`` keeps one id
+                :data:`MIN_PERSON_FRAMES` frames (half a shorter video's) are dropped, ``settings.person`` keeps one id
 track           :func:`~diffmesh.pipelines.tracking.track` per person
 model+placement windows → network → placement per person, cached per track id (``mesh.p<id>``); each
                 segment's last, short batch of windows runs packed with the other people's
@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["MIN_PERSON_FRAMES", "PeopleRun", "run_people"]
 
 #: People detected in fewer frames than this are dropped (a passer-by, a false detection): too
-#: short for the network's windows to say much.
+#: short for the network's windows to say much. In a shorter video (a photo: one frame), half its frames.
 MIN_PERSON_FRAMES = 8
 
 
@@ -144,13 +144,14 @@ def run_people(
 
 
 def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: int = MIN_PERSON_FRAMES) -> list[int]:
-    """Rows of ``people`` detected in at least ``min_frames`` frames (only the one with track id ``person``
-    when given), in their order (first appearance first).
+    """Rows of ``people`` detected in at least ``min_frames`` frames, or half the frames of a shorter video
+    (only the one with track id ``person`` when given), in their order (first appearance first).
 
     Raises:
         ValueError: nobody is left, or ``person`` is not among the people found.
     """
     counts = people.detected.sum(1)
+    min_frames = min(min_frames, max(1, people.detected.shape[1] // 2))  # a photo is one frame
     if not counts.any():  # as the one-person recipe says it (diffmesh.pipelines.tracking.track)
         raise ValueError(f"no person was found in any of the {people.detected.shape[1]} frames; check that people are fully "
                          "visible (BlazePose needs people at least ~150 px tall), or pass --keypoints with your own detections")  # fmt: skip
