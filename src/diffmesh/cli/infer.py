@@ -208,9 +208,10 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         f"{f'{summary.frames_without_person} without a person' if summary.frames_without_anyone is None else f'{summary.frames_without_anyone} without anyone'}) in "
         f"{summary.stage_seconds['total']:.1f} s ({fps:.1f} frames/s) -> {summary.output_dir}/: {', '.join(summary.outputs)}"
     )
-    for person in summary.people if len(summary.people) > 1 else []:
-        print(f"person {person['track_id']}: detected in {person['frames_detected']} frames from frame "
-              f"{person['first_frame']} -> {summary.output_dir}/{person['output']}/")
+    if len(summary.people) > 1:  # one person: the line above says it all
+        for person in summary.people:
+            print(f"person {person['track_id']}: detected in {person['frames_detected']} frames from frame "
+                  f"{person['first_frame']} -> {summary.output_dir}/{person['output']}/")
     if not summary.trained:
         print("note: no trained weights yet: the meshes are placed on the person but their pose is not recovered")
     return 0

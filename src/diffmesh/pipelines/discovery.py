@@ -69,11 +69,10 @@ def search(finder: PoseDetector, masked: np.ndarray, fill: np.ndarray, tiled: bo
 
 @dataclass
 class Pending:
-    """A search under way: of frame ``frame`` (its image kept), its result taken at frame ``due``;
-    newcomers are followed back to frame ``after`` (the search before)."""
+    """A search under way: of frame ``frame`` (its image kept); newcomers are followed back to frame
+    ``after`` (the search before)."""
 
     frame: int
-    due: int
     after: int
     image: np.ndarray
     result: Future[list[Found]]
@@ -92,7 +91,7 @@ class Searcher:
         masked = image.copy()
         for box in seen:
             masked[box_region(box, MASK_PAD)] = fill
-        return self._pool.submit(search, self.finder, masked, fill, tiled, list(seen), self.min_height, room)
+        return self._pool.submit(search, self.finder, masked, fill, tiled, seen, self.min_height, room)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

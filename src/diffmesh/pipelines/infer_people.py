@@ -55,7 +55,7 @@ from diffmesh.pipelines.stages import (
     warn_if_untrained,
 )
 from diffmesh.pipelines.threads import default_threads, torch_threads
-from diffmesh.pipelines.tracking import Track, track
+from diffmesh.pipelines.tracking import Track, nobody_found, track
 from diffmesh.pipelines.world import WorldMotion, people_in_world
 
 logger = logging.getLogger(__name__)
@@ -152,9 +152,8 @@ def kept_people(people: PeopleKeypoints, person: int | None = None, min_frames: 
     """
     counts = people.detected.sum(1)
     min_frames = min(min_frames, max(1, people.detected.shape[1] // 2))  # a photo is one frame
-    if not counts.any():  # as the one-person recipe says it (diffmesh.pipelines.tracking.track)
-        raise ValueError(f"no person was found in any of the {people.detected.shape[1]} frames; check that people are fully "
-                         "visible (BlazePose needs people at least ~150 px tall), or pass --keypoints with your own detections")  # fmt: skip
+    if not counts.any():
+        raise nobody_found(people.detected.shape[1])
     rows = [p for p in range(len(people)) if counts[p] >= min_frames]
     found = ", ".join(f"id {int(people.track_ids[p])} ({int(counts[p])} frames)" for p in range(len(people))) or "nobody"
     if person is not None:

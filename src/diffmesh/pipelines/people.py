@@ -131,9 +131,10 @@ class PeopleDetector:
         t, (h, w) = self._frame, image.shape[:2]
         self._frame += 1
         fill = image[::8, ::8].reshape(-1, 3).mean(0).astype(np.uint8)
-        if self._pending is not None and (self._pending.due == t or not self.tracks):
+        if self._pending is not None and (self._pending.frame + self.lag == t or not self.tracks):
             self._take_pending(t)
-        found = {k.id: r for k in self.tracks if (r := self._follow(k, image, fill, self._others(k))) is not None}
+        others = {k.id: [o.box for o in self.tracks if o is not k and o.missed == 0] for k in self.tracks}  # seen last frame
+        found = {k.id: r for k in self.tracks if (r := self._follow(k, image, fill, others[k.id])) is not None}
         self._drop_duplicates(found)
         drop_switches(self.tracks, image, found)
         for track in (k for k in self.tracks if k.id in found):
@@ -173,9 +174,9 @@ class PeopleDetector:
                 track.detector = self._new_detector()
             track.crop = target
 
-    def _others(self, track: PersonTrack) -> list[np.ndarray]:
-        """The boxes of everyone else seen in the last frame."""
-        return [k.box for k in self.tracks if k is not track and k.missed == 0]
+    def _others_at(self, track: PersonTrack, s: int) -> list[np.ndarray]:
+        """The landmarks of everyone else found in frame ``s``."""
+        return [k.rows[s][0] for k in self.tracks if k is not track and s in k.rows]
 
     def _follow(self, track: PersonTrack, image: np.ndarray, fill: np.ndarray, others: list[np.ndarray]) -> Found | None:
         """``track``'s detector on its crop, the ``others`` boxes painted over."""
@@ -212,7 +213,7 @@ class PeopleDetector:
         if (room := self.max_people - len(seen)) > 0:  # places not held by someone in view
             job = self._searcher.submit(image, fill, seen, tiled, room)
             if lag:
-                self._pending = Pending(t, t + lag, self._last_search, image, job)
+                self._pending = Pending(t, self._last_search, image, job)
             else:
                 self._take(t, image, found, job.result(), self._last_search, t)
         self._last_search = t
@@ -220,9 +221,8 @@ class PeopleDetector:
     def _take_pending(self, now: int) -> None:
         """The pending search's people, as of its frame, followed forward to frame ``now`` (not included)."""
         pending, self._pending = self._pending, None
-        t = pending.frame
-        found = {k.id: k.rows[t] for k in self.tracks if t in k.rows}
-        self._take(t, pending.image, found, pending.result.result(), pending.after, now)
+        found = {k.id: k.rows[pending.frame] for k in self.tracks if pending.frame in k.rows}
+        self._take(pending.frame, pending.image, found, pending.result.result(), pending.after, now)
 
     def _take(self, t: int, image: np.ndarray, found: dict[int, Found], results: list[Found], after: int, now: int) -> None:
         """Who a search of frame ``t`` found: a missing person found again, a shadow, or a newcomer (followed
@@ -299,7 +299,7 @@ class PeopleDetector:
         detector = self._new_detector()
         try:
             for s, image, fill in frames:
-                others = [k.rows[s][0] for k in self.tracks if k is not track and s in k.rows]
+                others = self._others_at(track, s)
                 result = detector.detect_with_world(crop.cut(image, fill, [landmark_box(o) for o in others], box))
                 if result is None:
                     break
@@ -319,9 +319,9 @@ class PeopleDetector:
         (not included) with their own detector, as :meth:`detect` would have."""
         track.missed = 0
         for s, image, fill in (f for f in self._frames if t < f[0] < now):
-            others = [landmark_box(k.rows[s][0]) for k in self.tracks if k is not track and s in k.rows]
-            result = self._follow(track, image, fill, others)
-            if result is None or any(same_person(k.rows[s][0], result[0]) for k in self.tracks if k is not track and s in k.rows):
+            others = self._others_at(track, s)
+            result = self._follow(track, image, fill, [landmark_box(o) for o in others])
+            if result is None or any(same_person(o, result[0]) for o in others):
                 track.missed += 1
                 continue
             track.rows[s], track.missed, track.box = result, 0, landmark_box(result[0])

@@ -18,7 +18,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Segment", "Track", "follow_person", "track", "true_runs"]
+__all__ = ["Segment", "Track", "follow_person", "nobody_found", "track", "true_runs"]
 
 #: A joint counts as seen when its confidence is above this.
 MIN_JOINT_CONFIDENCE = 0.05
@@ -104,6 +104,12 @@ def follow_person(candidates: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     return out, detected
 
 
+def nobody_found(n: int) -> ValueError:
+    """The error for a video in none of whose ``n`` frames a person was found."""
+    return ValueError(f"no person was found in any of the {n} frames; check that one person is fully visible "
+                      "(BlazePose needs people at least ~150 px tall), or pass --keypoints with your own detections")  # fmt: skip
+
+
 def track(
     keypoints: np.ndarray, detected: np.ndarray, max_gap: int = 10, min_length: int = 1, world: np.ndarray | None = None
 ) -> Track:
@@ -133,10 +139,7 @@ def track(
     if max_gap < 0 or min_length < 1:
         raise ValueError(f"need max_gap >= 0 and min_length >= 1, got {max_gap}, {min_length}")
     if not detected.any():
-        raise ValueError(
-            f"no person was found in any of the {n} frames; check that one person is fully visible "
-            "(BlazePose needs people at least ~150 px tall), or pass --keypoints with your own detections"
-        )
+        raise nobody_found(n)
     out = np.where(detected[:, None, None], keypoints, 0.0).astype(np.float32)
     has_person = detected.copy()
     idx = np.flatnonzero(detected)
