@@ -154,6 +154,60 @@ def test_a_rotating_camera_is_undone(body) -> None:
     assert np.abs(still.joints - ref.joints).max() > 0.3  # ignoring the pan bends the walk
 
 
+def test_a_travelling_camera_is_undone(body) -> None:
+    """The camera travels 2 m sideways and 0.5 m forward while it pans 15 degrees: with its poses
+    (rotations and centres, as :mod:`diffmesh.geometry.camera_travel` measures them) the world
+    trajectory is the one a static camera gives; with the rotations alone it is not."""
+    placed, _ = _placed(body)
+    n = len(placed.transl)
+    Ry = np.stack([_rot_y(a) for a in np.linspace(0, 15, n)])  # frame t camera into frame 0's
+    c = np.stack([np.linspace(0, 2.0, n), np.zeros(n), np.linspace(0, 0.5, n)], 1)  # centres, frame 0's axes
+
+    def seen(X: np.ndarray) -> np.ndarray:  # frame 0's camera coordinates -> frame t's: Ryᵀ (X - c)
+        return np.einsum("nji,nkj->nki", Ry, X - c[:, None])
+
+    from diffmesh.pipelines.prediction import body_sequence
+
+    verts = np.concatenate([v.numpy() for _, _, v in body_sequence(body, placed.mesh.rotmats, placed.mesh.betas, vertices=True)])
+    feet = [seen(verts[:, s] + placed.transl[:, None]) for s in foot_vertex_sets(body.lbs_weights.numpy())]
+    joints = seen(placed.joints_m + placed.transl[:, None])
+    root = np.einsum("nji,njk->nik", Ry, placed.mesh.rotmats[:, 0])
+    transl = seen((placed.joints_m[:, 0] + placed.transl)[:, None])[:, 0] - placed.joints_m[:, 0]
+    ref = world_from_placed(body, placed, np.ones(n, bool), FPS, clean_feet=False)
+    moving = world_motion(joints, transl, root, (feet[0], feet[1]), np.zeros(3), FPS, cam_rotations=Ry, clean_feet=False,
+                          cam_positions=c)  # fmt: skip
+    np.testing.assert_allclose(moving.joints, ref.joints, atol=2e-3)
+    # the camera's centre is the translation of cam_to_world; the floor's offset follows the camera
+    centres = moving.cam_to_world[:, :3, 3]
+    np.testing.assert_allclose(np.linalg.norm(centres - centres[0], axis=1), np.linalg.norm(c, axis=1), atol=1e-5)
+    np.testing.assert_allclose(moving.floor_offset_cam, ref.floor_offset_cam + c @ (Ry[0] @ moving.floor_normal_cam[0]), atol=1e-5)
+    turned_only = world_motion(joints, transl, root, (feet[0], feet[1]), np.zeros(3), FPS, cam_rotations=Ry, clean_feet=False)
+    assert np.abs(turned_only.joints - ref.joints).max() > 1.0  # the camera's 2 m stay in the trajectory
+
+
+def test_the_travel_step_runs_once_the_floor_is_known_and_only_for_a_turning_camera(body) -> None:
+    """people_in_world hands its first world frame (floor found) to ``travel``; a camera taken as not
+    travelling keeps the first frame's result; a static camera is not measured at all."""
+    from diffmesh.geometry.camera_travel import CameraTravel
+
+    placed, up_true = _placed(body, pitch_deg=20.0)
+    n = len(placed.transl)
+    valid = np.ones(n, bool)
+    Ry = np.stack([_rot_y(a) for a in np.linspace(0, 1, n)])
+    seen_frames = []
+
+    def travel(frame):  # noqa: ANN001, ANN202
+        seen_frames.append(frame)
+        return CameraTravel(frame.cam_rotations, np.zeros((n, 3)), np.ones(n, bool), False, 0.01)
+
+    plain = people_in_world(body, [placed], [valid], FPS, Ry)[0]
+    measured = people_in_world(body, [placed], [valid], FPS, Ry, travel=travel)[0]
+    assert len(seen_frames) == 1 and np.degrees(np.arccos(np.clip(seen_frames[0].up @ up_true, -1, 1))) < 5
+    np.testing.assert_array_equal(measured.joints, plain.joints)
+    people_in_world(body, [placed], [valid], FPS, None, travel=travel)
+    assert len(seen_frames) == 1
+
+
 def test_fit_floor_uses_the_points_where_they_spread_and_the_prior_where_not() -> None:
     rng = np.random.default_rng(0)
     n_true = np.array([0.0, -math.cos(0.3), math.sin(0.3)])

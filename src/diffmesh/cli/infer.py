@@ -121,8 +121,10 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
                    "overlay draws everyone")  # fmt: skip
     g.add_argument("--person", type=int, default=None, help="keep only the person with this track id (summary.json lists them)")
     g = p.add_argument_group("world frame")
-    g.add_argument("--static-camera", action="store_true", help="the camera does not rotate: skip measuring its rotation "
-                   "from the background (faster; a panning camera then turns the world)")
+    g.add_argument("--static-camera", action="store_true", help="the camera does not move: skip measuring its rotation and "
+                   "travel from the background (faster; a panning camera then turns the world)")
+    g.add_argument("--no-camera-travel", action="store_true", help="measure only how the camera turns, not how it travels "
+                   "(skips a second decode; a travelling camera's motion then stays in the trajectories)")
     g.add_argument("--no-world", action="store_true", help="camera-frame results only: no floor, world frame or foot contacts")
     g.add_argument("--no-foot-cleanup", action="store_true", help="keep the world motion as estimated (planted feet may slide)")
     if video:
@@ -178,6 +180,7 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
         threads=args.threads,
         world=not args.no_world,
         static_camera=args.static_camera,
+        camera_travel=not args.no_camera_travel,
         foot_cleanup=not args.no_foot_cleanup,
         max_people=args.max_people,
         person=args.person,

@@ -55,6 +55,7 @@ from diffmesh.pipelines.speculation import WindowSpeculator
 from diffmesh.pipelines.stages import (
     camera_intrinsics,
     camera_rotations,
+    camera_travel,
     cached_stage,
     person_boxes,
     predict_and_place,
@@ -146,7 +147,7 @@ def run(
         world = None
         if settings.world:
             with clock("world"):
-                world_key = stage_key("world", mesh=mesh_key, version=2, **settings.world_stage_parts())
+                world_key = stage_key("world", mesh=mesh_key, version=3, **settings.world_stage_parts())
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
                                 lambda: _world(info, start, end, bundle, kps, trk, placed, K, settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
@@ -201,9 +202,11 @@ def _world(
     """The camera's rotation (unless ``static_camera``: :func:`~diffmesh.pipelines.stages.camera_rotations`),
     then the world frame of the placed bodies."""
     valid = trk.has_person & np.isfinite(placed.transl).all(1)
-    rotations = None
+    rotations = travel = None
     if not settings.static_camera:
-        motion = camera_rotations(info, start, end, kps.camera, K, person_boxes(trk.keypoints, trk.has_person), progress)
+        boxes = person_boxes(trk.keypoints, trk.has_person)
+        motion = camera_rotations(info, start, end, kps.camera, K, boxes, progress)
         rotations = None if motion.static else motion.rotations
+        travel = camera_travel(info, start, end, K, boxes, progress) if settings.camera_travel else None
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup,
-                             scene_axes(kps.camera, K))  # fmt: skip
+                             scene_axes(kps.camera, K), travel)  # fmt: skip

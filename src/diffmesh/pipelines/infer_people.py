@@ -48,6 +48,7 @@ from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
 from diffmesh.pipelines.stages import (
     camera_intrinsics,
     camera_rotations,
+    camera_travel,
     cached_stage,
     person_boxes,
     predict_and_place,
@@ -190,20 +191,21 @@ def _world_stage(
     mesh_keys: list[str], K: np.ndarray, settings: InferSettings, progress: Progress,
 ) -> list[WorldMotion]:  # fmt: skip
     """Everyone in one world frame, cached as one stage (every person's arrays under ``p<row>.``)."""
-    key = stage_key("world", meshes=mesh_keys, version=2, **settings.world_stage_parts())
+    key = stage_key("world", meshes=mesh_keys, version=3, **settings.world_stage_parts())
     hit = ctx.cache.load("world.people", key)
     if hit is not None:
         ctx.cached.append("world")
         return [WorldMotion.from_arrays({k.split(".", 1)[1]: v for k, v in hit.items() if k.startswith(f"p{p}.")})
                 for p in range(len(trks))]  # fmt: skip
     valid = [t.has_person & np.isfinite(p.transl).all(1) for t, p in zip(trks, placed)]
-    rotations = None
+    rotations = travel = None
     if not settings.static_camera:
         boxes = np.stack([person_boxes(t.keypoints, t.has_person) for t in trks], 1)  # [N, P, 4]: everyone masked
         motion = camera_rotations(ctx.info, ctx.start, ctx.end, camera, K, boxes, progress)
         rotations = None if motion.static else motion.rotations
+        travel = camera_travel(ctx.info, ctx.start, ctx.end, K, boxes, progress) if settings.camera_travel else None
     worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup,
-                             scene_axes(camera, K))  # fmt: skip
+                             scene_axes(camera, K), travel)  # fmt: skip
     ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})
     return worlds
 

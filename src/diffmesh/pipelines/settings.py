@@ -51,7 +51,10 @@ class InferSettings:
         threads: torch CPU threads for the run (0: :func:`diffmesh.pipelines.threads.default_threads`,
             half the cores, at most 4). Does not change the result.
         world: put the motion into a gravity-aligned world frame (:mod:`diffmesh.pipelines.world`).
-        static_camera: take the camera as not rotating (skip measuring its rotation).
+        static_camera: take the camera as not moving (skip measuring its rotation and travel).
+        camera_travel: for a camera that turns, also measure its travel from the floor's texture
+            (:mod:`diffmesh.geometry.camera_travel`: one more decode of the video) and take it out of
+            the world trajectories.
         foot_cleanup: keep planted feet still in the world frame.
         max_people: None (the default): every person the detector finds; N > 1: up to N people followed
             at once (:mod:`diffmesh.pipelines.people`, :mod:`diffmesh.pipelines.infer_people`); 1: one
@@ -79,6 +82,7 @@ class InferSettings:
     threads: int = 0
     world: bool = True
     static_camera: bool = False
+    camera_travel: bool = True
     foot_cleanup: bool = True
     max_people: int | None = None
     person: int | None = None
@@ -130,7 +134,7 @@ class InferSettings:
         return {k: getattr(self, k) for k in _WORLD_SETTINGS}
 
 
-_WORLD_SETTINGS = ("world", "static_camera", "foot_cleanup")
+_WORLD_SETTINGS = ("world", "static_camera", "camera_travel", "foot_cleanup")
 
 
 class StageClock:

@@ -1,7 +1,7 @@
 """Stage helpers shared by the one-person recipe (:mod:`diffmesh.pipelines.infer`) and the
 several-people recipe (:mod:`diffmesh.pipelines.infer_people`): a cached stage, the model and
 placement of one track, the person boxes that keep people out of the camera-motion background, the
-camera's intrinsics and rotations."""
+camera's intrinsics, rotations and travel."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from torch import nn
 
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.geometry.camera_motion import CameraMotion
+from diffmesh.geometry.camera_travel import CameraTravel
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
 from diffmesh.pipelines.model import ModelBundle
@@ -27,7 +28,7 @@ from diffmesh.pipelines.tracking import Track
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["camera_intrinsics", "camera_rotations", "cached_stage", "detector_blend_weight", "person_boxes", "predict_and_place",
+__all__ = ["camera_intrinsics", "camera_rotations", "camera_travel", "cached_stage", "detector_blend_weight", "person_boxes", "predict_and_place",
            "warn_if_untrained"]  # fmt: skip
 
 
@@ -133,6 +134,24 @@ def camera_rotations(info: VideoInfo, start: int, end: int, camera: CameraMotion
     from diffmesh.geometry.camera_motion import camera_rotations_from_video
 
     return camera_rotations_from_video(info.path, start, end, K, boxes, progress=progress)
+
+
+def camera_travel(info: VideoInfo, start: int, end: int, K: np.ndarray, boxes: np.ndarray, progress: Progress
+                  ) -> Callable[..., CameraTravel]:  # fmt: skip
+    """The world stage's ``travel`` step (:func:`~diffmesh.pipelines.world.people_in_world`): given a
+    world frame (its floor and rotations), measure the camera's travel
+    (:func:`~diffmesh.geometry.camera_travel.estimate_travel`). The video is decoded and its background
+    followed once, on the first call. ``boxes`` as for :func:`camera_rotations`."""
+    from diffmesh.geometry.camera_travel import estimate_travel, tracks_from_video
+
+    tracks = []
+
+    def measure(frame) -> CameraTravel:  # noqa: ANN001 - a world.WorldFrame (world imports this module's callers)
+        if not tracks:
+            tracks.append(tracks_from_video(info.path, start, end, boxes, progress, len(frame.cam_rotations)))
+        return estimate_travel(tracks[0], K, frame.cam_rotations, frame.up, frame.offset)
+
+    return measure
 
 
 def warn_if_untrained(bundle: ModelBundle) -> None:

@@ -17,12 +17,15 @@ The model stage places the body in each frame's *camera* frame. This stage
 4. labels foot contacts per frame and cleans up foot sliding: while a foot is planted its
    horizontal velocity is removed from the root (the planted foot stays put and the body moves
    over it), and planted soles are brought to the floor; the correction is smoothed so contacts
-   start and end without a jump. (Sliding planted soles along their camera rays onto the floor,
-   to take depth from the floor, was tried and dropped: on the held-out video benchmark it made
-   WA-MPJPE and jitter worse.)
-
-The camera's translation is not recovered: a travelling camera's motion remains in the root
-trajectory except where planted feet cancel it (step 4).
+   start and end without a jump (:mod:`diffmesh.pipelines.feet`). (Sliding planted soles along
+   their camera rays onto the floor, to take depth from the floor, was tried and dropped: on the
+   held-out video benchmark it made WA-MPJPE and jitter worse.)
+5. for a camera that turned, its *travel* (:mod:`diffmesh.geometry.camera_travel`, from the
+   floor's texture, in metres once step 2 has found the floor): when the camera moved, its pose per
+   frame replaces the rotation-only measurement (which a travelling camera also misleads) and
+   steps 1-4 run again with each frame's camera centre added, so the trajectories do not carry the
+   camera's motion; the travel is then measured once more on the new floor. On a floor without
+   texture the camera's path cannot be measured and its motion stays in the trajectories (logged).
 
 Everything here works on arrays (``[N, ...]`` per processed frame, NaN where there is no
 person); :func:`world_motion` is the stage, :class:`WorldMotion` its result.
@@ -31,6 +34,7 @@ person); :func:`world_motion` is the stage, :class:`WorldMotion` its result.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from dataclasses import dataclass
 
@@ -38,11 +42,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from diffmesh.conventions import H36M_JOINTS, SMPL_JOINTS
+from diffmesh.conventions import H36M_JOINTS
+from diffmesh.geometry.camera_travel import CameraTravel
+from diffmesh.pipelines.feet import (
+    CONTACT_SPEED_M_S,
+    FLOOR_CONTACT_HEIGHT_M,
+    planted_feet_correction,
+    foot_contacts,
+    foot_vertex_sets,
+    planted,
+    sliding_mm,
+    sole_points,
+)
 from diffmesh.pipelines.floor import LEVEL_CAMERA, body_up, fit_floor, scene_up
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import body_sequence
-from diffmesh.pipelines.tracking import true_runs
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +64,11 @@ __all__ = ["FLOOR_CONTACT_HEIGHT_M", "CONTACT_SPEED_M_S", "WorldMotion", "foot_v
            "fit_floor", "foot_contacts", "WorldFrame", "fit_world_frame", "person_in_world", "people_in_world", "world_from_placed",
            "world_motion"]  # fmt: skip
 
-#: A sole this close to the floor (metres) can be planted.
-FLOOR_CONTACT_HEIGHT_M = 0.08
-#: ... if it moves slower than this (metres per second, horizontal).
-CONTACT_SPEED_M_S = 0.35
+
+#: How often the camera's travel and the floor are measured in turn (:func:`people_in_world`).
+TRAVEL_PASSES = 2
+#: Measures a turning camera's travel once the floor is known (:func:`people_in_world`).
+Travel = Callable[["WorldFrame"], CameraTravel | None]
 
 _PELVIS = H36M_JOINTS.index("pelvis")
 _ANKLES = (H36M_JOINTS.index("left_ankle"), H36M_JOINTS.index("right_ankle"))
@@ -102,115 +117,6 @@ class WorldMotion:
                    (float(a["sliding_mm"][0]), float(a["sliding_mm"][1])))  # fmt: skip
 
 
-def foot_vertex_sets(lbs_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertex indices of the (left, right) foot: vertices skinned mostly to the ankle or foot joint."""
-    dominant = np.asarray(lbs_weights).argmax(1)
-    sets = []
-    for side in ("left", "right"):
-        joints = [SMPL_JOINTS.index(f"{side}_ankle"), SMPL_JOINTS.index(f"{side}_foot")]
-        idx = np.flatnonzero(np.isin(dominant, joints))
-        if idx.size == 0:
-            raise ValueError(f"the body model has no vertices skinned to the {side} ankle/foot; expected an SMPL-format model")
-        sets.append(idx)
-    return sets[0], sets[1]
-
-
-def sole_points(foot_vertices: tuple[np.ndarray, np.ndarray], up: np.ndarray) -> np.ndarray:
-    """``[N, 2, 3]``: per frame, each foot's lowest vertex along ``up`` (``foot_vertices``: two ``[N, Vf, 3]``)."""
-    out = []
-    for verts in foot_vertices:
-        h = verts @ up
-        out.append(np.take_along_axis(verts, np.nan_to_num(h, nan=np.inf).argmin(1)[:, None, None], 1)[:, 0])
-    return np.stack(out, 1)
-
-
-def _across_ray_velocity(points: np.ndarray, fps: float, camera: np.ndarray | None) -> np.ndarray:
-    """``[N, ..., 3]`` velocity (per second, after a light smoothing) of ``points`` with its component
-    along the ray from ``camera`` left out (``None``: kept): along the ray is where a monocular
-    estimate is noisy (depth), and a planted foot does not move either way."""
-    v = np.gradient(_smooth(points, 1.0), axis=0) * fps if len(points) > 1 else np.zeros_like(points)
-    if camera is None:
-        return v
-    ray = points - camera
-    ray = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
-    return v - (v * ray).sum(-1, keepdims=True) * ray
-
-
-def foot_contacts(soles_world: np.ndarray, fps: float, camera_world: np.ndarray | None = None,
-                  height_m: float = FLOOR_CONTACT_HEIGHT_M, speed_m_s: float = CONTACT_SPEED_M_S) -> np.ndarray:  # fmt: skip
-    """``[N, 2]`` bool: soles (world frame, y up, floor y = 0) low and slow.
-
-    "Slow" is the horizontal speed; with ``camera_world`` (the camera centre, world frame) the
-    motion along the camera ray is left out first: it is where a monocular estimate is noisy
-    (depth), and a planted foot does not move either way. On the held-out video benchmark this
-    finds 81 % of the truly planted frames instead of 64 %, at 70 % precision instead of 79 %.
-    """
-    v = _across_ray_velocity(soles_world, fps, camera_world)
-    speed = np.linalg.norm(v[..., [0, 2]], axis=-1)
-    low = soles_world[..., 1] < height_m
-    return low & (speed < speed_m_s) & np.isfinite(soles_world).all(-1)
-
-
-def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing along axis 0, NaN rows ignored (and kept NaN)."""
-    if sigma <= 0 or len(x) < 2:
-        return x.copy()
-    radius = max(1, int(round(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    flat = x.reshape(len(x), -1)
-    valid = np.isfinite(flat).all(1).astype(float)
-    v = np.nan_to_num(flat)
-    num = np.stack([np.convolve(v[:, j] * valid, k, mode="full")[radius : radius + len(x)] for j in range(flat.shape[1])], 1)
-    den = np.convolve(valid, k, mode="full")[radius : radius + len(x)][:, None]
-    out = num / np.maximum(den, 1e-12)
-    out[valid == 0] = np.nan
-    return out.reshape(x.shape)
-
-
-def _planted(soles: np.ndarray, up: np.ndarray, d: float, fps: float) -> np.ndarray:
-    """``[N, 2]`` bool: soles (frame 0's camera axes) near the floor ``up · X + d = 0`` whose motion
-    *across* the camera ray is slow (:func:`_across_ray_velocity`; the camera is at the origin)."""
-    height = soles @ up + d
-    lateral = np.linalg.norm(_across_ray_velocity(soles, fps, np.zeros(3)), axis=-1)
-    return (height < FLOOR_CONTACT_HEIGHT_M + 0.04) & (lateral < CONTACT_SPEED_M_S) & np.isfinite(height)
-
-
-def _sliding_mm(soles: np.ndarray, contact: np.ndarray) -> float:
-    """Mean horizontal displacement (mm/frame) of feet planted in two consecutive frames."""
-    both = contact[1:] & contact[:-1]
-    if not both.any():
-        return float("nan")
-    step = np.linalg.norm(np.diff(soles[..., [0, 2]], axis=0), axis=-1)
-    return float(step[both].mean() * 1000)
-
-
-def _clean_feet(root: np.ndarray, soles: np.ndarray, contact: np.ndarray, sigma: float) -> np.ndarray:
-    """``[N, 3]`` root correction (world) that keeps planted feet still and on the floor."""
-    corr = np.zeros_like(root)
-    for a, b in true_runs(np.isfinite(root).all(1)):
-        s, c = soles[a:b], contact[a:b]
-        # horizontal: remove the planted feet's velocity from the body's
-        step = np.zeros((b - a, 3))
-        d = np.diff(s, axis=0)  # [n-1, 2, 3]
-        both = (c[1:] & c[:-1])[..., None]
-        planted = both.sum(1)
-        mean_d = np.where(planted > 0, (d * both).sum(1) / np.maximum(planted, 1), 0.0)
-        step[1:, [0, 2]] = -mean_d[:, [0, 2]]
-        horizontal = np.cumsum(step, 0)
-        # vertical: planted soles to y = 0, interpolated between contacts
-        count = c.sum(1)
-        target = np.where(count > 0, -np.where(c, s[..., 1], 0.0).sum(1) / np.maximum(count, 1), np.nan)
-        known = np.isfinite(target)
-        if known.any():
-            target = np.interp(np.arange(b - a), np.flatnonzero(known), target[known])
-        else:
-            target = np.zeros(b - a)
-        seg = horizontal
-        seg[:, 1] = target
-        corr[a:b] = _smooth(seg, sigma) if b - a > 1 else seg
-    return corr
-
-
 def world_motion(
     joints_cam: np.ndarray,
     transl_cam: np.ndarray,
@@ -222,6 +128,7 @@ def world_motion(
     clean_feet: bool = True,
     smooth_sigma: float = 2.0,
     scene_axes: np.ndarray | None = None,
+    cam_positions: np.ndarray | None = None,
 ) -> WorldMotion:
     """Put a placed body sequence into a gravity-aligned world frame (module docstring): its own
     :func:`fit_world_frame`, then :func:`person_in_world`.
@@ -238,8 +145,10 @@ def world_motion(
         clean_feet: remove planted feet's sliding (:func:`foot_contacts`).
         smooth_sigma: Gaussian smoothing of the clean-up's correction, frames.
         scene_axes: ``[3, 3]`` the scene's axes from its lines (frame 0's camera), or None.
+        cam_positions: ``[N, 3]`` each frame's camera centre in frame 0's camera axes (a travelling
+            camera, :mod:`diffmesh.geometry.camera_travel`), or None.
     """
-    frame = fit_world_frame([(joints_cam, foot_vertices_cam)], fps, cam_rotations, scene_axes)
+    frame = fit_world_frame([(joints_cam, foot_vertices_cam)], fps, cam_rotations, scene_axes, cam_positions)
     return person_in_world(frame, joints_cam, transl_cam, root_rotmats_cam, foot_vertices_cam, rest_root, fps,
                            clean_feet, smooth_sigma)  # fmt: skip
 
@@ -254,6 +163,8 @@ class WorldFrame:
         axes: ``[3, 3]`` rows: the world's x, y, z axes in frame 0's camera axes.
         origin: ``[3]`` the world origin in frame 0's camera axes (on the floor).
         static: the camera is taken as not rotating.
+        cam_positions: ``[N, 3]`` frame t's camera centre in frame 0's camera axes, metres; None: the
+            camera does not travel (every centre at frame 0's).
     """
 
     cam_rotations: np.ndarray
@@ -262,12 +173,21 @@ class WorldFrame:
     axes: np.ndarray
     origin: np.ndarray
     static: bool
+    cam_positions: np.ndarray | None = None
+
+    @property
+    def travelling(self) -> bool:
+        return self.cam_positions is not None
+
+    def centres(self) -> np.ndarray:
+        """``[N, 3]`` each frame's camera centre in frame 0's camera axes (zeros without travel)."""
+        return np.zeros((len(self.cam_rotations), 3)) if self.cam_positions is None else self.cam_positions
 
     def cam_to_world(self) -> np.ndarray:
         """``[N, 4, 4]``: ``X_world = A[:3, :3] @ X_cam + A[:3, 3]``."""
         to_world = np.repeat(np.eye(4)[None], len(self.cam_rotations), 0)
         to_world[:, :3, :3] = self.axes @ self.cam_rotations
-        to_world[:, :3, 3] = -self.axes @ self.origin
+        to_world[:, :3, 3] = (self.centres() - self.origin) @ self.axes.T
         return to_world
 
 
@@ -278,11 +198,13 @@ def _cam_rotations(n: int, cam_rotations: np.ndarray | None) -> np.ndarray:
     return R
 
 
-def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, foot_vertices_cam: tuple[np.ndarray, np.ndarray]
-               ) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:  # fmt: skip
-    """Joints and feet in frame 0's camera axes (the camera is assumed not to translate), and ``[N]`` valid."""
-    J = np.einsum("nij,nkj->nki", R, np.asarray(joints_cam, np.float64))
-    feet = tuple(np.einsum("nij,nkj->nki", R, np.asarray(f, np.float64)) for f in foot_vertices_cam)
+def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, foot_vertices_cam: tuple[np.ndarray, np.ndarray],
+               centres: np.ndarray | None = None) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:  # fmt: skip
+    """Joints and feet in frame 0's camera coordinates (``centres``: ``[N, 3]`` each frame's camera
+    centre there; None: the camera does not travel), and ``[N]`` valid."""
+    c = np.zeros((len(R), 1, 3)) if centres is None else np.asarray(centres, np.float64)[:, None]
+    J = np.einsum("nij,nkj->nki", R, np.asarray(joints_cam, np.float64)) + c
+    feet = tuple(np.einsum("nij,nkj->nki", R, np.asarray(f, np.float64)) + c for f in foot_vertices_cam)
     return J, feet, np.isfinite(J).all((1, 2))
 
 
@@ -291,6 +213,7 @@ def fit_world_frame(
     fps: float,
     cam_rotations: np.ndarray | None = None,
     scene_axes: np.ndarray | None = None,
+    cam_positions: np.ndarray | None = None,
 ) -> WorldFrame:
     """The floor from every person's planted soles together, and the world axes (module docstring, steps 1-3).
 
@@ -302,12 +225,17 @@ def fit_world_frame(
         cam_rotations: ``[N, 3, 3]`` rotation of frame t's camera into frame 0's; ``None``: a static camera.
         scene_axes: ``[3, 3]`` rows: the scene's orthogonal axes in frame 0's camera (one vertical), from
             its lines (:class:`~diffmesh.geometry.vanishing.SceneAxes`), or None: the floor's tilt from the soles.
+        cam_positions: ``[N, 3]`` frame t's camera centre in frame 0's camera axes, metres
+            (:class:`~diffmesh.geometry.camera_travel.CameraTravel`); None: the camera does not travel.
     """
     if not people:
         raise ValueError("no people given: pass at least one (joints_cam, foot_vertices_cam) pair")
     n = len(people[0][0])
     R = _cam_rotations(n, cam_rotations)
-    moved = [_to_frame0(R, J, feet) for J, feet in people]
+    if cam_positions is not None and np.shape(cam_positions) != (n, 3):
+        raise ValueError(f"cam_positions has shape {list(np.shape(cam_positions))}; expected [{n}, 3], one camera centre per frame")
+    moved = [_to_frame0(R, J, feet, cam_positions) for J, feet in people]
+    camera = None if cam_positions is None else np.asarray(cam_positions, np.float64)[:, None]  # [N, 1, 3]
     # 2. the floor: body "up" as the prior, planted soles as the data (two passes: contacts need a floor)
     J_all = np.concatenate([J for J, _, _ in moved])
     valid_all = np.concatenate([v for _, _, v in moved])
@@ -317,7 +245,7 @@ def fit_world_frame(
     soles = [sole_points(feet, up) for _, feet, _ in moved]  # per person [N, 2, 3]
     d = -np.nanpercentile((np.concatenate(soles) @ up)[valid_all], 10)
     for _ in range(2):
-        contact = np.concatenate([_planted(s, up, d, fps) & v[:, None] for s, (_, _, v) in zip(soles, moved)])
+        contact = np.concatenate([planted(s, up, d, fps, camera) & v[:, None] for s, (_, _, v) in zip(soles, moved)])
         soles_all = np.concatenate(soles)
         pts = soles_all[contact]
         if len(pts) < 3:  # nothing planted (jumping clip, or the feet never rest): the lowest soles
@@ -341,7 +269,8 @@ def fit_world_frame(
     W = np.stack([x, up, z])  # rows: world axes in frame-0 camera coordinates
     root0 = J0[first, _PELVIS]
     origin = root0 - (root0 @ up + d) * up  # the root's foot point on the floor
-    return WorldFrame(R, up, d, W, origin, cam_rotations is None)
+    return WorldFrame(R, up, d, W, origin, cam_rotations is None,
+                      None if cam_positions is None else np.asarray(cam_positions, np.float64))  # fmt: skip
 
 
 def person_in_world(
@@ -361,7 +290,8 @@ def person_in_world(
     R, up, d, W, origin, static = frame.cam_rotations, frame.up, frame.offset, frame.axes, frame.origin, frame.static
     if len(R) != n:
         raise ValueError(f"the world frame has {len(R)} frames but joints_cam has {n}; pass the same frames")
-    J, feet, valid = _to_frame0(R, joints_cam, foot_vertices_cam)
+    c = frame.centres()
+    J, feet, valid = _to_frame0(R, joints_cam, foot_vertices_cam, c)
     soles = sole_points(feet, up)  # [N, 2, 3]
     to_world = frame.cam_to_world()
     Jw_raw = J @ W.T - W @ origin  # = cam_to_world applied to joints_cam
@@ -371,20 +301,20 @@ def person_in_world(
         + to_world[:, :3, 3] - rest_root  # fmt: skip
     # 4. contacts, and the clean-up: planted feet stay put (their horizontal velocity is removed from the body's)
     soles_w = soles @ W.T - W @ origin
-    camera_w = -W @ origin  # the camera centre (it does not translate)
+    camera_w = ((c - origin) @ W.T)[:, None]  # [N, 1, 3] each frame's camera centre
     contact = foot_contacts(soles_w, fps, camera_w) & valid[:, None]
-    before = _sliding_mm(soles_w, contact)
+    before = sliding_mm(soles_w, contact)
     corr = np.zeros((n, 3))
     if clean_feet and contact.any():
-        corr = _clean_feet(Jw_raw[:, _PELVIS], soles_w, contact, smooth_sigma)
+        corr = planted_feet_correction(Jw_raw[:, _PELVIS], soles_w, contact, smooth_sigma)
         soles_w = soles_w + corr[:, None]
     Jw, transl_w = Jw_raw + corr[:, None], transl_w + corr
-    after = _sliding_mm(soles_w, contact)
+    after = sliding_mm(soles_w, contact)
     n_cam = up if static else np.einsum("nji,j->ni", R, up)
-    d_cam = np.array(d) if static else np.full(n, d)
+    d_cam = np.array(d) if static else d + c @ up  # a travelling camera's height changes with it
     sliding = f"foot sliding {before:.1f} -> {after:.1f} mm/frame" if contact.any() else "no foot clean-up"
     logger.info("world frame: floor %.2f m below the camera, %s camera, %d%% of frames with a planted foot, %s",
-                d, "static" if static else "rotating", round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, sliding)  # fmt: skip
+                d, "static" if static else "travelling" if frame.travelling else "rotating", round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, sliding)  # fmt: skip
     nan = ~valid
     for a in (Jw, Jw_raw):
         a[nan] = np.nan
@@ -402,11 +332,11 @@ def world_from_placed(
     cam_rotations: np.ndarray | None = None,
     clean_feet: bool = True,
     scene_axes: np.ndarray | None = None,
+    travel: Travel | None = None,
 ) -> WorldMotion:
-    """:func:`world_motion` of the model stage's result: poses the body model once more for the feet."""
-    joints, transl, feet, rest_root = _placed_arrays(body_model, placed, valid)
-    return world_motion(joints, transl, placed.mesh.rotmats[:, 0], feet, rest_root, fps, cam_rotations, clean_feet,
-                        scene_axes=scene_axes)  # fmt: skip
+    """:func:`world_motion` of the model stage's result: poses the body model once more for the feet
+    (``travel``: :func:`people_in_world`'s)."""
+    return people_in_world(body_model, [placed], [valid], fps, cam_rotations, clean_feet, scene_axes, travel)[0]
 
 
 def people_in_world(
@@ -417,13 +347,30 @@ def people_in_world(
     cam_rotations: np.ndarray | None = None,
     clean_feet: bool = True,
     scene_axes: np.ndarray | None = None,
+    travel: Travel | None = None,
 ) -> list[WorldMotion]:
     """Several people's model-stage results in one world frame: the floor is fitted on everyone's
     planted soles together (:func:`fit_world_frame`), the origin lies below the first person's first
     root, and each person is expressed in that frame (:func:`person_in_world`). One person: the same
-    as :func:`world_from_placed`."""
+    as :func:`world_from_placed`.
+
+    ``travel``: for a camera that turns, a function of a world frame (its floor and rotations) that
+    measures the camera's travel (:func:`~diffmesh.geometry.camera_travel.estimate_travel`); when the
+    camera travelled, the world frame is fitted again with its poses, and the travel measured again on
+    that floor (:data:`TRAVEL_PASSES` in all; module docstring, step 5).
+    """
     arrays = [_placed_arrays(body_model, p, v) for p, v in zip(placed, valid)]
-    frame = fit_world_frame([(joints, feet) for joints, _, feet, _ in arrays], fps, cam_rotations, scene_axes)
+    people = [(joints, feet) for joints, _, feet, _ in arrays]
+    frame = fit_world_frame(people, fps, cam_rotations, scene_axes)
+    if travel is not None and not frame.static:
+        for _ in range(TRAVEL_PASSES):  # the floor from poses that a floor gave, twice: a travelling camera
+            moved = travel(frame)        # misleads the rotation-only measurement, and with it the first floor
+            if moved is None or not moved.travelling:
+                break
+            used = frame.offset
+            frame = fit_world_frame(people, fps, moved.rotations, scene_axes, moved.positions)
+            # the path is in units of the camera's height: keep it in step with the height found last
+            frame = fit_world_frame(people, fps, moved.rotations, scene_axes, moved.positions * (frame.offset / used))
     return [person_in_world(frame, joints, transl, p.mesh.rotmats[:, 0], feet, rest_root, fps, clean_feet)
             for (joints, transl, feet, rest_root), p in zip(arrays, placed)]  # fmt: skip
 
