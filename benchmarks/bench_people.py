@@ -20,8 +20,11 @@ to one, the closest pairs first. Scores per scene:
   (CLEAR-MOT's IDSW), summed over people;
 - ``pa_mpjpe_mm`` / ``mpjpe_mm``: limb-joint errors of the matched pairs (per-frame similarity
   alignment / hip-aligned), mean over people;
-- ``floor_deg``, ``wa_mpjpe_mm``: the world-frame scores of ``bench_video_accuracy.py`` of each
+- ``floor_deg``, ``wa_mpjpe_mm``, ``w_mpjpe_mm``, ``rte_pct``: the world-frame scores of ``bench_video_accuracy.py`` of each
   true person's main track (the one matched most often), mean over people;
+- ``still_wander_m``: for true people who stand still (hips within :data:`STILL_M` of their mean),
+  the mean horizontal distance of their main track's world hips from their own mean (metres): what
+  a travelling or panning camera leaves in a world trajectory;
 - ``seconds``, ``frames_per_s``: wall time of the ``diffmesh infer`` run (one process, cold start).
 """
 
@@ -56,8 +59,13 @@ VISIBLE = 0.5
 #: Keypoints below this confidence are not used for matching.
 MIN_CONFIDENCE = 0.3
 _LIMB = list(limb_indices(H36M_JOINTS))
-METRICS = ("recall", "precision", "id_switches", "pa_mpjpe_mm", "mpjpe_mm", "floor_deg", "wa_mpjpe_mm", "seconds",
-           "frames_per_s", "people_found")  # fmt: skip
+METRICS = ("recall", "precision", "id_switches", "pa_mpjpe_mm", "mpjpe_mm", "floor_deg", "wa_mpjpe_mm", "w_mpjpe_mm",
+           "rte_pct", "still_wander_m", "seconds", "frames_per_s", "people_found")  # fmt: skip
+#: A true person whose hips stay within this many metres of their mean (horizontally) stands still: their
+#: main track's world hips should too (``still_wander_m``).
+STILL_M = 0.3
+#: The world scores taken from bench_video_accuracy.score_world, per true person's main track.
+_WORLD = ("floor_deg", "wa_mpjpe_mm", "w_mpjpe_mm", "rte_pct")
 
 
 def load_scenes(folder: Path) -> list[dict]:
@@ -135,8 +143,8 @@ def score_scene(results: list[dict[str, np.ndarray]], gt: dict[str, np.ndarray])
     P, T = gt["joints_cam"].shape[:2]
     nan = float("nan")
     if not results:
-        return {"recall": 0.0, "precision": nan, "id_switches": 0, "pa_mpjpe_mm": nan, "mpjpe_mm": nan, "floor_deg": nan,
-                "wa_mpjpe_mm": nan, "people_found": 0}  # fmt: skip
+        return {"recall": 0.0, "precision": nan, "id_switches": 0, "pa_mpjpe_mm": nan, "mpjpe_mm": nan, "people_found": 0
+                } | dict.fromkeys(_WORLD, nan)  # fmt: skip
     frames = [per_frame(r, T) for r in results]
     kp = np.stack([f[0] for f in frames])
     joints = np.stack([f[1] for f in frames])
@@ -150,7 +158,9 @@ def score_scene(results: list[dict[str, np.ndarray]], gt: dict[str, np.ndarray])
             matched[m[r, t], t] = True
     out = {"recall": float((matched & seen).sum() / max(seen.sum(), 1)),
            "precision": float((m >= 0).sum() / max(valid.sum(), 1)), "people_found": len(results)}  # fmt: skip
-    switches, pa, mp, floor, wa = 0, [], [], [], []
+    switches, pa, mp = 0, [], []
+    world: dict[str, list[float]] = {k: [] for k in _WORLD}
+    wander: list[float] = []
     for p in range(P):
         last = None
         for t in range(T):
@@ -173,11 +183,26 @@ def score_scene(results: list[dict[str, np.ndarray]], gt: dict[str, np.ndarray])
         main = int(np.argmax(counts))
         person_gt = {"R_w2c": gt["R_w2c"], "t_w2c": gt["t_w2c"], "joints_cam": gt["joints_cam"][p], "fps": gt["fps"]}
         w = score_world(results[main], person_gt, np.arange(T))
-        floor.append(w["floor_deg"])
-        wa.append(w["wa_mpjpe_mm"])
+        for k in _WORLD:
+            world[k].append(w[k])
+        wander.append(_still_wander(results[main], person_gt))
     mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else nan  # noqa: E731
-    return out | {"id_switches": switches, "pa_mpjpe_mm": mean(np.array(pa, float)), "mpjpe_mm": mean(np.array(mp, float)),
-                  "floor_deg": mean(np.array(floor, float)), "wa_mpjpe_mm": mean(np.array(wa, float))}  # fmt: skip
+    return out | {"id_switches": switches, "pa_mpjpe_mm": mean(np.array(pa, float)), "mpjpe_mm": mean(np.array(mp, float))
+                  } | {k: mean(np.array(v, float)) for k, v in world.items()} | {"still_wander_m": mean(np.array(wander, float))}  # fmt: skip
+
+
+def _still_wander(res: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> float:
+    """For a true person who stands still (hips within :data:`STILL_M` of their mean, horizontally): the
+    mean horizontal distance (metres) of the returned world hips from their own mean; NaN otherwise
+    (or without world keys)."""
+    from bench_video_accuracy import hip_midpoint, true_world_joints
+
+    true_hips = hip_midpoint(true_world_joints(gt, np.arange(len(gt["joints_cam"]))))[:, :2]  # Anny: z up
+    if np.linalg.norm(true_hips - true_hips.mean(0), axis=1).max() > STILL_M or "joints_3d_world" not in res:
+        return float("nan")
+    J = np.asarray(res["joints_3d_world"], np.float64)[np.asarray(res["valid"], bool)]
+    hips = 0.5 * (J[:, H36M_JOINTS.index("left_hip")] + J[:, H36M_JOINTS.index("right_hip")])[:, [0, 2]]  # y up
+    return float(np.linalg.norm(hips - hips.mean(0), axis=1).mean()) if len(hips) else float("nan")
 
 
 def markdown(per_scene: dict[str, dict[str, dict[str, float]]], info: dict[str, dict]) -> str:
@@ -206,6 +231,8 @@ def _fmt(v: float, metric: str) -> str:
         return f"{100 * v:.0f} %"
     if metric in ("id_switches", "people_found"):
         return f"{v:.1f}" if v != int(v) else f"{int(v)}"
+    if metric == "still_wander_m":
+        return f"{v:.2f}"
     return f"{v:.1f}" if metric in ("floor_deg", "seconds", "frames_per_s") else f"{v:.0f}"
 
 
@@ -214,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", type=Path, default=DEFAULT_SCENES)
     ap.add_argument("--system", action="append", metavar="NAME=ARGS",
                     help='a column: name and extra `diffmesh infer` arguments (repeatable; default: '
-                         '"people=--max-people 4" and "one=--max-people 1")')  # fmt: skip
+                         '"people=--max-people 4" and "one=--max-people 1"); "{focal}" stands for the '
+                         'scene\'s true focal length (e.g. "known=--focal {focal}")')  # fmt: skip
     ap.add_argument("--work", type=Path, default=None, help="folder for the runs' outputs (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=None, help="write the scores as JSON here")
     ap.add_argument("--timeout", type=float, default=900.0)
@@ -238,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         info[s["name"]] = {"people": P, "camera": str(gt["camera_motion"]), "frames": T}
         per_scene[s["name"]] = {}
         for system, extra in systems.items():
-            results, seconds = run_people(s["video"], work / system / s["name"], extra, args.timeout)
+            focal = f"{float(gt['K'][0, 0]):.1f}"  # "{focal}" in a system's arguments: the true focal length
+            run_args = [a.replace("{focal}", focal) for a in extra]
+            results, seconds = run_people(s["video"], work / system / s["name"], run_args, args.timeout)
             scores = score_scene(results, gt) | {"seconds": seconds, "frames_per_s": T / seconds}
             per_scene[s["name"]][system] = scores
             logger.info("%s %s: %s", s["name"], system, ", ".join(f"{k} {v:.3g}" for k, v in scores.items()))

@@ -77,7 +77,8 @@ class PersonSpec:
 class SceneSpec:
     name: str
     people: tuple[PersonSpec, ...]
-    camera: str = "static"  # "static" or "pan" (follows the first walker, smoothed)
+    camera: str = "static"  # "static", "pan" (turns to follow the first walker), "track" or "slide" (travel)
+    travel_m: float = 0.0  # "slide": how far the camera travels across the stage (negative: right to left)
 
 
 SCENES: tuple[SceneSpec, ...] = (
@@ -134,20 +135,31 @@ def visible_fraction(K: np.ndarray, R: np.ndarray, t: np.ndarray, verts: list[np
 
 def choose_camera(rng: np.random.Generator, spec: SceneSpec, verts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """A camera in front of the stage (azimuth -25..25 deg, elevation 0..30 deg, focal 500-900 px)
-    far enough for every body to stay in the picture; ``pan`` turns it to follow the first walker."""
+    far enough for every body to stay in the picture; ``pan`` turns it to follow the first walker,
+    ``track`` travels beside the first walker (a dolly shot: the camera moves with them and turns
+    little), ``slide`` travels ``travel_m`` across the stage (eased in and out) while it keeps looking
+    at the stage's centre (it travels and turns)."""
     w, h = WIDTH, HEIGHT
     everyone = np.concatenate([v[:, ::9] for v in verts], axis=1)  # [T, n, 3]
     T = len(everyone)
     centre = 0.5 * (everyone.reshape(-1, 3).min(0) + everyone.reshape(-1, 3).max(0))
     target = np.tile(centre, (T, 1))
-    if spec.camera == "pan":
+    shift = np.zeros((T, 3))  # the camera's travel from its first position
+    if spec.camera in ("pan", "track"):
         walker = next(i for i, p in enumerate(spec.people) if p.motion == "walk_away")
         c = verts[walker][:, ::9].mean(1)
         kernel = np.ones(21) / 21
         pad = np.concatenate([np.repeat(c[:1], 10, 0), c, np.repeat(c[-1:], 10, 0)])
         smooth = np.stack([np.convolve(pad[:, k], kernel, mode="valid") for k in range(3)], 1)
-        target[:, 0] = 0.5 * (smooth[:, 0] + centre[0])  # half-way between the walker and the stage: a pan
+        if spec.camera == "pan":
+            target[:, 0] = 0.5 * (smooth[:, 0] + centre[0])  # half-way between the walker and the stage: a pan
+        else:  # the camera and its target move across with the walker
+            target[:, 0] = smooth[:, 0]
+            shift[:, 0] = smooth[:, 0] - smooth[0, 0]
         target[:, 1] = centre[1]
+    elif spec.camera == "slide":
+        s = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, T))  # 0 -> 1, eased
+        shift[:, 0] = spec.travel_m * (s - 0.5)
     az = np.radians(rng.uniform(-25, 25))
     el = np.radians(rng.uniform(0, 30))
     focal = rng.uniform(500, 900)
@@ -157,19 +169,20 @@ def choose_camera(rng: np.random.Generator, spec: SceneSpec, verts: list[np.ndar
         pos = centre + dist * (np.cos(el) * horiz + np.array([0, 0, np.sin(el)]))
         pos[2] = max(pos[2], 0.6)
         K = np.array([[focal, 0, (w - 1) / 2], [0, focal, (h - 1) / 2], [0, 0, 1.0]])
-        Rt = [look_at(pos, g) for g in target]
+        Rt = [look_at(pos + d, g) for d, g in zip(shift, target)]
         R, t = np.stack([r for r, _ in Rt]), np.stack([t for _, t in Rt])
         margin = 0.03 * h
         ok = True
         for v in verts:
             uv, cam = project(K, R, t, v[:, ::9])
             ok &= bool(cam[..., 2].min() > 0.5 and uv[..., 1].min() > margin and uv[..., 1].max() < h - margin)
-            if spec.camera == "static":  # a pan may lose a walker at the edge for a moment; a static view keeps everyone
+            if spec.camera in ("static", "slide"):  # a pan may lose a walker at the edge for a moment; a static view keeps everyone
                 ok &= bool(uv[..., 0].min() > margin and uv[..., 0].max() < w - margin)
         if ok:
             pan = np.degrees(np.arccos(np.clip(R[0, 2] @ R[-1, 2], -1, 1)))
             return K, R, t, {"azimuth_deg": float(np.degrees(az)), "elevation_deg": float(np.degrees(el)),
-                             "distance_m": float(dist), "focal_px": float(focal), "pan_deg": float(pan)}  # fmt: skip
+                             "distance_m": float(dist), "focal_px": float(focal), "pan_deg": float(pan),
+                             "travel_m": float(np.linalg.norm(shift[-1] - shift[0]))}  # fmt: skip
         if dist < 12.0:
             dist = min(dist * 1.05, 12.0)
         else:
@@ -178,7 +191,7 @@ def choose_camera(rng: np.random.Generator, spec: SceneSpec, verts: list[np.ndar
 
 
 def make_scene(model, index: int, spec: SceneSpec, seed: int, num_frames: int, out_dir: Path, motions_dir: Path,
-               crf: int, sheets: Path | None) -> dict:  # fmt: skip
+               crf: int, sheets: Path | None, generator: str = GENERATOR) -> dict:  # fmt: skip
     scene_seed = seed * 1000 + index
     rng = np.random.default_rng(scene_seed)
     name = f"{index:02d}_{spec.name}"
@@ -231,7 +244,7 @@ def make_scene(model, index: int, spec: SceneSpec, seed: int, num_frames: int, o
         phenotype=np.array(phenotypes, np.float32), phenotype_labels=np.array(list(sample_phenotype(rng, "adult"))),
         height_m=np.array(heights, np.float32), camera_motion=np.array(spec.camera), scene=np.array(spec.name),
         seed=np.int64(scene_seed), fps=np.float64(30.0), image_size=np.array((WIDTH, HEIGHT), np.int64),
-        generator=np.array(GENERATOR), camera=np.array(json.dumps(cam_info)),
+        generator=np.array(generator), camera=np.array(json.dumps(cam_info)),
     )  # fmt: skip
     if sheets is not None:
         contact_sheet(sheets / f"{name}.png", frames, np.stack(j2d))
