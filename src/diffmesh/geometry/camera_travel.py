@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["PointTracks", "CameraTravel", "track_background", "estimate_travel", "tracks_from_video",
            "camera_travel_from_video"]  # fmt: skip
 
+#: The world stage looks for travel only where the rotation-only measurement turned at least this much
+#: (degrees): a travelling camera reads as turning (the background slides), a still one is not worth
+#: a second decode.
+CHECK_TURN_DEG = 3.0
 #: Below this travel (metres, the largest distance from the first position) the camera counts as not travelling.
 TRAVEL_MIN_M = 0.25
 #: The camera must be located (enough floor points agree) in at least this fraction of the frames.
@@ -77,6 +81,9 @@ DETECT_EVERY = 3
 #: step around the best so far).
 TILT_STEPS_DEG = (5.0, 2.5)
 SETTLED = 0.95
+#: ... but only when it locates at least this share (below it the floor has too little texture to
+#: find the camera on, whatever its tilt: a plain or striped floor, or a camera that only turns).
+SEARCH_FROM = 0.2
 #: Gaussian smoothing of the positions, frames.
 SMOOTH_SIGMA = 1.5
 #: How far a person's box is enlarged before it is left out: each side and the top by this share of its
@@ -251,16 +258,17 @@ def estimate_travel(tracks: PointTracks, K: np.ndarray, rotations: np.ndarray, u
         up: ``[3]`` the floor's unit normal (pointing up) in frame 0's camera axes; ``offset``: ``d``
             with ``up · X + d = 0`` on the floor (the first camera's height, metres). When fewer than
             :data:`SETTLED` of the frames are located under it, normals tilted from it by
-            :data:`TILT_STEPS_DEG` are tried as well (the bodies' floor can be several degrees off, most
-            of all before the camera's travel is known), and the one that locates the most frames
-            (then the smallest reprojection error) is kept.
+            :data:`TILT_STEPS_DEG` are tried as well (when it locates at least :data:`SEARCH_FROM`:
+            the bodies' floor can be several degrees off, most of all before the camera's travel is
+            known), and the one that locates the most frames (then the smallest reprojection error)
+            is kept.
     """
     n = len(rotations)
     K = np.asarray(K, np.float64)
     best_up = np.asarray(up, np.float64)
     best = _locate(tracks, K, rotations, best_up, offset)
     for step in TILT_STEPS_DEG:
-        if best[2].mean() >= SETTLED:
+        if not SEARCH_FROM <= best[2].mean() < SETTLED:  # located: no need; hardly at all: no floor to find
             break
         centre = best_up
         for normal in _tilted(centre, step):

@@ -207,6 +207,6 @@ def _world(
         boxes = person_boxes(trk.keypoints, trk.has_person)
         motion = camera_rotations(info, start, end, kps.camera, K, boxes, progress)
         rotations = None if motion.static else motion.rotations
-        travel = camera_travel(info, start, end, K, boxes, progress) if settings.camera_travel else None
+        travel = camera_travel(info, start, end, K, boxes, motion, progress) if settings.camera_travel else None
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup,
                              scene_axes(kps.camera, K), travel)  # fmt: skip

@@ -203,7 +203,7 @@ def _world_stage(
         boxes = np.stack([person_boxes(t.keypoints, t.has_person) for t in trks], 1)  # [N, P, 4]: everyone masked
         motion = camera_rotations(ctx.info, ctx.start, ctx.end, camera, K, boxes, progress)
         rotations = None if motion.static else motion.rotations
-        travel = camera_travel(ctx.info, ctx.start, ctx.end, K, boxes, progress) if settings.camera_travel else None
+        travel = camera_travel(ctx.info, ctx.start, ctx.end, K, boxes, motion, progress) if settings.camera_travel else None
     worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup,
                              scene_axes(camera, K), travel)  # fmt: skip
     ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})

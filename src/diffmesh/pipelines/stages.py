@@ -136,14 +136,18 @@ def camera_rotations(info: VideoInfo, start: int, end: int, camera: CameraMotion
     return camera_rotations_from_video(info.path, start, end, K, boxes, progress=progress)
 
 
-def camera_travel(info: VideoInfo, start: int, end: int, K: np.ndarray, boxes: np.ndarray, progress: Progress
-                  ) -> Callable[..., CameraTravel]:  # fmt: skip
+def camera_travel(info: VideoInfo, start: int, end: int, K: np.ndarray, boxes: np.ndarray, motion: CameraMotion,
+                  progress: Progress) -> Callable[..., CameraTravel] | None:  # fmt: skip
     """The world stage's ``travel`` step (:func:`~diffmesh.pipelines.world.people_in_world`): given a
     world frame (its floor and rotations), measure the camera's travel
     (:func:`~diffmesh.geometry.camera_travel.estimate_travel`). The video is decoded and its background
-    followed once, on the first call. ``boxes`` as for :func:`camera_rotations`."""
-    from diffmesh.geometry.camera_travel import estimate_travel, tracks_from_video
+    followed once, on the first call. None where the rotation-only ``motion`` turned less than
+    :data:`~diffmesh.geometry.camera_travel.CHECK_TURN_DEG` (a travelling camera reads as turning; a
+    still one is not worth a second decode). ``boxes`` as for :func:`camera_rotations`."""
+    from diffmesh.geometry.camera_travel import CHECK_TURN_DEG, estimate_travel, tracks_from_video
 
+    if motion.static or motion.angles_deg().max() < CHECK_TURN_DEG:
+        return None
     tracks = []
 
     def measure(frame) -> CameraTravel:  # noqa: ANN001 - a world.WorldFrame (world imports this module's callers)

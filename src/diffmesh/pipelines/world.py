@@ -20,7 +20,7 @@ The model stage places the body in each frame's *camera* frame. This stage
    start and end without a jump (:mod:`diffmesh.pipelines.feet`). (Sliding planted soles along
    their camera rays onto the floor, to take depth from the floor, was tried and dropped: on the
    held-out video benchmark it made WA-MPJPE and jitter worse.)
-5. for a camera that turned, its *travel* (:mod:`diffmesh.geometry.camera_travel`, from the
+5. for a camera that turned (at least a few degrees), its *travel* (:mod:`diffmesh.geometry.camera_travel`, from the
    floor's texture, in metres once step 2 has found the floor): when the camera moved, its pose per
    frame replaces the rotation-only measurement (which a travelling camera also misleads) and
    steps 1-4 run again with each frame's camera centre added, so the trajectories do not carry the
