@@ -77,3 +77,16 @@ def blazepose_like_detections(n: int, missing: list[range]) -> tuple[np.ndarray,
     for r in missing:
         detected[r] = False
     return kp33, world33, detected
+
+
+@pytest.fixture
+def one_opencv_thread() -> Iterator[None]:
+    """One OpenCV thread for the test (``pytestmark = pytest.mark.usefixtures("one_opencv_thread")``): the
+    test machine's other core is often busy; the camera measurements do not depend on the thread count."""
+    import cv2
+
+    old = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield
+    cv2.setNumThreads(old)
+

@@ -5,7 +5,6 @@ homography, and bad input."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -26,13 +25,7 @@ CLIPS = REPO / "benchmarks" / "data" / "video_v1"
 SAMPLE_CLIP = REPO / "src" / "diffmesh" / "assets" / "sample_clip.mp4"
 
 
-@pytest.fixture(autouse=True)
-def _one_opencv_thread() -> Iterator[None]:
-    """One OpenCV thread: the test machine's other core is often busy (results do not depend on it)."""
-    old = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    yield
-    cv2.setNumThreads(old)
+pytestmark = pytest.mark.usefixtures("one_opencv_thread")
 
 
 def _errors_deg(rotations: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -30,12 +29,7 @@ HEIGHT_M = 1.6
 PITCH_DEG = 40.0  # looking down: every pixel sees the floor
 
 
-@pytest.fixture(autouse=True)
-def _one_opencv_thread() -> Iterator[None]:
-    old = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    yield
-    cv2.setNumThreads(old)
+pytestmark = pytest.mark.usefixtures("one_opencv_thread")
 
 
 def _rot(axis: int, deg: float) -> np.ndarray:
