@@ -81,6 +81,8 @@ DETECT_EVERY = 3
 #: step around the best so far).
 TILT_STEPS_DEG = (5.0, 2.5)
 SETTLED = 0.95
+#: ... comparing them on the video's first this many frames.
+SEARCH_FRAMES = 90
 #: ... but only when it locates at least this share (below it the floor has too little texture to
 #: find the camera on, whatever its tilt: a plain or striped floor, or a camera that only turns).
 SEARCH_FROM = 0.2
@@ -267,17 +269,22 @@ def estimate_travel(tracks: PointTracks, K: np.ndarray, rotations: np.ndarray, u
     K = np.asarray(K, np.float64)
     best_up = np.asarray(up, np.float64)
     best = _locate(tracks, K, rotations, best_up, offset)
-    for step in TILT_STEPS_DEG:
-        if not SEARCH_FROM <= best[2].mean() < SETTLED:  # located: no need; hardly at all: no floor to find
-            break
-        centre = best_up
-        for normal in _tilted(centre, step):
-            found = _locate(tracks, K, rotations, normal, offset)
-            if (found[2].sum(), -found[3]) > (best[2].sum(), -best[3]):
-                best, best_up = found, normal
-    if not np.array_equal(best_up, up):
-        logger.debug("camera travel: the floor's normal tilted by %.1f degrees locates the camera best",
-                     np.degrees(np.arccos(min(1.0, float(best_up @ np.asarray(up, np.float64))))))  # fmt: skip
+    if SEARCH_FROM <= best[2].mean() < SETTLED:  # located: no need; hardly at all: no floor to find
+        # the tilts are compared on the first SEARCH_FRAMES frames (a long video costs no more)
+        m = min(n, SEARCH_FRAMES)
+        head = _head(tracks, m)
+        scored = _locate(head, K, rotations[:m], best_up, offset)
+        for step in TILT_STEPS_DEG:
+            for normal in _tilted(best_up, step):
+                found = _locate(head, K, rotations[:m], normal, offset)
+                if (found[2].sum(), -found[3]) > (scored[2].sum(), -scored[3]):
+                    scored, best_up = found, normal
+            if scored[2].mean() >= SETTLED:
+                break
+        if not np.array_equal(best_up, up):
+            best = _locate(tracks, K, rotations, best_up, offset)
+            logger.debug("camera travel: the floor's normal tilted by %.1f degrees locates the camera best",
+                         np.degrees(np.arccos(min(1.0, float(best_up @ np.asarray(up, np.float64))))))  # fmt: skip
     R_out, c_out, located, residual = best
     c_smooth = _smooth(c_out, SMOOTH_SIGMA)
     c_smooth -= c_smooth[0]
@@ -287,6 +294,12 @@ def estimate_travel(tracks: PointTracks, K: np.ndarray, rotations: np.ndarray, u
                 int(located.sum()), n, residual,
                 "" if travelling else " (taken as not travelling: the rotation-only measurement stands)")  # fmt: skip
     return CameraTravel(R_out, c_smooth, located, travelling, travel)
+
+
+def _head(tracks: PointTracks, m: int) -> PointTracks:
+    """The sightings of the first ``m`` frames."""
+    keep = tracks.frame < m
+    return PointTracks(tracks.frame[keep], tracks.track[keep], tracks.xy[keep], min(m, tracks.num_frames))
 
 
 def _tilted(up: np.ndarray, deg: float) -> list[np.ndarray]:
