@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_video_accuracy import machine, score_3d, score_world  # noqa: E402
+from bench_video_accuracy import hip_midpoint, machine, score_3d, score_world, true_world_joints  # noqa: E402
 
 from diffmesh.conventions import H36M_JOINTS, LIMB_JOINTS, limb_indices  # noqa: E402
 
@@ -195,8 +195,6 @@ def _still_wander(res: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> floa
     """For a true person who stands still (hips within :data:`STILL_M` of their mean, horizontally): the
     mean horizontal distance (metres) of the returned world hips from their own mean; NaN otherwise
     (or without world keys)."""
-    from bench_video_accuracy import hip_midpoint, true_world_joints
-
     true_hips = hip_midpoint(true_world_joints(gt, np.arange(len(gt["joints_cam"]))))[:, :2]  # Anny: z up
     if np.linalg.norm(true_hips - true_hips.mean(0), axis=1).max() > STILL_M or "joints_3d_world" not in res:
         return float("nan")

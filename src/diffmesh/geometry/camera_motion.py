@@ -155,7 +155,8 @@ def rotation_angles_deg(rotations: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(np.linalg.norm(axis, axis=-1) / 2.0, cos))
 
 
-def _require_cv2() -> ModuleType:
+def require_cv2() -> ModuleType:
+    """OpenCV, imported on first use, or one clear ImportError (the camera measurements need it)."""
     try:
         import cv2
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -264,7 +265,7 @@ class RotationTracker:
             raise ValueError(f"max_side must be at least 32 pixels, got {max_side}")
         if min_points < 1:
             raise ValueError(f"min_points must be at least 1, got {min_points}")
-        self.cv2 = _require_cv2()
+        self.cv2 = require_cv2()
         self.max_side, self.min_points, self.static_deg = max_side, min_points, static_deg
         self.rotations: list[np.ndarray] = []
         self.tracked: list[int] = []

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffmesh.geometry.camera_motion import require_cv2
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["PointTracks", "CameraTravel", "track_background", "estimate_travel", "tracks_from_video",
@@ -126,14 +128,6 @@ class CameraTravel:
     travel_m: float
 
 
-def _require_cv2():  # noqa: ANN202
-    try:
-        import cv2
-    except ImportError as e:  # pragma: no cover - OpenCV comes with the [video] extra
-        raise ImportError("measuring the camera's travel needs OpenCV: pip install 'diffmesh[video]'") from e
-    return cv2
-
-
 def _mask(shape: tuple[int, int], boxes: np.ndarray | None, scale: float) -> np.ndarray:
     """uint8 mask of the downscaled image: 255 on the background, 0 on every person's enlarged box."""
     mask = np.full(shape, 255, np.uint8)
@@ -190,7 +184,7 @@ def track_background(
     ``boxes``: ``[N, 4]`` or ``[N, P, 4]`` person boxes (x0, y0, x1, y1, full-size pixels; NaN: nobody)
     per frame, left out with a margin. ``progress(stage, done, total)`` is called per frame.
     """
-    cv2 = _require_cv2()
+    cv2 = require_cv2()
     rows_f: list[np.ndarray] = []
     rows_t: list[np.ndarray] = []
     rows_xy: list[np.ndarray] = []
@@ -272,8 +266,9 @@ def estimate_travel(tracks: PointTracks, K: np.ndarray, rotations: np.ndarray, u
     if SEARCH_FROM <= best[2].mean() < SETTLED:  # located: no need; hardly at all: no floor to find
         # the tilts are compared on the first SEARCH_FRAMES frames (a long video costs no more)
         m = min(n, SEARCH_FRAMES)
-        head = _head(tracks, m)
-        scored = _locate(head, K, rotations[:m], best_up, offset)
+        whole = m == n  # then the first try already is the head's, and the winner is the whole video's
+        head = tracks if whole else _head(tracks, m)
+        scored = best if whole else _locate(head, K, rotations[:m], best_up, offset)
         for step in TILT_STEPS_DEG:
             for normal in _tilted(best_up, step):
                 found = _locate(head, K, rotations[:m], normal, offset)
@@ -282,7 +277,7 @@ def estimate_travel(tracks: PointTracks, K: np.ndarray, rotations: np.ndarray, u
             if scored[2].mean() >= SETTLED:
                 break
         if not np.array_equal(best_up, up):
-            best = _locate(tracks, K, rotations, best_up, offset)
+            best = scored if whole else _locate(tracks, K, rotations, best_up, offset)
             logger.debug("camera travel: the floor's normal tilted by %.1f degrees locates the camera best",
                          np.degrees(np.arccos(min(1.0, float(best_up @ np.asarray(up, np.float64))))))  # fmt: skip
     R_out, c_out, located, residual = best
@@ -316,7 +311,7 @@ def _locate(tracks: PointTracks, K: np.ndarray, rotations: np.ndarray, up: np.nd
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:  # fmt: skip
     """Module steps 2-3 under one floor: rotations ``[N, 3, 3]``, centres ``[N, 3]`` (unsmoothed),
     located ``[N]`` and the mean reprojection error of the inliers (px; inf when nothing was located)."""
-    cv2 = _require_cv2()
+    cv2 = require_cv2()
     Kinv = np.linalg.inv(K)
     residuals: list[float] = []
     n = len(rotations)

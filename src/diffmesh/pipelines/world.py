@@ -301,7 +301,7 @@ def person_in_world(
         + to_world[:, :3, 3] - rest_root  # fmt: skip
     # 4. contacts, and the clean-up: planted feet stay put (their horizontal velocity is removed from the body's)
     soles_w = soles @ W.T - W @ origin
-    camera_w = ((c - origin) @ W.T)[:, None]  # [N, 1, 3] each frame's camera centre
+    camera_w = to_world[:, None, :3, 3]  # [N, 1, 3] each frame's camera centre
     contact = foot_contacts(soles_w, fps, camera_w) & valid[:, None]
     before = sliding_mm(soles_w, contact)
     corr = np.zeros((n, 3))
