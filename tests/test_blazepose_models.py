@@ -70,6 +70,26 @@ def test_models_differ_and_full_is_unchanged_after_another() -> None:
     assert not np.array_equal(out["full"][0], out["lite"][0])
 
 
+@pytest.mark.parametrize("model", ["full", "lite"])
+def test_detector_threads_are_set_and_change_no_landmark(model: str) -> None:
+    """Two XNNPACK threads: the graph's inference nodes say so, and every landmark of a tracked clip
+    is the same to the bit as on mediapipe's one thread."""
+    from diffmesh.pipelines.keypoints import PoseDetector
+
+    frames = _frames(5)
+    out = {}
+    for threads in (1, 2):
+        with PoseDetector(model=model, threads=threads) as det:
+            config = det._pose._graph.text_config
+            assert config.count("num_threads: 2") == (2 if threads == 2 else 0), config
+            out[threads] = [det.detect_with_world(image) for image in frames]
+    for one, two in zip(out[1], out[2]):
+        np.testing.assert_array_equal(one[0], two[0])
+        np.testing.assert_array_equal(one[1], two[1])
+    with pytest.raises(ValueError, match="detector threads must be an integer >= 1, got 0"):
+        PoseDetector(threads=0)
+
+
 def test_bad_names_and_damaged_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match=r"detector model 'medium' is not one of lite, full, heavy"):
         blazepose_models.model_complexity("medium")

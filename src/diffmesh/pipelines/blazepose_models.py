@@ -11,6 +11,9 @@ off. Nothing is written into site-packages and nothing is fetched.
 
 Measured (docs/benchmarks.md §5.5): ``heavy`` is the most accurate and the slowest (about 3x
 ``full``'s time per frame), ``lite`` the fastest.
+
+The same hook sets how many threads the graph's networks run on (:func:`landmark_model`'s
+``threads``; mediapipe's desktop graph uses one and has no setting for it).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity", "model_status"]
+__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity", "model_status",
+           "one_person_detector_threads"]
 
 #: The landmark models, in mediapipe's ``model_complexity`` order.
 DETECTOR_MODELS = ("lite", "full", "heavy")
@@ -42,6 +46,15 @@ _LANDMARK = "mediapipe/modules/pose_landmark/pose_landmark_{}.tflite"
 _DETECTION = "mediapipe/modules/pose_detection/pose_detection.tflite"
 _resource_dir: Path | None = None
 _patching = threading.Lock()  # mediapipe's module globals are swapped while a detector is built
+
+
+def one_person_detector_threads() -> int:
+    """XNNPACK threads for the one-person keypoint pass: two where there are two cores. Beside it run
+    only the decoder, the camera measurement and the network's windows, which leave the second core
+    half idle (the pass is 20 % faster on 2 cores, docs/benchmarks.md §7.4). The several-people pass
+    keeps one: its searches for newcomers run on a thread of their own, and two-thread detectors
+    beside them were no faster there."""
+    return min(2, os.cpu_count() or 1)
 
 
 def check_detector_model(name: str) -> str:
@@ -100,30 +113,67 @@ def _resources(mp_root: Path) -> Path:
 
 
 @contextmanager
-def landmark_model(mp: Any, name: str) -> Iterator[int]:
-    """While a pose solution is built inside the block, it reads the ``name`` landmark model; yields
-    its ``model_complexity``. ``full`` changes nothing (the wheel's own files)."""
+def landmark_model(mp: Any, name: str, threads: int = 1) -> Iterator[int]:
+    """While a pose solution is built inside the block, it reads the ``name`` landmark model and its
+    networks run on ``threads`` XNNPACK threads; yields its ``model_complexity``. ``full`` on one
+    thread changes nothing (the wheel's own files and graph).
+
+    mediapipe's desktop graph runs each network on one thread and its pose solution has no setting
+    for it: the thread count is written into the expanded graph's inference nodes
+    (``InferenceCalculatorOptions.delegate.xnnpack.num_threads``) as the solution builds it. XNNPACK
+    splits each layer's outputs between its threads, so the landmarks are the same to the bit
+    (``tests/test_blazepose_models.py``).
+    """
     complexity = model_complexity(name)
-    if name == DEFAULT_DETECTOR_MODEL:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"detector threads must be an integer >= 1, got {threads!r}")
+    if name == DEFAULT_DETECTOR_MODEL and threads == 1:
         yield complexity
         return
     from mediapipe.python import solution_base
     from mediapipe.python.solutions import pose as pose_solution
 
-    with _patching:
-        folder = _resources(Path(mp.__file__).resolve().parent.parent)
+    if name != DEFAULT_DETECTOR_MODEL:
+        with _patching:
+            folder = _resources(Path(mp.__file__).resolve().parent.parent)
     real_util, real_download = solution_base.resource_util, pose_solution._download_oss_pose_landmark_model
+    real_options = solution_base.SolutionBase._modify_calculator_options
 
     class _Resources:  # the solution sets mediapipe's resource folder to the wheel's: ours instead
         @staticmethod
         def set_resource_dir(_: str) -> None:
             real_util.set_resource_dir(str(folder))
 
+    threaded = []
+
+    def _options(self: Any, graph: Any, params: Any) -> None:  # called once with the expanded graph
+        real_options(self, graph, params)
+        _set_network_threads(graph, threads)
+        threaded.append(True)
+
     with _patching:
-        solution_base.resource_util = _Resources()
-        pose_solution._download_oss_pose_landmark_model = lambda _: None
+        if name != DEFAULT_DETECTOR_MODEL:
+            solution_base.resource_util = _Resources()
+            pose_solution._download_oss_pose_landmark_model = lambda _: None
+        solution_base.SolutionBase._modify_calculator_options = _options
         try:
             yield complexity
         finally:
             solution_base.resource_util = real_util
             pose_solution._download_oss_pose_landmark_model = real_download
+            solution_base.SolutionBase._modify_calculator_options = real_options
+    if not threaded:
+        raise RuntimeError("mediapipe's pose solution was built without its calculator options: the detector's "
+                           "threads could not be set (mediapipe 0.10.21 expected)")
+
+
+def _set_network_threads(graph: Any, threads: int) -> None:
+    """Set XNNPACK's thread count in every inference node of an expanded mediapipe graph."""
+    from mediapipe.calculators.tensor import inference_calculator_pb2
+
+    ext = inference_calculator_pb2.InferenceCalculatorOptions.ext
+    nodes = [n for n in graph.node if n.calculator.startswith("InferenceCalculator")]
+    if not nodes:
+        raise RuntimeError("mediapipe's pose graph has no inference node to give threads to (mediapipe 0.10.21 expected)")
+    for node in nodes:
+        node.options.Extensions[ext].delegate.xnnpack.num_threads = threads

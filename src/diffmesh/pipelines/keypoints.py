@@ -31,7 +31,7 @@ import numpy as np
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
 from diffmesh.geometry.camera_motion import CameraMotion, RotationTracker
 from diffmesh.io.video import VideoInfo, iter_frames
-from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model, landmark_model
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model, landmark_model, one_person_detector_threads
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.stages import person_boxes
@@ -105,6 +105,8 @@ class PoseDetector:
         quiet: while the detector is open, mediapipe's native log lines on stderr go to
             :mod:`logging` at DEBUG level instead (:mod:`diffmesh.pipelines.native_logs`).
         model: the landmark model, one of :data:`~diffmesh.pipelines.blazepose_models.DETECTOR_MODELS`.
+        threads: XNNPACK threads for its networks (mediapipe's own: 1). The landmarks are the same
+            for any number; more are faster where the cores are free.
 
     Call :meth:`detect` per frame, in order; use as a context manager or call :meth:`close`.
     """
@@ -124,6 +126,7 @@ class PoseDetector:
         static_image_mode: bool = False,
         quiet: bool = True,
         model: str = DEFAULT_DETECTOR_MODEL,
+        threads: int = 1,
     ) -> None:
         check_detector_model(model)
         mp = _require_mediapipe()
@@ -134,7 +137,7 @@ class PoseDetector:
         if quiet:
             self._quiet.enter_context(native_logs_to_logging(logger))
         try:
-            with landmark_model(mp, model) as complexity:
+            with landmark_model(mp, model, threads) as complexity:
                 self._pose = mp.solutions.pose.Pose(
                     static_image_mode=static_image_mode,
                     model_complexity=complexity,
@@ -370,8 +373,9 @@ def detect_video(
     world33 = np.zeros((n, len(BLAZEPOSE_JOINTS), 3), dtype=np.float32)
     detected = np.zeros(n, dtype=bool)
     count = 0
-    with PoseDetector(min_detection_confidence=min_detection_confidence, model=detector_model) as det, CameraPass(camera_K) as camera:
-        # one decoder thread (the prefetcher) on the core the single-threaded detector leaves free
+    with PoseDetector(min_detection_confidence=min_detection_confidence, model=detector_model,
+                      threads=one_person_detector_threads()) as det, CameraPass(camera_K) as camera:
+        # one decoder thread (the prefetcher) beside the detector
         for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
             i = frame.index - start
             found = det.detect_with_world(frame.image)
