@@ -120,7 +120,7 @@ def render_people_overlay(
                     here = [(c.vertices(i) + t[i], b.color) for b, c, s, t in zip(bodies, chunks, shows, transls) if s[i]]
                     here.sort(key=lambda vc: -float(vc[0][:, 2].mean()))  # farthest first
                     for verts, color in here:
-                        img = r.render(verts, faces, K, background=img, color=color, alpha=0.8).image
+                        img = r.render(verts, faces, K, background=img, color=color, alpha=0.8, cull_back_faces=True).image
                     if side_view and here:
                         img = np.concatenate([img, render_side_view(r, here[-1][0], faces, K).image], axis=1)
                     elif side_view:

@@ -114,6 +114,7 @@ class OpenGLRasterizer:
             # camera is counter-clockwise on screen: the GL default front face.
             ctx.front_face = "ccw"
             self._renderer_string = str(ctx.info.get("GL_RENDERER", "unknown"))
+        self._culling = False  # CULL_FACE (GL's default cull_face: "back")
         self._vbo: Any = None
         self._ibo: Any = None
         self._vao: Any = None
@@ -150,6 +151,7 @@ class OpenGLRasterizer:
         color: np.ndarray,
         smooth: bool,
         znear: float,
+        cull_back_faces: bool = False,
     ) -> Fragments:
         """Rasterise checked inputs (faces already limited to those in front of ``znear``)."""
         if self._ctx is None:
@@ -187,6 +189,11 @@ class OpenGLRasterizer:
             self._ibo.write(np.ascontiguousarray(index).tobytes())
             self._prog["proj"].write(projection_matrix(K, W, H, near, far).T.astype(np.float32).tobytes())
             self._prog["color"].value = tuple(float(c) for c in color)
+            if cull_back_faces != self._culling:
+                import moderngl
+
+                (self._ctx.enable if cull_back_faces else self._ctx.disable)(moderngl.CULL_FACE)
+                self._culling = cull_back_faces
             self._fbo.use()
             self._fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=gl_box)
             self._vao.render(vertices=index.size)

@@ -98,6 +98,7 @@ class Renderer:
         color: tuple[float, float, float] = DEFAULT_COLOR,
         alpha: float = 1.0,
         smooth: bool = True,
+        cull_back_faces: bool = False,
     ) -> RenderResult:
         """Render one mesh over a background.
 
@@ -109,6 +110,9 @@ class Renderer:
             color: mesh RGB in [0, 1].
             alpha: mesh opacity in [0, 1] over the background.
             smooth: interpolate vertex normals (True) or shade each face flat (False).
+            cull_back_faces: skip faces whose winding turns away from the camera. For a closed mesh
+                wound outward (the body models) they are hidden anyway, so the image is the same and
+                the rasteriser does about half the work; an open mesh shows no inside through its holes.
 
         Returns:
             :class:`RenderResult` with the composited ``image``, the coverage ``mask`` and ``depth``.
@@ -119,7 +123,7 @@ class Renderer:
         rgb, alpha = check_color(color, alpha)
         canvas = check_background(background, self.width, self.height)
         tri = faces_in_front(verts, tri, self.znear)
-        frags = self._impl.draw(verts, tri, k, rgb, smooth, self.znear)
+        frags = self._impl.draw(verts, tri, k, rgb, smooth, self.znear, cull_back_faces)
         return composite(canvas, frags, alpha)
 
 

@@ -54,6 +54,7 @@ class TorchRasterizer:
         color: np.ndarray,
         smooth: bool,
         znear: float,
+        cull_back_faces: bool = False,
     ) -> Fragments:
         """Rasterise checked inputs (see ``diffmesh.render.core``) into sparse shaded fragments."""
         W, H = self.width, self.height
@@ -82,6 +83,8 @@ class TorchRasterizer:
         # Twice the signed screen area; < 0 means the face turns its winding-front to the camera.
         area2 = (fu[:, 1] - fu[:, 0]) * (fw[:, 2] - fw[:, 0]) - (fu[:, 2] - fu[:, 0]) * (fw[:, 1] - fw[:, 0])
         keep = in_front & (bw > 0) & (bh > 0) & (area2.abs() > 1e-12)
+        if cull_back_faces:
+            keep &= area2 < 0
         kept = keep.nonzero().squeeze(1)  # [Fk] original face ids
         if kept.numel() == 0:
             return empty
