@@ -136,6 +136,7 @@ def test_a_photo_of_two_people_gives_both(tmp_path: Path) -> None:
         (["--person", "1", "--max-people", "1"], "max_people=1 follows one"),
         (["--person", "1", "--keypoints", "kp.json"], "a keypoint file gives one person"),
         (["--max-people", "2", "--keypoints", "kp.json"], "needs the detector"),
+        (["--detector-threads", "-1"], "detector_threads must be an integer >= 0 (0: the default for the pass), got -1"),
     ],
 )
 def test_bad_people_arguments(args: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

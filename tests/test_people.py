@@ -210,6 +210,7 @@ def test_shadow_rule_keeps_someone_standing_at_the_side() -> None:
         ({"min_detection_confidence": 1.5}, r"min_detection_confidence must be in \(0, 1\], got 1.5"),
         ({"min_height": 0}, "min_height must be a positive number"),
         ({"tile_every": 0}, r"tile_every must be an integer >= 1 \(discoveries\), got 0; the default is 1"),
+        ({"detector_threads": 0}, r"detector_threads must be an integer >= 1, got 0; the default is 1"),
     ],
 )
 def test_bad_arguments(kw: dict, match: str) -> None:

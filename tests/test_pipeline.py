@@ -195,6 +195,8 @@ def test_thread_default_leaves_half_the_cores_free(monkeypatch: pytest.MonkeyPat
     monkeypatch.undo()
     with pytest.raises(ValueError, match="threads must be >= 0"):
         InferSettings(threads=-1)
+    with pytest.raises(ValueError, match=r"detector_threads must be an integer >= 0 \(0: the default for the pass\), got 1.5"):
+        InferSettings(detector_threads=1.5)  # type: ignore[arg-type]
     old = torch.get_num_threads()
     with torch_threads(old + 1):
         assert torch.get_num_threads() == old + 1
@@ -280,6 +282,38 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path, m
     s4 = run(video, out, InferSettings(flip=True, static_camera=True, max_people=max_people), tiny_bundle(), overlay=False,
              animation=False)  # fmt: skip
     assert s4.cached_stages == [keypoints, mesh]
+
+
+@pytest.mark.parametrize("max_people", [None, 1], ids=["everyone", "one-person-recipe"])
+def test_detector_threads_reach_the_followers_and_change_nothing(walk: tuple[Path, dict], tmp_path: Path,
+                                                                max_people: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``detector_threads`` goes to every detector that follows a person (a search keeps one thread);
+    the 0 default is half the cores with one person and 1 with several; the keypoints are the same."""
+    from diffmesh.pipelines import InferSettings, keypoints, run
+    from diffmesh.pipelines.threads import default_threads
+
+    asked: list[tuple[int, bool]] = []
+    real = keypoints.PoseDetector.__init__
+
+    def spy(self, *args, **kw) -> None:  # type: ignore[no-untyped-def]
+        static = kw.get("static_image_mode", args[2] if len(args) > 2 else False)
+        asked.append((kw.get("threads", 1), static))
+        real(self, *args, **kw)
+
+    monkeypatch.setattr(keypoints.PoseDetector, "__init__", spy)
+    video, _ = walk
+    kp = {}
+    for threads in (0, 2):
+        asked.clear()
+        out = tmp_path / f"t{threads}"
+        run(video, out, InferSettings(max_people=max_people, detector_threads=threads, end=12), tiny_bundle(),
+            overlay=False, animation=False)  # fmt: skip
+        kp[threads] = np.load(out / "result.npz")["keypoints_2d"]
+        followers = {t for t, static in asked if not static}
+        default = default_threads() if max_people == 1 else 1
+        assert followers == {threads or default}, asked
+        assert all(t == 1 for t, static in asked if static), asked  # the searches' detector
+    np.testing.assert_array_equal(kp[0], kp[2])
 
 
 def test_default_weights_recover_the_known_motion(walk: tuple[Path, dict], tmp_path: Path) -> None:

@@ -29,8 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity", "model_status",
-           "one_person_detector_threads"]
+__all__ = ["DETECTOR_MODELS", "DEFAULT_DETECTOR_MODEL", "check_detector_model", "landmark_model", "model_complexity", "model_status"]
 
 #: The landmark models, in mediapipe's ``model_complexity`` order.
 DETECTOR_MODELS = ("lite", "full", "heavy")
@@ -46,15 +45,6 @@ _LANDMARK = "mediapipe/modules/pose_landmark/pose_landmark_{}.tflite"
 _DETECTION = "mediapipe/modules/pose_detection/pose_detection.tflite"
 _resource_dir: Path | None = None
 _patching = threading.Lock()  # mediapipe's module globals are swapped while a detector is built
-
-
-def one_person_detector_threads() -> int:
-    """XNNPACK threads for the one-person keypoint pass: two where there are two cores. Beside it run
-    only the decoder, the camera measurement and the network's windows, which leave the second core
-    half idle (the pass is 20 % faster on 2 cores, docs/benchmarks.md §7.4). The several-people pass
-    keeps one: its searches for newcomers run on a thread of their own, and two-thread detectors
-    beside them were no faster there."""
-    return min(2, os.cpu_count() or 1)
 
 
 def check_detector_model(name: str) -> str:

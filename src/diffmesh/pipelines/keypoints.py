@@ -31,11 +31,11 @@ import numpy as np
 from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36m, blazepose_world_to_h36m, coco_to_h36m, halpe_to_h36m
 from diffmesh.geometry.camera_motion import CameraMotion, RotationTracker
 from diffmesh.io.video import VideoInfo, iter_frames
-from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model, landmark_model, one_person_detector_threads
+from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model, landmark_model
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.stages import person_boxes
-from diffmesh.pipelines.threads import prefetch
+from diffmesh.pipelines.threads import default_threads, prefetch
 from diffmesh.pipelines.tracking import follow_person
 
 logger = logging.getLogger(__name__)
@@ -353,6 +353,7 @@ def detect_video(
     estimate_focal: bool = False,
     detector_model: str = DEFAULT_DETECTOR_MODEL,
     listener: FrameListener | None = None,
+    detector_threads: int = 1,
 ) -> FrameKeypoints:
     """Decode frames ``[start, end)`` and run BlazePose (the ``detector_model`` landmark model) on
     each (``frame_indices`` are video frame indices).
@@ -364,6 +365,7 @@ def detect_video(
     ``estimate_focal``: its focal length too, where the camera turns enough to show it
     (:meth:`~diffmesh.geometry.camera_motion.RotationTracker.estimate_focal`). ``listener(i, landmarks,
     world)`` hears each frame's detection as it is made (``i`` from 0; None, None without a person).
+    ``detector_threads``: XNNPACK threads of the detector (:class:`PoseDetector`).
 
     Raises:
         ValueError: the video is truncated or corrupt (fewer frames decode than it declares).
@@ -374,7 +376,7 @@ def detect_video(
     detected = np.zeros(n, dtype=bool)
     count = 0
     with PoseDetector(min_detection_confidence=min_detection_confidence, model=detector_model,
-                      threads=one_person_detector_threads()) as det, CameraPass(camera_K) as camera:
+                      threads=detector_threads) as det, CameraPass(camera_K) as camera:
         # one decoder thread (the prefetcher) beside the detector
         for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
             i = frame.index - start
@@ -479,4 +481,4 @@ def find_keypoints(
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
     return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, settings.measure_focal,
-                        settings.detector_model, listener)
+                        settings.detector_model, listener, settings.detector_threads or default_threads())

@@ -6,18 +6,17 @@ downloaded at run time, so people are found with several copies of it. Where the
 they look like, :mod:`~diffmesh.pipelines.appearance`.
 
 * **one detector per person** (:class:`~diffmesh.pipelines.keypoints.PoseDetector`, video mode)
-  sees the whole frame while nobody else is followed (as the one-person detector does: a lone
-  person's keypoints do not depend on ``max_people``), else a square crop around the person's last box (``CROP_MARGIN`` times its larger side, inside
-  the image where it fits, else padded; resized to ``CROP_SIZE``), the others' boxes painted over;
-  landmarks are mapped back to image pixels. The crop stays put until the person drifts
-  (``RECROP_SHIFT``): the detector's tracking and smoothing see a steady image;
+  sees the whole frame while nobody else is followed (a lone person's keypoints do not depend on
+  ``max_people``), else a square crop around the person's last box (``CROP_MARGIN`` times its larger
+  side, inside the image where it fits, else padded; resized to ``CROP_SIZE``), the others' boxes
+  painted over; landmarks are mapped back to image pixels. The crop stays put until the person
+  drifts (``RECROP_SHIFT``): the detector's tracking and smoothing see a steady image;
 * **discovery** (:mod:`~diffmesh.pipelines.discovery`): on frame 0, every ``discover_every`` frames
   and while nobody is followed, a static-image detector searches the frame (about once a second,
   :data:`TILE_SECONDS`, its tiles too) with the people found painted over. While one person is
-  followed it searches on its own thread, its result taken ``discovery_lag`` frames later. A newcomer is
-  followed *back* through the frames since the search before, and *forward* to the current frame. A
-  newcomer lying from the feet of someone found (``SHADOW_FOOT_DISTANCE``, ``SHADOW_TILT_DEG``) is
-  taken for their shadow;
+  followed it searches on its own thread, its result taken ``discovery_lag`` frames later. A newcomer
+  is followed *back* through the frames since the search before, and *forward* to the current frame;
+  one lying from the feet of someone found (``SHADOW_FOOT_DISTANCE``, ``SHADOW_TILT_DEG``) is a shadow;
 * **identity**: each person's detector keeps them. A detection that jumps (``refinds``) or whose
   box shrinks or grows by more than :data:`MAX_GROWTH` in one frame (half a person hidden by
   another, one skeleton over two people) is rejected, and so is one that, while two people
@@ -31,8 +30,8 @@ they look like, :mod:`~diffmesh.pipelines.appearance`.
   every place held by someone in view, discovery does not run). Two detectors on one person (``DUPLICATE_IOU``,
   ``DUPLICATE_DISTANCE``): the older id keeps them, the younger gets a fresh detector.
 
-People shorter than ``min_height`` pixels (landmark box) are ignored: BlazePose is unreliable
-on small crops. Limits: someone entering where a person left less than ``max_gap`` frames before
+People shorter than ``min_height`` pixels (landmark box) are ignored (BlazePose is unreliable
+on small crops). Limits: someone entering where a person left less than ``max_gap`` frames before
 inherits the id unless they look clearly different (:data:`~diffmesh.pipelines.person_track.UNLIKE_SIMILARITY`); a person jumping
 out of their crop between two frames is found again only by the next discovery.
 :meth:`~diffmesh.pipelines.people_keypoints.PeopleKeypoints.person` gives one person as the single-person
@@ -68,9 +67,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["PeopleDetector", "detect_people", "detect_people_video"]
 
 #: From one frame to the next a person's box height changes by less than this factor; a detection
-#: that shrinks or grows more (a person half hidden by another, a skeleton spanning two people) is
-#: rejected: the person is missing in that frame. Not while they are alone (as the one-person
-#: detector: a spin kick's leg can grow the box faster).
+#: that shrinks or grows more (a person half hidden by another, a skeleton spanning two people) is rejected:
+#: the person is missing in that frame. Not while they are alone (a spin kick's leg can grow the box faster).
 MAX_GROWTH = 1.4
 #: Frames between two scheduled searches for new people (the default of ``discover_every``).
 DISCOVER_EVERY = 10
@@ -92,11 +90,11 @@ class PeopleDetector:
     def __init__(self, max_people: int | None = None, discover_every: int = DISCOVER_EVERY, max_gap: int = 30,
                  min_detection_confidence: float = 0.5, min_height: float = 64.0, tiles: bool = True,
                  detector_model: str = DEFAULT_DETECTOR_MODEL, first_frame: int = 0, tile_every: int = 1,
-                 discovery_lag: int = DISCOVERY_LAG) -> None:  # fmt: skip
-        self.detector_model = check_detector_model(detector_model)
+                 discovery_lag: int = DISCOVERY_LAG, detector_threads: int = 1) -> None:  # fmt: skip
+        self.detector_model, self.detector_threads = check_detector_model(detector_model), detector_threads
         _check_arguments(max_people=max_people, discover_every=discover_every, max_gap=max_gap,
                          min_detection_confidence=min_detection_confidence, min_height=min_height, tile_every=tile_every,
-                         discovery_lag=discovery_lag)  # fmt: skip
+                         discovery_lag=discovery_lag, detector_threads=detector_threads)  # fmt: skip
         self.max_people = sys.maxsize if max_people is None else max_people  # None: no cap
         self.discover_every, self.max_gap, self.tile_every = discover_every, max_gap, tile_every
         self.lag = min(discovery_lag, discover_every - 1)  # a search's result is taken before the next search
@@ -122,7 +120,8 @@ class PeopleDetector:
         self.source = detector_source(self.name, detector_model, self.version)
 
     def _new_detector(self) -> PoseDetector:
-        return PoseDetector(self.min_detection_confidence, static_image_mode=False, quiet=False, model=self.detector_model)
+        return PoseDetector(self.min_detection_confidence, static_image_mode=False, quiet=False, model=self.detector_model,
+                            threads=self.detector_threads)
 
     def detect(self, image: np.ndarray) -> dict[int, Found]:
         """Follow and discover people in the next frame (``uint8 [H, W, 3]`` RGB): ``{id: detection}``
@@ -393,6 +392,7 @@ def _check_arguments(**values: Any) -> None:
         "min_height": (lambda v: number(v) and v > 0, "a positive number of pixels", 64),
         "tile_every": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1 (discoveries)", 1),
         "discovery_lag": (lambda v: number(v, (int, np.integer)) and v >= 0, "an integer >= 0 (frames)", DISCOVERY_LAG),
+        "detector_threads": (lambda v: number(v, (int, np.integer)) and v >= 1, "an integer >= 1", 1),
     }
     for name, value in values.items():
         test, expected, default = rules[name]
@@ -408,15 +408,14 @@ def detect_people(
     max_gap: int = 30,
     min_detection_confidence: float = 0.5,
     min_height: float = 64.0,
-    tiles: bool = True,
-    tile_every: int = 1,
+    tiles: bool = True, tile_every: int = 1,
     progress: Progress = no_progress,
     camera_K: np.ndarray | None = None,
     estimate_focal: bool = False,
     detector_model: str = DEFAULT_DETECTOR_MODEL,
     first_frame: int = 0,
     listener: Callable[[int, list[PersonTrack]], None] | None = None,
-    discovery_lag: int = DISCOVERY_LAG,
+    discovery_lag: int = DISCOVERY_LAG, detector_threads: int = 1,
 ) -> PeopleKeypoints:
     """Find and follow people through consecutive frames (see the module docstring).
 
@@ -441,6 +440,7 @@ def detect_people(
         discovery_lag: frames between a scheduled search's frame and the frame its result is taken
             (:data:`~diffmesh.pipelines.discovery.DISCOVERY_LAG`; at most ``discover_every - 1``): the
             search runs on its own thread meanwhile. 0: in line (frame 0 and while nobody is followed, always).
+        detector_threads: XNNPACK threads of each followed person's detector (the searches keep one).
         listener: ``listener(t, tracks)`` after each frame with the people followed then: their ``rows``
             hold every detection so far, newcomers' earlier frames included, final up to frame ``t``
             (from 0; a search taken late may still add detections after it).
@@ -453,7 +453,7 @@ def detect_people(
     """
     total = len(frames) if hasattr(frames, "__len__") else 0
     with PeopleDetector(max_people, discover_every, max_gap, min_detection_confidence, min_height, tiles, detector_model,
-                        first_frame, tile_every, discovery_lag) as det, \
+                        first_frame, tile_every, discovery_lag, detector_threads) as det, \
             CameraPass(camera_K) as camera:  # fmt: skip
         for count, image in enumerate(frames, 1):
             found = det.detect(image)

@@ -50,6 +50,11 @@ class InferSettings:
         batch_windows: windows per network call.
         threads: torch CPU threads for the run (0: :func:`diffmesh.pipelines.threads.default_threads`,
             half the cores, at most 4). Does not change the result.
+        detector_threads: XNNPACK threads of each BlazePose detector that follows a person (mediapipe's
+            own is 1). 0: half the cores, at most 4 (``default_threads``) in the one-person pass, 1 in
+            the several-people pass, whose searches for newcomers take a thread of their own. Does not
+            change the result; 2 on a quiet 2-core machine makes the one-person pass 20 % faster, on a
+            busy one about 2x slower (docs/benchmarks.md §7.4).
         world: put the motion into a gravity-aligned world frame (:mod:`diffmesh.pipelines.world`).
         static_camera: take the camera as not moving (skip measuring its rotation and travel).
         camera_travel: for a camera that turns, also measure its travel from the floor's texture
@@ -80,6 +85,7 @@ class InferSettings:
     device: str = "cpu"
     batch_windows: int = 8
     threads: int = 0
+    detector_threads: int = 0
     world: bool = True
     static_camera: bool = False
     camera_travel: bool = True
@@ -99,6 +105,8 @@ class InferSettings:
         if self.max_people is not None and (isinstance(self.max_people, bool) or not isinstance(self.max_people, int) or self.max_people < 1):
             raise ValueError(f"max_people must be an integer >= 1 (1: one person, N > 1: up to N people) or None (everyone "
                              f"found), got {self.max_people!r}")  # fmt: skip
+        if isinstance(self.detector_threads, bool) or not isinstance(self.detector_threads, int) or self.detector_threads < 0:
+            raise ValueError(f"detector_threads must be an integer >= 0 (0: the default for the pass), got {self.detector_threads!r}")
         if self.person is not None and not self.several_people:
             why = "a keypoint file gives one person (pick it with track_id)" if self.keypoints_file else "max_people=1 follows one"
             raise ValueError(f"person={self.person} picks one of several people's track ids, but {why}; drop one of them")
@@ -125,7 +133,7 @@ class InferSettings:
     def model_stage_parts(self) -> dict[str, Any]:
         """The settings in the model stage's cache key: all but the frame range and keypoint
         source (already in the keypoints key) and those that do not change the result."""
-        neutral = ("start", "end", "keypoints_file", "detector_model", "track_id", "device", "batch_windows", "threads", "max_people", "person",
+        neutral = ("start", "end", "keypoints_file", "detector_model", "track_id", "device", "batch_windows", "threads", "detector_threads", "max_people", "person",
                    *_WORLD_SETTINGS)  # fmt: skip
         return {k: v for k, v in asdict(self).items() if k not in neutral}
 
