@@ -5,6 +5,7 @@
     python benchmarks/bench_pipeline.py --frames 600 --ahead-ab 3           # end to end with / without running windows ahead
     python benchmarks/bench_pipeline.py --frames 150 --detectors 3           # BlazePose lite / full / heavy alone
     python benchmarks/bench_pipeline.py --frames 600 --people-ab 3 [--video V]   # one person: the several-people path's cost
+    python benchmarks/bench_pipeline.py --overlay OUT --video V --repeats 3       # the overlay pass alone, on a run's result
 
 Makes a walking clip with :mod:`diffmesh.pipelines.sample`, times each stage alone (decode,
 detect, model, render, encode, and the render pass as ``run`` does it), then the whole pipeline
@@ -16,6 +17,9 @@ with ``--detectors R`` only the detector, each BlazePose landmark model R times,
 ``--people-ab R`` (on ``--video`` if given) the keypoint pass of the one-person detector against the
 several-people one (searches in line, and beside the follower as by default), then end to end with
 ``max_people=1`` against ``max_people=4``, R times each, interleaved: medians of the paired ratios.
+With ``--overlay OUT`` only the overlay pass (``render_overlay``: decode, pose, draw, encode) is timed
+on the one-person ``OUT/result.npz`` of an earlier ``diffmesh infer V -o OUT --max-people 1``, R times:
+run it with ``PYTHONPATH`` set to two copies of ``src`` to compare code versions.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ def main() -> None:
                     help="only the detector: lite, full and heavy R times each on the same frames (interleaved), medians")
     ap.add_argument("--people-ab", type=int, default=0, metavar="R",
                     help="one person's video: keypoint pass and end to end, one-person against several-people path, R times each")
+    ap.add_argument("--overlay", metavar="OUT", help="only the overlay pass, on OUT/result.npz of a run of --video")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds of --overlay")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
@@ -59,6 +65,9 @@ def main() -> None:
 
     print(f"# {cpu_model_name()}, capability {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    if args.overlay:
+        overlay_alone(Path(args.video), Path(args.overlay), args.repeats, tmp)
+        return
     if args.people_ab:
         video = Path(args.video) if args.video else tmp / "walk.mp4"
         if not args.video:
@@ -147,6 +156,30 @@ def main() -> None:
         print(f"| {name} | {fps:.1f} | {1000 / fps:.1f} |")
     print("\nrun() stage seconds:", s.stage_seconds)
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
+
+
+def overlay_alone(video: Path, out: Path, repeats: int, tmp: Path) -> None:
+    """The overlay pass of a finished one-person run, ``repeats`` times: wall and process CPU seconds."""
+    import numpy as np
+
+    from diffmesh.body import load
+    from diffmesh.io.video import probe_video
+    from diffmesh.pipelines.overlay import render_overlay
+    from diffmesh.pipelines.prediction import MeshSequence
+
+    r = np.load(out / "result.npz")
+    first, n = int(r["frame_indices"][0]), len(r["frame_indices"])
+    mesh = MeshSequence(r["pose_rotmat"].astype(np.float32), r["betas"].astype(np.float32))
+    body, info = load("open"), probe_video(video)  # the packaged weights' body model
+    walls, cpus = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+        render_overlay(info, first, first + n, body, mesh, r["transl"].astype(np.float32), r["valid"], r["K"][0], tmp / "overlay.mp4")
+        c1 = resource.getrusage(resource.RUSAGE_SELF)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)
+    print(f"overlay pass, {n} frames: wall {' / '.join(f'{w:.2f}' for w in walls)} s (median {sorted(walls)[len(walls) // 2]:.2f}), "
+          f"process CPU {' / '.join(f'{c:.2f}' for c in cpus)} s")
 
 
 def detectors(video: Path, repeats: int) -> None:

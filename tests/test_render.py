@@ -290,6 +290,13 @@ def test_culling_back_faces_changes_nothing_on_a_closed_body(renderer):
     differ = (full.image != culled.image).any(axis=2).sum()
     assert differ <= (0 if renderer.backend == "torch" else 0.002 * full.mask.sum()), differ
     assert np.abs(full.depth - culled.depth).max() < 1e-3
+    # normals computed elsewhere (the overlay's posing thread) shade the same, to a level of rounding
+    from diffmesh.render.core import vertex_normals
+
+    normals = vertex_normals(torch.from_numpy(verts).float(), torch.from_numpy(faces)).numpy()
+    given = renderer.render(verts, faces, K, background=bg, alpha=0.8, cull_back_faces=True, normals=normals)
+    np.testing.assert_array_equal(given.mask, culled.mask)
+    assert np.abs(given.image.astype(int) - culled.image.astype(int)).max() <= 1
     # the state does not stick: the next frame without culling draws both sides again
     sv, sf = _sphere(0.4, (0.0, 0.0, 3.0), subdivisions=3)
     inward = sf[:, ::-1].copy()
@@ -384,6 +391,8 @@ def test_auto_picks_opengl_when_available(caplog):
         (dict(background=np.zeros((10, 10, 3), np.uint8)), r"background must be a uint8.*\(10, 10, 3\)"),
         (dict(color=(1.0, 2.0, 0.0)), r"color must be 3 floats in \[0, 1\]"),
         (dict(alpha=1.5), r"alpha must be in \[0, 1\]"),
+        (dict(normals=np.zeros((3, 3))), r"normals must be floating point of shape \[4, 3\].*\(3, 3\); pass normals=None"),
+        (dict(normals=np.full((4, 3), np.inf)), "normals contains NaN or inf"),
     ],
 )
 def test_bad_inputs_raise_value_errors_naming_the_value(kwargs, match):

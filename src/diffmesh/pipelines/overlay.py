@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from diffmesh.io.video import VideoInfo, VideoWriter, iter_frames
 from diffmesh.pipelines.prediction import MeshSequence, body_sequence
 from diffmesh.pipelines.settings import Progress, no_progress
 from diffmesh.pipelines.threads import prefetch, torch_threads
-from diffmesh.render.core import DEFAULT_COLOR
+from diffmesh.render.core import DEFAULT_COLOR, vertex_normals
 
 __all__ = ["PERSON_COLORS", "X264_THREADS", "OverlayBody", "person_color", "render_overlay", "render_people_overlay"]
 
@@ -109,18 +110,18 @@ def render_people_overlay(
     th.start()
     blank = None
     with torch_threads(1):
-        # posed meshes come from their own threads (2 chunks in flight): the body model overlaps drawing
-        chunks = [_Chunks(prefetch(body_sequence(body_model, b.mesh.rotmats, b.mesh.betas, chunk=16, vertices=True), size=2))
-                  for b in bodies]  # fmt: skip
+        # posed meshes and their normals come from their own threads (2 chunks in flight): they overlap drawing
+        chunks = [_Chunks(prefetch(_posed(body_model, b.mesh, body_model.faces.cpu()), size=2)) for b in bodies]
         try:
             with Renderer(info.width, info.height, backend=backend) as r:  # type: ignore[arg-type]
                 for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
                     i = frame.index - start
                     img = frame.image
-                    here = [(c.vertices(i) + t[i], b.color) for b, c, s, t in zip(bodies, chunks, shows, transls) if s[i]]
-                    here.sort(key=lambda vc: -float(vc[0][:, 2].mean()))  # farthest first
-                    for verts, color in here:
-                        img = r.render(verts, faces, K, background=img, color=color, alpha=0.8, cull_back_faces=True).image
+                    here = [(*c.posed(i, t[i]), b.color) for b, c, s, t in zip(bodies, chunks, shows, transls) if s[i]]
+                    here.sort(key=lambda vnc: -float(vnc[0][:, 2].mean()))  # farthest first
+                    for verts, normals, color in here:
+                        img = r.render(verts, faces, K, background=img, color=color, alpha=0.8, cull_back_faces=True,
+                                       normals=normals).image  # fmt: skip
                     if side_view and here:
                         img = np.concatenate([img, render_side_view(r, here[-1][0], faces, K).image], axis=1)
                     elif side_view:
@@ -137,16 +138,26 @@ def render_people_overlay(
         raise enc_error[0]
 
 
-class _Chunks:
-    """Frame ``i``'s vertices from a stream of ``body_sequence`` chunks, read in order."""
+def _posed(body_model: nn.Module, mesh: MeshSequence, faces: torch.Tensor) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """``(rows, vertices [C, V, 3], vertex normals [C, V, 3])`` chunk by chunk: on the posing thread, the
+    drawing thread is spared the normals (a quarter of its time per frame, docs/benchmarks.md §7.4)."""
+    for sl, _, verts in body_sequence(body_model, mesh.rotmats, mesh.betas, chunk=16, vertices=True):
+        assert verts is not None
+        yield sl, verts.numpy(), torch.stack([vertex_normals(v, faces) for v in verts]).numpy()
 
-    def __init__(self, stream: Generator[tuple[slice, Any, Any], None, None]) -> None:
-        self.stream, self.sl, self.verts = stream, slice(0, 0), None
+
+class _Chunks:
+    """Frame ``i``'s posed vertices and normals from a stream of :func:`_posed` chunks, read in order."""
+
+    def __init__(self, stream: Generator[tuple[slice, np.ndarray, np.ndarray], None, None]) -> None:
+        self.stream, self.sl = stream, slice(0, 0)
+        self.verts = self.normals = np.zeros((0, 0, 3), np.float32)
 
     def close(self) -> None:
         self.stream.close()  # a generator: stops its prefetch thread
 
-    def vertices(self, i: int) -> np.ndarray:
+    def posed(self, i: int, transl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame ``i``'s vertices moved by ``transl``, and their normals."""
         while i >= self.sl.stop:
-            self.sl, _, self.verts = next(self.stream)
-        return self.verts[i - self.sl.start].numpy()  # type: ignore[index]
+            self.sl, self.verts, self.normals = next(self.stream)
+        return self.verts[i - self.sl.start] + transl, self.normals[i - self.sl.start]

@@ -97,6 +97,18 @@ def check_verts(verts_cam: ArrayLike) -> np.ndarray:
     return v
 
 
+def check_normals(normals: ArrayLike, num_verts: int) -> np.ndarray:
+    """Return vertex ``normals`` as a float32 ``[V, 3]`` array (any length: shading normalises them)."""
+    n = _to_numpy(normals, "normals")
+    if n.shape != (num_verts, 3) or not np.issubdtype(n.dtype, np.floating):
+        raise ValueError(f"normals must be floating point of shape [{num_verts}, 3] (one per vertex), got {n.dtype} "
+                         f"{tuple(n.shape)}; pass normals=None to compute them from the faces")
+    n = np.ascontiguousarray(n, dtype=np.float32)
+    if not np.isfinite(n).all():
+        raise ValueError("normals contains NaN or inf values; every normal must be finite")
+    return n
+
+
 def check_faces(faces: ArrayLike, num_verts: int) -> np.ndarray:
     """Return ``faces`` as an int64 ``[F, 3]`` array with indices in ``[0, num_verts)``."""
     f = _to_numpy(faces, "faces")

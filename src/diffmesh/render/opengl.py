@@ -152,6 +152,7 @@ class OpenGLRasterizer:
         smooth: bool,
         znear: float,
         cull_back_faces: bool = False,
+        normals: np.ndarray | None = None,
     ) -> Fragments:
         """Rasterise checked inputs (faces already limited to those in front of ``znear``)."""
         if self._ctx is None:
@@ -164,8 +165,8 @@ class OpenGLRasterizer:
             return empty
         v_t, f_t = torch.from_numpy(verts), torch.from_numpy(faces)
         if smooth:
-            normals = vertex_normals(v_t, f_t).numpy()
-            data = np.concatenate([verts, normals], axis=1)  # [V, 6]
+            vn = vertex_normals(v_t, f_t).numpy() if normals is None else normals
+            data = np.concatenate([verts, vn], axis=1)  # [V, 6]
             index = faces.astype(np.int32)
         else:
             # Flat shading needs a normal per face: un-index the mesh (3 vertices per face).

@@ -19,6 +19,7 @@ from diffmesh.render.core import (
     check_color,
     check_faces,
     check_intrinsics,
+    check_normals,
     check_size,
     check_verts,
     composite,
@@ -99,6 +100,7 @@ class Renderer:
         alpha: float = 1.0,
         smooth: bool = True,
         cull_back_faces: bool = False,
+        normals: ArrayLike | None = None,
     ) -> RenderResult:
         """Render one mesh over a background.
 
@@ -113,17 +115,20 @@ class Renderer:
             cull_back_faces: skip faces whose winding turns away from the camera. For a closed mesh
                 wound outward (the body models) they are hidden anyway, so the image is the same and
                 the rasteriser does about half the work; an open mesh shows no inside through its holes.
+            normals: ``[V, 3]`` vertex normals for smooth shading, computed elsewhere (the overlay
+                computes them on the thread that poses the body); None: from the faces here.
 
         Returns:
             :class:`RenderResult` with the composited ``image``, the coverage ``mask`` and ``depth``.
         """
         verts = check_verts(verts_cam)
         tri = check_faces(faces, verts.shape[0])
+        vn = None if normals is None or not smooth else check_normals(normals, verts.shape[0])
         k = check_intrinsics(K)
         rgb, alpha = check_color(color, alpha)
         canvas = check_background(background, self.width, self.height)
         tri = faces_in_front(verts, tri, self.znear)
-        frags = self._impl.draw(verts, tri, k, rgb, smooth, self.znear, cull_back_faces)
+        frags = self._impl.draw(verts, tri, k, rgb, smooth, self.znear, cull_back_faces, vn)
         return composite(canvas, frags, alpha)
 
 

@@ -55,6 +55,7 @@ class TorchRasterizer:
         smooth: bool,
         znear: float,
         cull_back_faces: bool = False,
+        normals: np.ndarray | None = None,
     ) -> Fragments:
         """Rasterise checked inputs (see ``diffmesh.render.core``) into sparse shaded fragments."""
         W, H = self.width, self.height
@@ -137,7 +138,7 @@ class TorchRasterizer:
 
         fid = kept[local]
         if smooth:
-            vn = vertex_normals(v, f)
+            vn = vertex_normals(v, f) if normals is None else torch.from_numpy(normals)
             n = (pw[:, :, None] * vn[f[fid]]).sum(dim=1)  # [N, 3]
         else:
             n = face_normals(v, f)[fid]
