@@ -102,7 +102,7 @@ def test_a_slow_network_does_not_hold_the_detector_back(tmp_path: Path) -> None:
 def test_live_cli_reads_a_file_at_its_frame_rate(tmp_path: Path) -> None:
     make_walk_video(tmp_path / "walk.mp4", 25)
     r = subprocess.run([sys.executable, "-m", "diffmesh.cli", "infer", str(tmp_path / "walk.mp4"), "--live", "-o",
-                        str(tmp_path / "out")], capture_output=True, text=True, timeout=300)  # fmt: skip
+                        str(tmp_path / "out"), "--detector-threads", "2"], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "out" / "live_summary.json").read_text())
     assert s["frames_read"] == 25 and s["frames_processed"] + s["frames_dropped"] == 25 and s["frames_processed"] > 0

@@ -163,9 +163,9 @@ def add_infer_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="threads of each BlazePose detector that follows a person (0: half the cores, at most 4, with "
-        "--max-people 1, else 1). 2 on a quiet 2-core machine makes --max-people 1 about 20%% faster, on a busy "
-        "one about 2x slower; results are the same",
+        help="threads of each BlazePose detector that follows a person (0: half the cores, at most 4, for one "
+        "person (--max-people 1, --live), else 1). 2 on a quiet 2-core machine makes --max-people 1 about 20%% "
+        "faster, on a busy one about 2x slower; results are the same",
     )
 
 
@@ -260,13 +260,15 @@ def _run_live(args: argparse.Namespace) -> int:
     if args.live_preview is not None:
         parse_preview_address(args.live_preview)
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
-    settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads, detector_blend=args.detector_blend)
+    settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads, detector_blend=args.detector_blend,
+                             detector_threads=args.detector_threads)  # fmt: skip
     with torch_threads(settings.threads or default_threads()):
         model = prepare_model(bundle, settings)
         summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
                            realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc,
                            detector_model=args.detector_model, detector_blend=detector_blend_weight(bundle, settings),
-                           preview=args.live_preview, delay=args.live_delay)  # fmt: skip
+                           preview=args.live_preview, delay=args.live_delay,
+                           detector_threads=settings.detector_threads or default_threads())  # fmt: skip
     print(
         f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
         f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "

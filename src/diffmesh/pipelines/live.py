@@ -153,6 +153,7 @@ def run_live(
     detector_blend: float = 0.0,
     preview: str | None = None,
     delay: int = 0,
+    detector_threads: int = 1,
 ) -> LiveSummary:
     """Run live until the source ends, ``max_seconds`` pass, or Ctrl-C; returns (and writes) the summary.
 
@@ -171,6 +172,7 @@ def run_live(
             (:mod:`diffmesh.pipelines.live_preview`) while the run lasts.
         delay: frames each result waits for: the network sees that many frames after the one it
             emits (0: none, the window's last frames; at most the window's length less ``stride``).
+        detector_threads: XNNPACK threads of the detector (the landmarks do not depend on it).
     """
     from diffmesh.pipelines.keypoints import PoseDetector
     from diffmesh.pipelines.outputs import prepare_output_folder
@@ -204,7 +206,7 @@ def run_live(
     images: deque[np.ndarray] = deque(maxlen=delay + 1)  # the preview shows the newest emitted frame
     # The network runs on a second thread while the detector takes the next frames (2 cores: both
     # busy); one worker keeps the windows, and the lines, in order.
-    with PoseDetector(model=detector_model) as det, open(out / "live.jsonl", "w", encoding="utf-8") as sinks.jsonl, \
+    with PoseDetector(model=detector_model, threads=detector_threads) as det, open(out / "live.jsonl", "w", encoding="utf-8") as sinks.jsonl, \
             ThreadPoolExecutor(1) as pool:  # fmt: skip
         det.detect(np.zeros((cap.height, cap.width, 3), np.uint8))  # start the graph before the clock
         with torch.inference_mode():  # and the network (first-call allocations)

@@ -51,7 +51,7 @@ class InferSettings:
         threads: torch CPU threads for the run (0: :func:`diffmesh.pipelines.threads.default_threads`,
             half the cores, at most 4). Does not change the result.
         detector_threads: XNNPACK threads of each BlazePose detector that follows a person (mediapipe's
-            own is 1). 0: half the cores, at most 4 (``default_threads``) in the one-person pass, 1 in
+            own is 1). 0: half the cores, at most 4 (``default_threads``) in the one-person pass (and live mode), 1 in
             the several-people pass, whose searches for newcomers take a thread of their own. Does not
             change the result; 2 on a quiet 2-core machine makes the one-person pass 20 % faster, on a
             busy one about 2x slower (docs/benchmarks.md §7.4).
