@@ -261,14 +261,14 @@ def _run_live(args: argparse.Namespace) -> int:
         parse_preview_address(args.live_preview)
     bundle = load_model(args.checkpoint, args.config, args.data_root, args.device, args.model)
     settings = InferSettings(fast=not args.no_fast, device=args.device, threads=args.threads, detector_blend=args.detector_blend,
-                             detector_threads=args.detector_threads)  # fmt: skip
+                             max_people=1, detector_threads=args.detector_threads)  # live follows one person  # fmt: skip
     with torch_threads(settings.threads or default_threads()):
         model = prepare_model(bundle, settings)
         summary = run_live(args.video, args.output, model, bundle.body_model, args.live_stride,
                            realtime=not args.live_no_pacing, max_seconds=args.live_seconds, vmc=args.vmc,
                            detector_model=args.detector_model, detector_blend=detector_blend_weight(bundle, settings),
                            preview=args.live_preview, delay=args.live_delay,
-                           detector_threads=settings.detector_threads or default_threads())  # fmt: skip
+                           detector_threads=settings.follower_threads)  # fmt: skip
     print(
         f"live: {summary.frames_processed} of {summary.frames_read} frames processed ({summary.frames_dropped} dropped, "
         f"{summary.processed_fps:.1f} frames/s), latency median {summary.latency_ms_median:.0f} ms, "

@@ -102,7 +102,7 @@ def run_people(
                                   lambda: detect_people_video(info.path, ctx.start, ctx.end, max_people=settings.max_people,
                                                               min_detection_confidence=settings.min_detection_confidence,
                                                               detector_model=settings.detector_model,
-                                                              detector_threads=settings.detector_threads or 1,
+                                                              detector_threads=settings.follower_threads,
                                                               progress=progress, camera_K=guess if ctx.measure_camera else None,
                                                               estimate_focal=settings.measure_focal, listener=ahead),
                                   hit=people_hit)  # fmt: skip

@@ -35,7 +35,7 @@ from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_de
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.stages import person_boxes
-from diffmesh.pipelines.threads import default_threads, prefetch
+from diffmesh.pipelines.threads import prefetch
 from diffmesh.pipelines.tracking import follow_person
 
 logger = logging.getLogger(__name__)
@@ -481,4 +481,4 @@ def find_keypoints(
     if settings.keypoints_file:
         return keypoints_from_file(settings.keypoints_file, info, start, end, settings.track_id)
     return detect_video(info, start, end, settings.min_detection_confidence, progress, camera_K, settings.measure_focal,
-                        settings.detector_model, listener, settings.detector_threads or default_threads())
+                        settings.detector_model, listener, settings.follower_threads)

@@ -99,6 +99,15 @@ class InferSettings:
         unless ``max_people=1`` or the keypoints come from a file."""
         return self.max_people != 1 and not self.keypoints_file
 
+    @property
+    def follower_threads(self) -> int:
+        """XNNPACK threads of each detector that follows a person: ``detector_threads``, or for 0 half
+        the cores (at most 4, :func:`~diffmesh.pipelines.threads.default_threads`) with one person and 1
+        with several (their searches for newcomers take a thread of their own)."""
+        from diffmesh.pipelines.threads import default_threads
+
+        return self.detector_threads or (1 if self.several_people else default_threads())
+
     def __post_init__(self) -> None:
         if self.normalization not in (None, "segment", "window"):
             raise ValueError(f"normalization must be 'segment', 'window' or None (the model's own), got {self.normalization!r}")
