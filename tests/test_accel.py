@@ -203,6 +203,40 @@ def test_accelerated_model_can_be_copied_and_pickled(small_body: BodyModel) -> N
             assert torch.equal(clone(x).verts, ref)
 
 
+def test_cuda_float32_plans_switch_tf32_off_during_the_call(small_body: BodyModel) -> None:
+    """cuDNN's convolutions run in TF32 by default: on an H200 that moved the DiffMesh refine head's
+    rotations by 0.6 % against the CPU in parity mode (docs/benchmarks.md, GPU check). A CUDA float32
+    plan turns TF32 off for each call and restores the user's settings after it, errors included."""
+    model = _mesh_model(small_body)
+    seen: list[tuple[bool, str]] = []
+    flags = (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
+    try:
+        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")
+        for mode, strict in (("parity", True), ("auto", True), ("fast", False)):
+            fast = accelerate(model, mode, device="cuda")  # the plan only: its parameters stay on this CPU
+            conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv1d))  # the TF32 layers
+            conv.register_forward_hook(lambda *_: seen.append((torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())))
+            if mode == "fast":
+                assert fast.accel_plan.dtype == "float16"
+                continue
+            with torch.inference_mode():
+                ref = fast(torch.rand(2, 16, 17, 3)).verts
+            assert seen and set(seen) == {(False, "highest")}
+            seen.clear()
+            assert (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()) == (True, "high")
+            with pytest.raises(ValueError, match="channels per joint"), torch.inference_mode():
+                fast(torch.rand(2, 16, 17, 5))  # a wrong input: the settings are restored all the same
+            assert (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()) == (True, "high")
+            clone = pickle.loads(pickle.dumps(accelerate(model, mode, device="cuda")))
+            with torch.inference_mode():
+                assert clone(torch.rand(2, 16, 17, 3)).verts.shape == ref.shape
+        assert not seen
+    finally:
+        torch.backends.cudnn.allow_tf32 = flags[0]
+        torch.set_float32_matmul_precision(flags[1])
+
+
 # --------------------------------------------------------------------------- low-precision layers
 
 

@@ -245,6 +245,10 @@ def test_template_resampling() -> None:
     assert torch.equal(template[0], verts[0]) and torch.equal(template[-1], verts[-1])
     smpl_like = torch.randn(6890, 3)
     assert torch.equal(resample_template(smpl_like), smpl_like)
+    # a body model's own buffer: on a GPU (the H200 check's create_model(body_model=body.cuda()) failed
+    # in numpy) or a parameter that requires grad; numpy arrays as before
+    assert torch.equal(resample_template(smpl_like.clone().requires_grad_()), smpl_like)
+    assert torch.equal(resample_template(smpl_like.double().numpy()), smpl_like)
 
 
 def test_mesh_model_takes_means_from_an_official_folder(smpl_folder) -> None:

@@ -71,8 +71,37 @@ def accelerate(
     fast = copy_network(model)
     if plan.kernels != "reference":
         _apply(fast, plan)
+    if plan.device == "cuda" and plan.dtype == "float32":
+        _strict_float32(fast)
     fast.accel_plan = plan
     return fast.eval()
+
+
+#: (cuDNN's TF32 flag, float32 matmul precision) saved by :func:`_float32_on` for :func:`_float32_restore`.
+_SAVED_PRECISION: list[tuple[bool, str]] = []
+
+
+def _float32_on(module: nn.Module, args: object) -> None:
+    _SAVED_PRECISION.append((torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()))
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def _float32_restore(module: nn.Module, args: object, output: object) -> None:
+    if _SAVED_PRECISION:
+        conv, matmul = _SAVED_PRECISION.pop()
+        torch.backends.cudnn.allow_tf32 = conv
+        torch.set_float32_matmul_precision(matmul)
+
+
+def _strict_float32(model: nn.Module) -> None:
+    """Make ``model``'s calls on CUDA run in true float32: cuDNN's convolutions default to TF32 (a
+    10-bit mantissa), which moved the DiffMesh heads' Conv1d outputs (and through the sampling loop
+    the rotations) by up to 0.6 % of their scale against the CPU (docs/benchmarks.md, "GPU check");
+    matrix products too where a user allowed TF32. Both are switched off for the call and restored
+    after it (module-level hooks: the model still pickles)."""
+    model.register_forward_pre_hook(_float32_on)
+    model.register_forward_hook(_float32_restore, always_call=True)
 
 
 def _apply(model: nn.Module, plan: AccelPlan) -> None:

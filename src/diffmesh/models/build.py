@@ -59,7 +59,7 @@ def resample_template(vertices: np.ndarray | torch.Tensor) -> torch.Tensor:
     with V ≠ 6890 vertices supplies its mean mesh sampled at 6890 evenly spaced vertex
     indices (repeating vertices when V < 6890). SMPL meshes pass through unchanged.
     """
-    verts = torch.as_tensor(np.asarray(vertices), dtype=torch.float32).reshape(-1, 3)
+    verts = torch.as_tensor(vertices).detach().to("cpu", torch.float32).reshape(-1, 3)  # a body model on a GPU too
     if verts.shape[0] == TEMPLATE_VERTICES:
         return verts.clone()
     idx = torch.linspace(0, verts.shape[0] - 1, TEMPLATE_VERTICES).round().long()
