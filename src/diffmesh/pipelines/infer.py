@@ -64,7 +64,7 @@ from diffmesh.pipelines.stages import (
 )
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, track
-from diffmesh.pipelines.world import WorldMotion, world_from_placed
+from diffmesh.pipelines.world import STAGE_VERSION as WORLD_VERSION, WorldMotion, world_from_placed
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def run(
         world = None
         if settings.world:
             with clock("world"):
-                world_key = stage_key("world", mesh=mesh_key, version=3, **settings.world_stage_parts())
+                world_key = stage_key("world", mesh=mesh_key, version=WORLD_VERSION, **settings.world_stage_parts())
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
                                 lambda: _world(info, start, end, bundle, kps, trk, placed, K, settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)

@@ -57,7 +57,7 @@ from diffmesh.pipelines.stages import (
 )
 from diffmesh.pipelines.threads import default_threads, torch_threads
 from diffmesh.pipelines.tracking import Track, nobody_found, track
-from diffmesh.pipelines.world import WorldMotion, people_in_world
+from diffmesh.pipelines.world import STAGE_VERSION as WORLD_VERSION, WorldMotion, people_in_world
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _world_stage(
     mesh_keys: list[str], K: np.ndarray, settings: InferSettings, progress: Progress,
 ) -> list[WorldMotion]:  # fmt: skip
     """Everyone in one world frame, cached as one stage (every person's arrays under ``p<row>.``)."""
-    key = stage_key("world", meshes=mesh_keys, version=3, **settings.world_stage_parts())
+    key = stage_key("world", meshes=mesh_keys, version=WORLD_VERSION, **settings.world_stage_parts())
     hit = ctx.cache.load("world.people", key)
     if hit is not None:
         ctx.cached.append("world")

@@ -47,11 +47,13 @@ from diffmesh.geometry.camera_travel import CameraTravel
 from diffmesh.pipelines.feet import (
     CONTACT_SPEED_M_S,
     FLOOR_CONTACT_HEIGHT_M,
+    SOLE_CANDIDATES,
     planted_feet_correction,
     foot_contacts,
     foot_vertex_sets,
     planted,
     sliding_mm,
+    sole_candidates,
     sole_points,
 )
 from diffmesh.pipelines.floor import LEVEL_CAMERA, body_up, fit_floor, scene_up
@@ -65,6 +67,8 @@ __all__ = ["FLOOR_CONTACT_HEIGHT_M", "CONTACT_SPEED_M_S", "WorldMotion", "foot_v
            "world_motion"]  # fmt: skip
 
 
+#: The stage cache's version of this stage's results (bumped when they change; 4: the feet as sole candidates).
+STAGE_VERSION = 4
 #: How often the camera's travel and the floor are measured in turn (:func:`people_in_world`).
 TRAVEL_PASSES = 2
 #: Measures a turning camera's travel once the floor is known (:func:`people_in_world`).
@@ -359,7 +363,12 @@ def people_in_world(
     camera travelled, the world frame is fitted again with its poses, and the travel measured again on
     that floor (:data:`TRAVEL_PASSES` in all; module docstring, step 5).
     """
-    arrays = [_placed_arrays(body_model, p, v) for p, v in zip(placed, valid)]
+    # the feet are kept as their sole candidates around the bodies' up (a few KB a frame, for any length)
+    n = len(valid[0])
+    R = _cam_rotations(n, cam_rotations)
+    J_all = np.concatenate([np.einsum("nij,nkj->nki", R, _placed_joints(p, v)) for p, v in zip(placed, valid)])
+    up_cam = np.einsum("nji,j->ni", R, body_up(J_all, J_all[:, list(_ANKLES)]))  # each frame's camera axes
+    arrays = [_placed_arrays(body_model, p, v, up_cam) for p, v in zip(placed, valid)]
     people = [(joints, feet) for joints, _, feet, _ in arrays]
     frame = fit_world_frame(people, fps, cam_rotations, scene_axes)
     if travel is not None and not frame.static:
@@ -392,25 +401,30 @@ def _feet_body(body_model: nn.Module) -> tuple[nn.Module, tuple[np.ndarray, np.n
     return subset, (position[left], position[right])
 
 
-def _placed_arrays(body_model: nn.Module, placed: PlacedMesh, valid: np.ndarray
+def _placed_joints(placed: PlacedMesh, valid: np.ndarray) -> np.ndarray:
+    """Camera-frame joints ``[N, 17, 3]`` of a placed body (NaN rows outside ``valid``)."""
+    return np.where(valid[:, None, None], placed.joints_m + np.nan_to_num(placed.transl)[:, None], np.nan)
+
+
+def _placed_arrays(body_model: nn.Module, placed: PlacedMesh, valid: np.ndarray, up_cam: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:  # fmt: skip
-    """Camera-frame joints ``[N, 17, 3]``, translation ``[N, 3]``, (left, right) foot vertices and rest
-    roots ``[N, 3]`` of a placed body (NaN rows outside ``valid``)."""
+    """Camera-frame joints ``[N, 17, 3]``, translation ``[N, 3]``, (left, right) feet as their sole
+    candidates around ``up_cam`` ``[N, 3]`` (each frame's up in its camera axes; :func:`sole_candidates`)
+    and rest roots ``[N, 3]`` of a placed body (NaN rows outside ``valid``)."""
     n = len(valid)
     feet_body, sets = _feet_body(body_model)  # only the feet's vertices are posed (the joints are exact anyway)
     transl = np.where(valid[:, None], placed.transl, np.nan)
-    feet = [np.full((n, len(s), 3), np.nan) for s in sets]
+    feet = [np.full((n, SOLE_CANDIDATES, 3), np.nan, np.float32) for _ in sets]
     rest_root = np.zeros((n, 3))
     mesh = placed.mesh
     for sl, _, verts in body_sequence(feet_body, mesh.rotmats, mesh.betas, vertices=True):
         assert verts is not None
-        v = verts.numpy().astype(np.float64)
+        v = verts.numpy()
         for f, s in zip(feet, sets):
-            f[sl] = v[:, s] + transl[sl, None, :]
+            f[sl] = sole_candidates(v[:, s] + transl[sl, None, :], up_cam[sl])
         with torch.inference_mode():
             b = torch.from_numpy(np.ascontiguousarray(mesh.betas[sl]))
             eye = torch.eye(3, dtype=torch.float32).expand(len(b), 24, 3, 3)
             rest = feet_body(betas=b, body_pose=eye[:, 1:], global_orient=eye[:, :1])
         rest_root[sl] = rest.joints[:, 0].numpy()
-    joints = np.where(valid[:, None, None], placed.joints_m + np.nan_to_num(placed.transl)[:, None], np.nan)
-    return joints, transl, (feet[0], feet[1]), rest_root
+    return _placed_joints(placed, valid), transl, (feet[0], feet[1]), rest_root
