@@ -108,6 +108,8 @@ class CameraMotion:
         scene_axes: ``[3, 3]`` rows: three orthogonal scene directions in frame 0's camera axes, one of
             them vertical, from the background's vanishing points (:class:`~diffmesh.geometry.vanishing.SceneAxes`),
             or None; ``scene_focal_px`` the focal length they were found with.
+        scene_points: ``[M, 3]`` the background's vanishing points (homogeneous pixels, one per family of
+            parallel lines, :func:`~diffmesh.geometry.vanishing.directions` turns them into directions), or None.
     """
 
     rotations: np.ndarray
@@ -117,6 +119,7 @@ class CameraMotion:
     focal_from: str = ""
     scene_axes: np.ndarray | None = None
     scene_focal_px: float | None = None
+    scene_points: np.ndarray | None = None
 
     def angles_deg(self) -> np.ndarray:
         """``[N]`` the rotation angle of each ``rotations[t]`` in degrees (0 for frame 0)."""
@@ -128,7 +131,8 @@ class CameraMotion:
         return {f"{prefix}rotations": self.rotations, f"{prefix}tracked": self.tracked,
                 f"{prefix}static": np.array(self.static), f"{prefix}focal_px": np.array(nan(self.focal_px)),
                 f"{prefix}focal_from": np.array(self.focal_from), f"{prefix}scene_focal_px": np.array(nan(self.scene_focal_px)),
-                f"{prefix}scene_axes": np.full((3, 3), np.nan) if self.scene_axes is None else self.scene_axes}  # fmt: skip
+                f"{prefix}scene_axes": np.full((3, 3), np.nan) if self.scene_axes is None else self.scene_axes,
+                f"{prefix}scene_points": np.zeros((0, 3)) if self.scene_points is None else self.scene_points}  # fmt: skip
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], prefix: str = "camera_") -> CameraMotion | None:
@@ -143,8 +147,10 @@ class CameraMotion:
         focal_from = str(a[f"{prefix}focal_from"]) if f"{prefix}focal_from" in a else ("turn" if focal is not None else "")
         axes = a.get(f"{prefix}scene_axes")
         axes = None if axes is None or not np.isfinite(axes).all() else np.asarray(axes, np.float64)
+        points = a.get(f"{prefix}scene_points")
+        points = None if points is None or not len(points) else np.asarray(points, np.float64)
         return cls(a[f"{prefix}rotations"], a[f"{prefix}tracked"], bool(a[f"{prefix}static"]), focal, focal_from, axes,
-                   number("scene_focal_px"))  # fmt: skip
+                   number("scene_focal_px"), points)  # fmt: skip
 
 
 def rotation_angles_deg(rotations: np.ndarray) -> np.ndarray:
@@ -422,8 +428,9 @@ class RotationTracker:
                 rotations = self._rechained(self.K[0, 0] / focal)
                 logger.info("camera motion: focal length %.0f px measured from the %s (assumed %.0f px)", focal,
                             "camera's turn" if focal_from == "turn" else "scene's vanishing points", self.K[0, 0])  # fmt: skip
+        points = None if self.scene is None or not self.scene.points() else np.stack([v for v, _ in self.scene.points()])
         motion = CameraMotion(rotations, np.asarray(self.tracked, dtype=np.int64), False, focal, focal_from,
-                              None if scene is None else scene.axes, None if scene is None else scene.focal_px)  # fmt: skip
+                              None if scene is None else scene.axes, None if scene is None else scene.focal_px, points)  # fmt: skip
         motion.static = bool(motion.angles_deg().max() < self.static_deg)
         if self.held:
             t, agree, seen = self.held[0]

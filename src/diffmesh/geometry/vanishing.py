@@ -17,7 +17,9 @@ instead of inferred from the bodies' lean.
 
 Which of the three axes is "up" is for the caller to decide (the world stage takes the one
 closest to the bodies' own up, :mod:`diffmesh.pipelines.world`). Images without two such line
-families (a plain room, outdoors on grass) give no result.
+families (a plain room, outdoors on grass) give no axes; a single family still gives its direction
+once the focal length is known from elsewhere (:func:`directions`: the camera's turn, ``--focal``),
+and a family of vertical lines (wall edges, door frames, stripes) is then the floor's normal.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ANGLE_TOL_DEG", "MIN_BALANCE", "MIN_LINES", "MIN_SEGMENT_PX", "SceneAxes", "SceneLines", "calibrate", "line_segments",
-           "nearest_axis", "vanishing_points"]  # fmt: skip
+__all__ = ["ANGLE_TOL_DEG", "MIN_BALANCE", "MIN_LINES", "MIN_SEGMENT_PX", "SceneAxes", "SceneLines", "calibrate", "directions",
+           "line_segments", "nearest_axis", "vanishing_points"]  # fmt: skip
 
 #: Segments shorter than this (pixels) are ignored.
 MIN_SEGMENT_PX = 25.0
@@ -167,6 +169,15 @@ def calibrate(points: list[tuple[np.ndarray, int]], width: int, height: int, min
     return SceneAxes(f, np.stack([d1, d2, d3]), support)
 
 
+def directions(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """``[M, 3]`` unit directions (camera axes, sign arbitrary) of the scene lines whose vanishing points
+    are ``points`` ``[M, 3]`` (homogeneous pixels, :func:`vanishing_points`), for the intrinsics ``K``:
+    ``K^-1 v``. A point far outside the image (nearly parallel lines) gives a direction near the image
+    plane, whatever the focal length; a nearer one's direction is only as good as ``K``'s focal length."""
+    d = np.linalg.solve(np.asarray(K, np.float64), np.asarray(points, np.float64).reshape(-1, 3).T).T
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
 class SceneLines:
     """Segments gathered from a few frames of a static camera's video (every ``every``-th frame added,
     at most ``max_frames``), then :meth:`result`."""
@@ -176,6 +187,7 @@ class SceneLines:
         self.seen = 0
         self.segments: list[np.ndarray] = []
         self.size: tuple[int, int] | None = None
+        self._points: list[tuple[np.ndarray, int]] | None = None
 
     def add(self, image: np.ndarray, boxes: np.ndarray | None = None) -> None:
         """The next frame (``[H, W, 3]`` RGB or ``[H, W]`` grey ``uint8``) and the people's boxes in it."""
@@ -188,8 +200,15 @@ class SceneLines:
         gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY)
         self.size = (gray.shape[1], gray.shape[0])
         self.segments.append(line_segments(gray, boxes))
+        self._points = None
+
+    def points(self) -> list[tuple[np.ndarray, int]]:
+        """The vanishing points of the segments gathered (:func:`vanishing_points`), found once."""
+        if self._points is None:
+            self._points = [] if not self.segments else vanishing_points(np.concatenate(self.segments))
+        return self._points
 
     def result(self) -> SceneAxes | None:
         if self.size is None or not self.segments:
             return None
-        return calibrate(vanishing_points(np.concatenate(self.segments)), *self.size)
+        return calibrate(self.points(), *self.size)

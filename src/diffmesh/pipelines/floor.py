@@ -46,8 +46,10 @@ def body_up(joints: np.ndarray, ankles: np.ndarray) -> np.ndarray:
 
 
 def scene_up(scene_axes: np.ndarray | None, bodies_up: np.ndarray) -> np.ndarray | None:
-    """The scene's axis nearest the bodies' up (turned to its side), or None (no axes, or none within
-    :data:`SCENE_UP_MAX_DEG`: the lines' directions are not the scene's main axes)."""
+    """The scene's direction nearest the bodies' up (turned to its side), or None (no directions, or
+    none within :data:`SCENE_UP_MAX_DEG`: the lines' directions are not the scene's main axes).
+    ``scene_axes`` ``[M, 3]``: its three orthogonal axes, or the directions of single families of
+    lines (:func:`~diffmesh.pipelines.stages.scene_axes`)."""
     if scene_axes is None:
         return None
     up, angle = nearest_axis(scene_axes, bodies_up)

@@ -149,7 +149,7 @@ def run(
             with clock("world"):
                 world_key = stage_key("world", mesh=mesh_key, version=WORLD_VERSION, **settings.world_stage_parts())
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
-                                lambda: _world(info, start, end, bundle, kps, trk, placed, K, settings, progress))  # fmt: skip
+                                lambda: _world(info, start, end, bundle, kps, trk, placed, (K, focal_source), settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
         outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
@@ -173,7 +173,7 @@ def _keypoints_key(info: VideoInfo, start: int, end: int, settings: InferSetting
     """Cache key of the keypoint stage: the video's bytes, the frame range, the keypoint source."""
     source = sha256_file(settings.keypoints_file) if settings.keypoints_file else "mediapipe"
     people = {"max_people": settings.max_people or "all"} if settings.several_people else {}  # one person: the key as before
-    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v4"]} if _measures_camera(settings) else {}
+    camera = {"camera": [settings.fov_y_deg, settings.focal_px, "focal-v5"]} if _measures_camera(settings) else {}
     detector = {"detector_model": settings.detector_model} if settings.detector_model != DEFAULT_DETECTOR_MODEL else {}  # full: the key as before
     return stage_key("keypoints", video=sha256_file(info.path), start=start, end=end, source=source,
                      track_id=settings.track_id, conf=settings.min_detection_confidence, world=True, **people, **camera, **detector)  # fmt: skip
@@ -197,10 +197,11 @@ def _measures_camera(settings: InferSettings) -> bool:
 
 def _world(
     info: VideoInfo, start: int, end: int, bundle: ModelBundle, kps: FrameKeypoints, trk: Track, placed: PlacedMesh,
-    K: np.ndarray, settings: InferSettings, progress: Progress,
+    intrinsics: tuple[np.ndarray, str], settings: InferSettings, progress: Progress,
 ) -> WorldMotion:  # fmt: skip
     """The camera's rotation (unless ``static_camera``: :func:`~diffmesh.pipelines.stages.camera_rotations`),
-    then the world frame of the placed bodies."""
+    then the world frame of the placed bodies (``intrinsics``: ``K`` and where its focal length came from)."""
+    K, focal_source = intrinsics
     valid = trk.has_person & np.isfinite(placed.transl).all(1)
     rotations = travel = None
     if not settings.static_camera:
@@ -209,4 +210,4 @@ def _world(
         rotations = None if motion.static else motion.rotations
         travel = camera_travel(info, start, end, K, boxes, motion, progress) if settings.camera_travel else None
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup,
-                             scene_axes(kps.camera, K), travel)  # fmt: skip
+                             scene_axes(kps.camera, K, focal_source), travel)  # fmt: skip

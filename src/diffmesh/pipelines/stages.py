@@ -16,6 +16,7 @@ from torch import nn
 
 from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.geometry.camera_motion import CameraMotion
+from diffmesh.geometry.vanishing import directions
 from diffmesh.geometry.camera_travel import CameraTravel
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
@@ -115,12 +116,21 @@ def camera_intrinsics(info: VideoInfo, settings: InferSettings, camera: CameraMo
 SCENE_FOCAL_TOLERANCE = 0.1
 
 
-def scene_axes(camera: CameraMotion | None, K: np.ndarray) -> np.ndarray | None:
-    """``[3, 3]`` the scene's axes the keypoint pass found in the background's lines (frame 0's camera,
-    :mod:`diffmesh.geometry.vanishing`) when they hold for ``K``'s focal length, else None."""
-    if camera is None or camera.scene_axes is None or camera.scene_focal_px is None:
+def scene_axes(camera: CameraMotion | None, K: np.ndarray, focal_source: str = "") -> np.ndarray | None:
+    """``[M, 3]`` scene directions from the background's lines (frame 0's camera, :mod:`diffmesh.geometry.vanishing`)
+    for the world stage to take its vertical from, or None: the three orthogonal axes the keypoint pass
+    found when they hold for ``K``'s focal length; else, when that focal length is known
+    (``focal_source`` ``"given"`` or ``"measured"`` from the camera's turn, :func:`camera_intrinsics`),
+    the direction of each family of parallel lines, one of which may be vertical (wall edges, door
+    frames). With a guessed focal length a single family's tilt toward the camera is not known."""
+    if camera is None:
         return None
-    return camera.scene_axes if abs(K[0, 0] / camera.scene_focal_px - 1.0) <= SCENE_FOCAL_TOLERANCE else None
+    if camera.scene_axes is not None and camera.scene_focal_px is not None \
+            and abs(K[0, 0] / camera.scene_focal_px - 1.0) <= SCENE_FOCAL_TOLERANCE:  # fmt: skip
+        return camera.scene_axes
+    if focal_source in ("given", "measured") and camera.scene_points is not None:
+        return directions(camera.scene_points, K)
+    return None
 
 
 def camera_rotations(info: VideoInfo, start: int, end: int, camera: CameraMotion | None, K: np.ndarray,

@@ -148,7 +148,7 @@ def world_motion(
             (:class:`~diffmesh.geometry.camera_motion.CameraMotion`); ``None``: a static camera.
         clean_feet: remove planted feet's sliding (:func:`foot_contacts`).
         smooth_sigma: Gaussian smoothing of the clean-up's correction, frames.
-        scene_axes: ``[3, 3]`` the scene's axes from its lines (frame 0's camera), or None.
+        scene_axes: ``[M, 3]`` the scene's directions from its lines (frame 0's camera; :func:`fit_world_frame`), or None.
         cam_positions: ``[N, 3]`` each frame's camera centre in frame 0's camera axes (a travelling
             camera, :mod:`diffmesh.geometry.camera_travel`), or None.
     """
@@ -227,8 +227,10 @@ def fit_world_frame(
             person's first placed root.
         fps: frames per second.
         cam_rotations: ``[N, 3, 3]`` rotation of frame t's camera into frame 0's; ``None``: a static camera.
-        scene_axes: ``[3, 3]`` rows: the scene's orthogonal axes in frame 0's camera (one vertical), from
-            its lines (:class:`~diffmesh.geometry.vanishing.SceneAxes`), or None: the floor's tilt from the soles.
+        scene_axes: ``[M, 3]`` rows: the scene's directions in frame 0's camera from its lines: its three
+            orthogonal axes (:class:`~diffmesh.geometry.vanishing.SceneAxes`) or, with a known focal length,
+            single families' directions (:func:`~diffmesh.pipelines.stages.scene_axes`); the one nearest the
+            bodies' up is taken as vertical (:func:`~diffmesh.pipelines.floor.scene_up`). None: the floor's tilt from the soles.
         cam_positions: ``[N, 3]`` frame t's camera centre in frame 0's camera axes, metres
             (:class:`~diffmesh.geometry.camera_travel.CameraTravel`); None: the camera does not travel.
     """
