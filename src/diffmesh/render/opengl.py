@@ -173,12 +173,12 @@ class OpenGLRasterizer:
             normals = np.repeat(face_normals(v_t, f_t).numpy(), 3, axis=0)
             data = np.concatenate([verts[faces.reshape(-1)], normals], axis=1)
             index = np.arange(faces.size, dtype=np.int32)
-        used_z = verts[faces.reshape(-1), 2]
-        near = float(used_z.min()) * 0.5  # > znear: only faces fully in front were passed in
-        far = float(used_z.max()) * 2.0 + 1.0
-        # only the mesh's box is cleared and read back: every vertex's box when all are in front (it
-        # holds the used ones'), else the used vertices'
-        box = _pixel_box(verts if verts[:, 2].min() > 0 else verts[np.unique(faces)], K, W, H)
+        # the depth range and the mesh's box (only it is cleared and read back): from every vertex when
+        # all are in front (a range and box that hold the used ones'), else from the used vertices
+        used = verts if verts[:, 2].min() > 0 else verts[np.unique(faces)]
+        near = float(used[:, 2].min()) * 0.5  # > znear: only faces fully in front were passed in
+        far = float(used[:, 2].max()) * 2.0 + 1.0
+        box = _pixel_box(used, K, W, H)
         if box is None:
             return empty
         x0, y0, w, h = box
