@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from diffmesh.geometry.camera_motion import RotationTracker
 from diffmesh.geometry.vanishing import SceneLines, calibrate, line_segments, nearest_axis, vanishing_points
 from diffmesh.pipelines.floor import SCENE_UP_MAX_DEG, scene_up
 
@@ -91,16 +92,7 @@ def test_the_world_takes_the_scene_vertical_only_near_the_bodies_up() -> None:
 def test_a_static_benchmark_clip_gives_its_focal_length_and_floor(tmp_path: Path) -> None:
     """`12_kick` of the held-out benchmark (a tiled floor and walls, static camera, 819 px): the
     rotation tracker's scene lines give the focal length and the floor normal."""
-    from diffmesh.geometry.camera_motion import RotationTracker
-    from diffmesh.geometry.camera import default_intrinsics
-    from diffmesh.io.video import iter_frames
-
-    clip = Path(__file__).parents[1] / "benchmarks" / "data" / "video_v1" / "12_kick"
-    truth = np.load(clip.with_suffix(".npz"))
-    tracker = RotationTracker(default_intrinsics(640, 480), scene_lines=True)
-    for i, frame in enumerate(iter_frames(clip.with_suffix(".mp4"), threads=1)):
-        kp = truth["joints_2d"][i]
-        tracker.add(frame.image, np.array([[*kp.min(0), *kp.max(0)]]))
+    tracker, truth = _track_benchmark_clip("12_kick")
     motion = tracker.result(estimate_focal=True)
     assert motion.focal_from == "lines" and abs(motion.focal_px / 819.0 - 1) < 0.05, motion.focal_px
     up = scene_up(motion.scene_axes, np.array([0.0, -1.0, 0.0]))
@@ -113,17 +105,10 @@ def test_one_family_of_vertical_lines_gives_the_floor_once_the_focal_length_is_k
     lines, so no focal length and no axes from the lines (the body-fitted floor was 9.2 degrees off).
     With a known focal length (here the true one, as ``--focal`` gives it) the stripes' vanishing point
     is the vertical; with a guessed one it is not used. The stage cache keeps the vanishing points."""
-    from diffmesh.geometry.camera import default_intrinsics
-    from diffmesh.geometry.camera_motion import CameraMotion, RotationTracker
-    from diffmesh.io.video import iter_frames
+    from diffmesh.geometry.camera_motion import CameraMotion
     from diffmesh.pipelines.stages import scene_axes
 
-    clip = Path(__file__).parents[1] / "benchmarks" / "data" / "video_v1" / "13_kick"
-    truth = np.load(clip.with_suffix(".npz"))
-    tracker = RotationTracker(default_intrinsics(480, 640), scene_lines=True)
-    for i, frame in enumerate(iter_frames(clip.with_suffix(".mp4"), threads=1)):
-        kp = truth["joints_2d"][i]
-        tracker.add(frame.image, np.array([[*kp.min(0), *kp.max(0)]]))
+    tracker, truth = _track_benchmark_clip("13_kick")
     motion = tracker.result()
     assert motion.scene_axes is None and motion.scene_points is not None
     motion = CameraMotion.from_arrays(motion.to_arrays())  # through the stage cache
@@ -134,3 +119,19 @@ def test_one_family_of_vertical_lines_gives_the_floor_once_the_focal_length_is_k
         up = scene_up(scene_axes(motion, K, source), np.array([0.0, -1.0, 0.0]))
         assert up is not None and math.degrees(math.acos(min(1.0, float(up @ true_up)))) < 1.0  # measured 0.0
     assert scene_axes(motion, K, "field of view") is None
+
+
+def _track_benchmark_clip(name: str) -> tuple[RotationTracker, dict[str, np.ndarray]]:
+    """A held-out benchmark clip through the rotation tracker with scene lines on (the true person box
+    masked, as the detector's would be), and its ground truth."""
+    from diffmesh.geometry.camera import default_intrinsics
+    from diffmesh.io.video import iter_frames
+
+    clip = Path(__file__).parents[1] / "benchmarks" / "data" / "video_v1" / name
+    truth = dict(np.load(clip.with_suffix(".npz")))
+    width, height = (int(x) for x in truth["image_size"])
+    tracker = RotationTracker(default_intrinsics(width, height), scene_lines=True)
+    for i, frame in enumerate(iter_frames(clip.with_suffix(".mp4"), threads=1)):
+        kp = truth["joints_2d"][i]
+        tracker.add(frame.image, np.array([[*kp.min(0), *kp.max(0)]]))
+    return tracker, truth
