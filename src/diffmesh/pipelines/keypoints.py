@@ -9,7 +9,7 @@ BlazePose-33 → H36M-17 is :func:`diffmesh.conventions.blazepose_to_h36m` (its 
 (:func:`detect_video`) or an AlphaPose file (:func:`keypoints_from_file`).
 
 mediapipe is imported lazily (``pip install --no-deps mediapipe==0.10.21`` plus its lean
-runtime dependencies; see docs/inference.md). The ``full`` landmark model is the wheel's own;
+runtime dependencies; see docs/inference.md) by :mod:`diffmesh.pipelines.mediapipe_import`. The ``full`` landmark model is the wheel's own;
 ``lite`` and ``heavy`` ship with this package (:mod:`diffmesh.pipelines.blazepose_models`).
 """
 
@@ -32,6 +32,7 @@ from diffmesh.conventions import BLAZEPOSE_JOINTS, H36M_JOINTS, blazepose_to_h36
 from diffmesh.geometry.camera_motion import CameraMotion, RotationTracker
 from diffmesh.io.video import VideoInfo, iter_frames
 from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL, check_detector_model, landmark_model
+from diffmesh.pipelines.mediapipe_import import import_mediapipe
 from diffmesh.pipelines.native_logs import native_logs_to_logging
 from diffmesh.pipelines.settings import InferSettings, Progress, no_progress
 from diffmesh.pipelines.stages import person_boxes
@@ -129,7 +130,7 @@ class PoseDetector:
         threads: int = 1,
     ) -> None:
         check_detector_model(model)
-        mp = _require_mediapipe()
+        mp = import_mediapipe()
         self.version = getattr(mp, "__version__", "unknown")
         self.model = model
         # Native lines come when the graph starts and when it first finds a person: for the detector's lifetime.
@@ -200,23 +201,6 @@ class PoseDetector:
 def detector_source(name: str, model: str, version: str) -> str:
     """A detector's ``source`` label: ``NAME-VERSION``, ``NAME-MODEL-VERSION`` for a landmark model other than ``full``."""
     return f"{name}-{version}" if model == DEFAULT_DETECTOR_MODEL else f"{name}-{model}-{version}"
-
-
-def _require_mediapipe() -> Any:
-    try:
-        import mediapipe as mp
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the 2-D keypoint detector needs mediapipe 0.10.21: pip install --no-deps mediapipe==0.10.21 "
-            "absl-py attrs flatbuffers 'protobuf>=4.25.3,<5' matplotlib opencv-python-headless "
-            "(see docs/inference.md), or pass --keypoints with an AlphaPose JSON file"
-        ) from err
-    if not hasattr(mp, "solutions") or not hasattr(mp.solutions, "pose"):
-        raise ImportError(
-            f"mediapipe {getattr(mp, '__version__', '?')} has no bundled pose model (removed after 0.10.21): "
-            "pip install --no-deps mediapipe==0.10.21"
-        )
-    return mp
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
