@@ -143,3 +143,24 @@ def test_backbone_and_head_groups(small_body) -> None:  # noqa: ANN001
     assert [g["name"] for g in groups] == ["backbone", "head"]
     assert [g["lr"] for g in groups] == [8e-5, 7e-4]
     assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in model.parameters())
+
+
+def test_validation_batches_go_to_the_models_device() -> None:
+    """Validation ran the model on CPU batches (and read its outputs with .numpy()), so a run on a GPU
+    failed at its first validation (seen on an H200). The loader now moves each batch, nested dicts
+    included, to the model's device; PyTorch's "meta" device stands in for the GPU here."""
+    from diffmesh.training.tasks import _loader
+
+    class Pairs(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 3
+
+        def __getitem__(self, i: int) -> dict:
+            return {"input": torch.full((2, 17, 3), float(i)), "target": {"kp_3d": torch.zeros(2, 17, 3)}}
+
+    model = torch.nn.Linear(3, 3).to("meta")
+    batches = list(_loader(Pairs(), 2, model))
+    assert [len(b["input"]) for b in batches] == [2, 1]
+    assert all(b["input"].device.type == "meta" and b["target"]["kp_3d"].device.type == "meta" for b in batches)
+    cpu = list(_loader(Pairs(), 3, torch.nn.Linear(3, 3)))
+    assert cpu[0]["input"].device.type == "cpu" and torch.equal(cpu[0]["input"][2], torch.full((2, 17, 3), 2.0))

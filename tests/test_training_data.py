@@ -96,6 +96,34 @@ def test_seed_initialises_the_model_and_init_backbone_loads_the_encoder(tmp_path
         build_run(_synthetic_cfg(init_backbone=str(tmp_path / "big.bin")))
 
 
+@pytest.mark.parametrize("stride", [0, 8])
+def test_the_data_keeps_its_own_body_model_when_the_model_moves(stride: int) -> None:
+    """Training on a GPU moves the model, its body model included, to the device while the synthetic
+    engine makes clips on the CPU: on an H200 a body model shared by both failed ("tensors on two
+    devices"). PyTorch's "meta" device stands in for the GPU here: the data must not follow the model."""
+    from diffmesh.training.build import build_run
+
+    cfg = _synthetic_cfg(seed=1)
+    cfg["data"] = {**cfg["data"], "mesh_vertex_stride": stride, "val_clips": 2}
+    run = build_run(cfg)
+    train, val = run.passes[0].dataset, run.val_data
+    assert val is not None
+    before = train[1], val[0]
+    run.model.to("meta")
+    after = train[1], val[0]
+    for old, new in zip(before, after):
+        _assert_same(old, new)
+
+
+def _assert_same(a: object, b: object) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b)
+        for k in a:
+            _assert_same(a[k], b[k])
+    else:
+        assert torch.equal(torch.as_tensor(a), torch.as_tensor(b))
+
+
 def test_diffmesh_clip_len_one_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="clip_len >= 2"):
         diffmesh.create_model("diffmesh", clip_len=1, **TINY)

@@ -10,6 +10,7 @@ split (else H36M test); diffmesh configs train on the synthetic motion engine.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,7 +145,10 @@ def _build_ours(rc: RunConfig, device: str) -> Run:
     engine_args = {"families": syn.families, "exclude_families": syn.exclude_families, "noise": syn.noise,
                    "mask_ratio": syn.mask_ratio, "mask_T_ratio": syn.mask_T_ratio, "beta_std": syn.beta_std,
                    "fps": syn.fps, "mesh_vertex_stride": syn.mesh_vertex_stride}  # fmt: skip
-    engine = SyntheticMotionEngine(body if body is not None else rc.model.body_model, clip_len=clip_len, seed=syn.seed, **engine_args)
+    # the data keeps its own body model on the CPU: the model's moves to the training device (on a GPU,
+    # a shared one made the engine's body-model passes fail with tensors on two devices)
+    engine = SyntheticMotionEngine(copy.deepcopy(body) if body is not None else rc.model.body_model, clip_len=clip_len,
+                                   seed=syn.seed, **engine_args)  # fmt: skip
     train: Dataset = SyntheticMotionDataset(syn.train_clips, "train", output, engine=engine)
     if syn.bank:
         # Pre-generated clips shared by runs (diffmesh.data.synthetic.bank), built on first use.
@@ -155,7 +159,7 @@ def _build_ours(rc: RunConfig, device: str) -> Run:
         # Train against the vertex sample the clips carry (exact for those vertices and
         # for the joints); the full model is put back for inference (mesh_model is not
         # part of the state dict).
-        model.body_model = engine.mesh_model
+        model.body_model = copy.deepcopy(engine.mesh_model)
     val_engine = engine
     if syn.val_families or syn.val_exclude_families:
         val_args = {**engine_args, "families": syn.val_families, "exclude_families": syn.val_exclude_families or ()}
@@ -176,7 +180,7 @@ def _build_ours(rc: RunConfig, device: str) -> Run:
             raise ValueError("data.rendered holds mesh ground truth; use it with a mesh model")
         from diffmesh.data.rendered import RenderedClipDataset
 
-        rendered = RenderedClipDataset(syn.rendered, model.body_model, clip_len, channels, syn.rendered_window_stride)
+        rendered = RenderedClipDataset(syn.rendered, engine.mesh_model, clip_len, channels, syn.rendered_window_stride)
         passes.append(TrainPass("rendered", rendered, tcfg.batch_size))
     return Run(model, build_task(spec.task, rc, val), passes, tcfg, val, rc)
 
@@ -275,6 +279,7 @@ def _official_mesh(rc: RunConfig, variant: str, tcfg: TrainConfig) -> Run:
     root = _existing(d.data_root)
     body = load(root)  # SMPL_NEUTRAL.pkl and the regressors in data/mesh
     model = build_model(rc, variant, body)
+    body = copy.deepcopy(body)  # the datasets' own, on the CPU: the model's moves to the training device
     clip_len = d.clip_len or 16
     passes: list[TrainPass] = []
     val: Dataset | None = None

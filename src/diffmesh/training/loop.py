@@ -173,6 +173,17 @@ class MetricLog:
             self.writer.close()
 
 
+def to_device(batch: Any, device: torch.device | str) -> Any:
+    """``batch`` (tensors, or dicts, lists and tuples of them) with every tensor on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, Sequence) and not isinstance(batch, str):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
 @dataclass
 class TrainPass:
     """One full sweep over a dataset inside an epoch (the official mesh scripts run an H36M,
@@ -297,13 +308,7 @@ class Trainer:
         )
 
     def _to_device(self, batch: Any) -> Any:
-        if isinstance(batch, torch.Tensor):
-            return batch.to(self.device, non_blocking=True)
-        if isinstance(batch, Mapping):
-            return {k: self._to_device(v) for k, v in batch.items()}
-        if isinstance(batch, Sequence) and not isinstance(batch, str):
-            return type(batch)(self._to_device(v) for v in batch)
-        return batch
+        return to_device(batch, self.device)
 
     def fit(self) -> FitResult:
         cfg = self.cfg

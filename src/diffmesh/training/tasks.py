@@ -22,6 +22,7 @@ from diffmesh.geometry.flip import flip_thetas
 from diffmesh.geometry.model_input import flip_input
 from diffmesh.losses import MeshLossWeights, PoseLossWeights, loss_2d_weighted, mesh_loss, pose3d_loss
 from diffmesh.metrics import evaluate_mesh, evaluate_mesh_accel, flip_average, mpjpe, p_mpjpe
+from diffmesh.training.loop import to_device
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,16 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def _loader(data: Dataset, batch_size: int) -> Iterable[Any]:
-    return DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
+def _loader(data: Dataset, batch_size: int, model: nn.Module) -> Iterable[Any]:
+    """Validation batches in order, on ``model``'s device (a training run's model may be on a GPU)."""
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    for batch in DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0):
+        yield to_device(batch, device)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().cpu().numpy()
 
 
 #: ``kind`` of a pose batch (see :class:`Tagged`): 3-D clips, PoseTrack 2-D, InstaVariety 2-D.
@@ -122,21 +131,21 @@ class Pose3DTask:
         net = _unwrap(model)
         if self.h36m_reader is not None:
             preds = [
-                (flip_average(net, batch["input"]) if self.flip else net(batch["input"])).double().numpy()
-                for batch in _loader(self.val_data, self.val_batch_size)
+                _numpy(flip_average(net, batch["input"]) if self.flip else net(batch["input"]))
+                for batch in _loader(self.val_data, self.val_batch_size, net)
             ]
             metrics = self.h36m_reader.evaluate(np.concatenate(preds), rootrel=self.rootrel)
             self.last_h36m_metrics = metrics
             logger.info("H36M protocol, per action (mm):\n%s", metrics.table())
             return {"mpjpe": float(metrics.mpjpe), "p_mpjpe": float(metrics.p_mpjpe)}
         errs, pa_errs = [], []
-        for batch in _loader(self.val_data, self.val_batch_size):
+        for batch in _loader(self.val_data, self.val_batch_size, net):
             pred = flip_average(net, batch["input"]) if self.flip else net(batch["input"])
             if self.rootrel:
                 pred = pred - pred[:, :, 0:1]
             gt = self._target(batch["label"])
-            p = pred.reshape(-1, 17, 3).double().numpy() * 1000
-            g = gt.reshape(-1, 17, 3).double().numpy() * 1000
+            p = _numpy(pred.reshape(-1, 17, 3)) * 1000
+            g = _numpy(gt.reshape(-1, 17, 3)) * 1000
             errs.append(mpjpe(p, g))
             pa_errs.append(p_mpjpe(p, g))
         return {"mpjpe": float(np.concatenate(errs).mean()), "pa_mpjpe": float(np.concatenate(pa_errs).mean())}
@@ -236,14 +245,14 @@ def evaluate_mesh_model(
     sums: dict[str, float] = {}
     frames = clips = 0
     accel_sum = 0.0
-    for batch in _loader(data, batch_size):
+    for batch in _loader(data, batch_size, model):
         out = MeshTask._forward(model, batch, per_frame)
         verts, kp_3d = _flip_tta(model, batch, out, per_frame) if flip else (out.verts, out.kp_3d)
         b, t = kp_3d.shape[:2]
         gt_v, gt_j = batch["target"]["verts"], batch["target"]["kp_3d"]
-        kp, kp_gt = kp_3d.reshape(-1, 17, 3).double().numpy(), gt_j.reshape(-1, 17, 3).double().numpy()
-        m = evaluate_mesh(verts.reshape(-1, *verts.shape[-2:]).double().numpy(),
-                          gt_v.reshape(-1, *verts.shape[-2:]).double().numpy(), kp, kp_gt).as_dict()  # fmt: skip
+        kp, kp_gt = _numpy(kp_3d.reshape(-1, 17, 3)), _numpy(gt_j.reshape(-1, 17, 3))
+        m = evaluate_mesh(_numpy(verts.reshape(-1, *verts.shape[-2:])), _numpy(gt_v.reshape(-1, *verts.shape[-2:])),
+                          kp, kp_gt).as_dict()  # fmt: skip
         for key, value in m.items():
             sums[key] = sums.get(key, 0.0) + value * b * t
         frames += b * t
@@ -278,8 +287,9 @@ class ActionTask:
         if self.val_data is None:
             return {}
         correct = total = 0
-        for x, label in _loader(self.val_data, self.val_batch_size):
-            correct += int((_unwrap(model)(x).argmax(dim=-1) == label).sum())
+        net = _unwrap(model)
+        for x, label in _loader(self.val_data, self.val_batch_size, net):
+            correct += int((net(x).argmax(dim=-1) == label).sum())
             total += len(label)
         return {"top1": 100.0 * correct / max(total, 1)}
 
@@ -347,8 +357,9 @@ class OneShotTask:
     @torch.no_grad()
     def _embed(self, model: nn.Module, data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
         embs, labels = [], []
-        for x, label in _loader(data, self.val_batch_size):
-            embs.append(_unwrap(model)(x))
+        net = _unwrap(model)
+        for x, label in _loader(data, self.val_batch_size, net):
+            embs.append(net(x))
             labels.append(label)
         return torch.cat(embs), torch.cat(labels)
 
