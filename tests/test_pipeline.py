@@ -219,6 +219,23 @@ def test_model_choice_is_made_once_and_built_lazily() -> None:
         ModelBundle(tiny_network, "w", False, "id")
 
 
+def test_a_network_on_another_device_leaves_the_bundles_body_model_on_the_cpu() -> None:
+    """`diffmesh infer --device cuda`: the network moves to the GPU, but the placement, world and overlay
+    stages pose the bundle's body model on the CPU, so it must not move with the network (it did: the
+    two shared one module). PyTorch's "meta" device stands in for the GPU here."""
+    from diffmesh.pipelines import ModelBundle, load_model
+
+    bundle = load_model(device="meta")
+    assert next(bundle.model.parameters()).device.type == "meta"
+    assert {b.device.type for b in bundle.body_model.buffers()} == {"cpu"}
+    assert bundle.model.body_model is not bundle.body_model
+    on_cpu = load_model()  # on the CPU the network poses the bundle's own body model (no copy)
+    assert on_cpu.model.body_model is on_cpu.body_model
+    network = tiny_network().to("meta")
+    with pytest.raises(ValueError, match="body model is on meta"):
+        ModelBundle(network, "w", False, "id")
+
+
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     path = tmp_path_factory.mktemp("video") / "walk.mp4"

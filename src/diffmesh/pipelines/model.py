@@ -10,6 +10,7 @@ keys the model stage's cache. The recipe never decides this again; it asks
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,8 @@ class ModelBundle:
         weights: human-readable source of the weights (file and config, or packaged file and checksum).
         trained: ``False`` for random weights (the pipeline then warns that poses are not recovered).
         identity: content hash of network + weights (+ body model), the model part of cache keys.
-        body_model: the body model the network poses; required when ``model`` is a builder.
+        body_model: the body model the network poses, on the CPU (the placement, world and overlay stages
+            pose it there; a network on a GPU poses its own copy); required when ``model`` is a builder.
         name: what ``result.npz`` records as the model (default: the network's class name).
         normalization: which frames share one crop box when keypoints are normalised for this
             network (:data:`~diffmesh.pipelines.prediction.NORMALIZATIONS`; ``"segment"``: official).
@@ -69,6 +71,13 @@ class ModelBundle:
                     f"{type(self._model).__name__} is not a mesh model (no body_model); the video pipeline needs a mesh "
                     "model such as diffmesh.create_model('diffmesh')"
                 )
+        off_cpu = {b.device.type for b in body_model.buffers()} - {"cpu"}
+        if off_cpu:
+            raise ValueError(
+                f"the bundle's body model is on {', '.join(sorted(off_cpu))}; the placement, world and overlay stages "
+                "pose it on the CPU: pass body_model=copy.deepcopy(network.body_model).cpu() (made before the network "
+                "moves), or build the bundle with diffmesh.pipelines.model.default_model / load_model(device=...)"
+            )
         self.body_model: nn.Module = body_model
         self.weights = weights
         self.trained = trained
@@ -127,7 +136,9 @@ def default_model(
         with _RNG_LOCK:
             rng_state = torch.random.get_rng_state()
             try:
-                model = diffmesh.create_model(name, body_model=body)
+                # on another device the network poses its own copy: the bundle's stays on the CPU, where the
+                # placement, world and overlay stages pose it
+                model = diffmesh.create_model(name, body_model=body if str(device) == "cpu" else copy.deepcopy(body))
             finally:
                 torch.random.set_rng_state(rng_state)
         return model.to(device).eval()
@@ -190,9 +201,11 @@ def load_model(
         )
     # the checkpoint was hashed while it was read (one pass over the file)
     identity = stage_key("model", ckpt=model.weights_info.sha256, cfg=sha256_file(config), data_root=str(data_root))
+    cpu_body = model.body_model if str(device) == "cpu" else copy.deepcopy(model.body_model)  # see default_model
     return ModelBundle(
-        model.to(device).eval(), f"{checkpoint} ({Path(config).name})", True, identity, name=Path(config).name
-    )
+        model.to(device).eval(), f"{checkpoint} ({Path(config).name})", True, identity, body_model=cpu_body,
+        name=Path(config).name,
+    )  # fmt: skip
 
 
 def prepare_model(bundle: ModelBundle, settings: InferSettings) -> nn.Module:
