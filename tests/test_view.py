@@ -143,10 +143,22 @@ def test_serve_answers_with_the_page_only(out_dir: Path, tmp_path: Path) -> None
         server.server_close()
 
 
-def test_cli_serve_logs_the_url_and_stops_on_ctrl_c(out_dir: Path, tmp_path: Path) -> None:
+def _sigint_as_on_a_terminal() -> None:
+    """In the child: SIGINT back to its default, so that Python turns it into KeyboardInterrupt.
+
+    A test run started in the background of a shell without job control (``nohup ... &``, as CI
+    may be) ignores SIGINT, and its children inherit that; a user's Ctrl-C on a terminal is not
+    ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_cli_serve_logs_the_url_and_stops_on_ctrl_c_or_sigterm(out_dir: Path, tmp_path: Path, stop: int) -> None:
     html = tmp_path / "v.html"
     args = ["view", str(out_dir), "--html", str(html), "--no-video", "--serve", "--port", "0"]
-    proc = subprocess.Popen([sys.executable, "-m", "diffmesh.cli", *args], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "diffmesh.cli", *args], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_on_a_terminal)  # fmt: skip
     try:
         for line in proc.stderr:  # type: ignore[union-attr]
             if match := re.search(r"at (http://127\.0\.0\.1:\d+/v\.html) \(Ctrl-C to stop\)", line):
@@ -155,7 +167,7 @@ def test_cli_serve_logs_the_url_and_stops_on_ctrl_c(out_dir: Path, tmp_path: Pat
             pytest.fail("diffmesh view --serve did not log its URL")
         with urllib.request.urlopen(match.group(1), timeout=10) as answer:
             assert answer.read() == html.read_bytes()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
         assert "stopped serving" in proc.stderr.read()  # type: ignore[union-attr]
     finally:
