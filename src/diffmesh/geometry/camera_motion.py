@@ -428,7 +428,8 @@ class RotationTracker:
                 rotations = self._rechained(self.K[0, 0] / focal)
                 logger.info("camera motion: focal length %.0f px measured from the %s (assumed %.0f px)", focal,
                             "camera's turn" if focal_from == "turn" else "scene's vanishing points", self.K[0, 0])  # fmt: skip
-        points = None if self.scene is None or not self.scene.points() else np.stack([v for v, _ in self.scene.points()])
+        found = [] if self.scene is None else self.scene.points()
+        points = np.stack([v for v, _ in found]) if found else None
         motion = CameraMotion(rotations, np.asarray(self.tracked, dtype=np.int64), False, focal, focal_from,
                               None if scene is None else scene.axes, None if scene is None else scene.focal_px, points)  # fmt: skip
         motion.static = bool(motion.angles_deg().max() < self.static_deg)

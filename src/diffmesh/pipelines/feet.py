@@ -10,7 +10,6 @@ smoothed so that contacts start and end without a jump.
 from __future__ import annotations
 
 import numpy as np
-
 import torch
 
 from diffmesh.conventions import SMPL_JOINTS

@@ -149,7 +149,8 @@ def run(
             with clock("world"):
                 world_key = stage_key("world", mesh=mesh_key, version=WORLD_VERSION, **settings.world_stage_parts())
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
-                                lambda: _world(info, start, end, bundle, kps, trk, placed, (K, focal_source), settings, progress))  # fmt: skip
+                                lambda: _world(info, start, end, bundle, kps, trk, placed, K, scene_axes(kps.camera, K, focal_source),
+                                               settings, progress))  # fmt: skip
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
         outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
@@ -197,11 +198,11 @@ def _measures_camera(settings: InferSettings) -> bool:
 
 def _world(
     info: VideoInfo, start: int, end: int, bundle: ModelBundle, kps: FrameKeypoints, trk: Track, placed: PlacedMesh,
-    intrinsics: tuple[np.ndarray, str], settings: InferSettings, progress: Progress,
+    K: np.ndarray, scene: np.ndarray | None, settings: InferSettings, progress: Progress,
 ) -> WorldMotion:  # fmt: skip
     """The camera's rotation (unless ``static_camera``: :func:`~diffmesh.pipelines.stages.camera_rotations`),
-    then the world frame of the placed bodies (``intrinsics``: ``K`` and where its focal length came from)."""
-    K, focal_source = intrinsics
+    then the world frame of the placed bodies (``scene``: the directions of the background's lines,
+    :func:`~diffmesh.pipelines.stages.scene_axes`)."""
     valid = trk.has_person & np.isfinite(placed.transl).all(1)
     rotations = travel = None
     if not settings.static_camera:
@@ -210,4 +211,4 @@ def _world(
         rotations = None if motion.static else motion.rotations
         travel = camera_travel(info, start, end, K, boxes, motion, progress) if settings.camera_travel else None
     return world_from_placed(bundle.body_model, placed, valid, info.fps, rotations, settings.foot_cleanup,
-                             scene_axes(kps.camera, K, focal_source), travel)  # fmt: skip
+                             scene, travel)  # fmt: skip

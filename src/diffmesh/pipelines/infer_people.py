@@ -131,7 +131,8 @@ def run_people(
         worlds: list[WorldMotion | None] = [None] * len(ids)
         if settings.world:
             with clock("world"):
-                worlds = list(_world_stage(ctx, bundle, people.camera, trks, placed, keys, (K, focal_source), settings, progress))
+                scene = scene_axes(people.camera, K, focal_source)
+                worlds = list(_world_stage(ctx, bundle, people.camera, trks, placed, keys, K, scene, settings, progress))
         results = [VideoResult(info, ctx.start, ctx.end, bundle, k, t, p, K, w) for k, t, p, w in zip(kps, trks, placed, worlds)]
         # one person found: the one-person files (with their track id), no people/ folder
         several = len(ids) > 1
@@ -189,11 +190,10 @@ def _packed_batches(model: nn.Module, trks: list[Track], bundle: ModelBundle, se
 
 def _world_stage(
     ctx: PeopleRun, bundle: ModelBundle, camera: CameraMotion | None, trks: list[Track], placed: list[PlacedMesh],
-    mesh_keys: list[str], intrinsics: tuple[np.ndarray, str], settings: InferSettings, progress: Progress,
+    mesh_keys: list[str], K: np.ndarray, scene: np.ndarray | None, settings: InferSettings, progress: Progress,
 ) -> list[WorldMotion]:  # fmt: skip
     """Everyone in one world frame, cached as one stage (every person's arrays under ``p<row>.``;
-    ``intrinsics``: ``K`` and where its focal length came from)."""
-    K, focal_source = intrinsics
+    ``scene``: the directions of the background's lines, :func:`~diffmesh.pipelines.stages.scene_axes`)."""
     key = stage_key("world", meshes=mesh_keys, version=WORLD_VERSION, **settings.world_stage_parts())
     hit = ctx.cache.load("world.people", key)
     if hit is not None:
@@ -208,7 +208,7 @@ def _world_stage(
         rotations = None if motion.static else motion.rotations
         travel = camera_travel(ctx.info, ctx.start, ctx.end, K, boxes, motion, progress) if settings.camera_travel else None
     worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup,
-                             scene_axes(camera, K, focal_source), travel)  # fmt: skip
+                             scene, travel)  # fmt: skip
     ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})
     return worlds
 

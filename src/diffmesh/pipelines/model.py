@@ -136,9 +136,7 @@ def default_model(
         with _RNG_LOCK:
             rng_state = torch.random.get_rng_state()
             try:
-                # on another device the network poses its own copy: the bundle's stays on the CPU, where the
-                # placement, world and overlay stages pose it
-                model = diffmesh.create_model(name, body_model=body if str(device) == "cpu" else copy.deepcopy(body))
+                model = diffmesh.create_model(name, body_model=_network_body(body, device))
             finally:
                 torch.random.set_rng_state(rng_state)
         return model.to(device).eval()
@@ -201,11 +199,18 @@ def load_model(
         )
     # the checkpoint was hashed while it was read (one pass over the file)
     identity = stage_key("model", ckpt=model.weights_info.sha256, cfg=sha256_file(config), data_root=str(data_root))
-    cpu_body = model.body_model if str(device) == "cpu" else copy.deepcopy(model.body_model)  # see default_model
+    cpu_body = model.body_model
+    model.body_model = _network_body(cpu_body, device)
     return ModelBundle(
         model.to(device).eval(), f"{checkpoint} ({Path(config).name})", True, identity, body_model=cpu_body,
         name=Path(config).name,
     )  # fmt: skip
+
+
+def _network_body(body: nn.Module, device: str | torch.device) -> nn.Module:
+    """The body model a network on ``device`` poses: the bundle's own on the CPU, else a copy that moves
+    with the network, so the bundle's stays on the CPU where the placement, world and overlay stages pose it."""
+    return body if str(device) == "cpu" else copy.deepcopy(body)
 
 
 def prepare_model(bundle: ModelBundle, settings: InferSettings) -> nn.Module:

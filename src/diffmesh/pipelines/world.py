@@ -202,14 +202,21 @@ def _cam_rotations(n: int, cam_rotations: np.ndarray | None) -> np.ndarray:
     return R
 
 
-def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, foot_vertices_cam: tuple[np.ndarray, np.ndarray],
+def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, foot_vertices_cam: tuple[np.ndarray, ...],
                centres: np.ndarray | None = None) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:  # fmt: skip
-    """Joints and feet in frame 0's camera coordinates (``centres``: ``[N, 3]`` each frame's camera
-    centre there; None: the camera does not travel), and ``[N]`` valid."""
+    """Joints and feet (any number of ``[N, V, 3]`` arrays, none for the joints alone) in frame 0's camera
+    coordinates (``centres``: ``[N, 3]`` each frame's camera centre there; None: the camera does not
+    travel), and ``[N]`` valid."""
     c = np.zeros((len(R), 1, 3)) if centres is None else np.asarray(centres, np.float64)[:, None]
     J = np.einsum("nij,nkj->nki", R, np.asarray(joints_cam, np.float64)) + c
     feet = tuple(np.einsum("nij,nkj->nki", R, np.asarray(f, np.float64)) + c for f in foot_vertices_cam)
     return J, feet, np.isfinite(J).all((1, 2))
+
+
+def _bodies_up(joints_frame0: list[np.ndarray]) -> np.ndarray:
+    """Everyone's mean up (:func:`~diffmesh.pipelines.floor.body_up`), from joints ``[N, 17, 3]`` in frame 0's camera axes."""
+    J = np.concatenate(joints_frame0)
+    return body_up(J, J[:, list(_ANKLES)])
 
 
 def fit_world_frame(
@@ -243,9 +250,8 @@ def fit_world_frame(
     moved = [_to_frame0(R, J, feet, cam_positions) for J, feet in people]
     camera = None if cam_positions is None else np.asarray(cam_positions, np.float64)[:, None]  # [N, 1, 3]
     # 2. the floor: body "up" as the prior, planted soles as the data (two passes: contacts need a floor)
-    J_all = np.concatenate([J for J, _, _ in moved])
     valid_all = np.concatenate([v for _, _, v in moved])
-    up = body_up(J_all, J_all[:, list(_ANKLES)])
+    up = _bodies_up([J for J, _, _ in moved])
     fixed = scene_up(scene_axes, up)
     up = up if fixed is None else fixed
     soles = [sole_points(feet, up) for _, feet, _ in moved]  # per person [N, 2, 3]
@@ -368,8 +374,8 @@ def people_in_world(
     # the feet are kept as their sole candidates around the bodies' up (a few KB a frame, for any length)
     n = len(valid[0])
     R = _cam_rotations(n, cam_rotations)
-    J_all = np.concatenate([np.einsum("nij,nkj->nki", R, _placed_joints(p, v)) for p, v in zip(placed, valid)])
-    up_cam = np.einsum("nji,j->ni", R, body_up(J_all, J_all[:, list(_ANKLES)]))  # each frame's camera axes
+    up = _bodies_up([_to_frame0(R, _placed_joints(p, v), ())[0] for p, v in zip(placed, valid)])  # as fit_world_frame's first
+    up_cam = np.einsum("nji,j->ni", R, up)  # in each frame's camera axes
     arrays = [_placed_arrays(body_model, p, v, up_cam) for p, v in zip(placed, valid)]
     people = [(joints, feet) for joints, _, feet, _ in arrays]
     frame = fit_world_frame(people, fps, cam_rotations, scene_axes)
