@@ -78,7 +78,9 @@ def render_people_overlay(
     progress: Progress = no_progress,
 ) -> None:
     """Decode frames ``[start, end)`` again, draw every body over each frame (the farthest first, so
-    nearer people cover farther ones), and encode ``path``; the side view shows the nearest.
+    nearer people cover farther ones), and encode ``path``; the side view shows the nearest. The
+    open body model is drawn as its display mesh, a quarter of its faces on a subset of its own
+    vertices (:mod:`diffmesh.body.display`): the same silhouette within a pixel at half the cost.
 
     Decoding, posing the body model, drawing and encoding run in their own threads with small queues
     between them, so the work overlaps across the cores and only a few frames (and two 16-frame
@@ -86,9 +88,11 @@ def render_people_overlay(
     work is small (body model chunks, vertex normals) while the decoder, llvmpipe and x264 threads
     need the cores, and spinning OpenMP workers starve them (docs/benchmarks.md, section 4). FFmpeg decodes in its caller's thread and x264 uses :data:`X264_THREADS` thread(s).
     """
+    from diffmesh.body.display import display_body
     from diffmesh.render import Renderer, render_side_view
 
-    faces = body_model.faces.cpu().numpy()
+    shown_model, shown_faces, n_shown = display_body(body_model)  # the lighter display mesh where there is one
+    faces = shown_faces.numpy()
     n = end - start
     shows = [b.has_person & np.isfinite(b.transl).all(1) for b in bodies]
     transls = [np.nan_to_num(b.transl) for b in bodies]
@@ -111,7 +115,7 @@ def render_people_overlay(
     blank = None
     with torch_threads(1):
         # posed meshes and their normals come from their own threads (2 chunks in flight): they overlap drawing
-        chunks = [_Chunks(prefetch(_posed(body_model, b.mesh, body_model.faces.cpu()), size=2)) for b in bodies]
+        chunks = [_Chunks(prefetch(_posed(shown_model, b.mesh, shown_faces, n_shown), size=2)) for b in bodies]
         try:
             with Renderer(info.width, info.height, backend=backend) as r:  # type: ignore[arg-type]
                 for frame in prefetch(iter_frames(info.path, start, end, threads=1)):
@@ -138,11 +142,14 @@ def render_people_overlay(
         raise enc_error[0]
 
 
-def _posed(body_model: nn.Module, mesh: MeshSequence, faces: torch.Tensor) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """``(rows, vertices [C, V, 3], vertex normals [C, V, 3])`` chunk by chunk: on the posing thread, the
-    drawing thread is spared the normals (a quarter of its time per frame, docs/benchmarks.md §7.4)."""
+def _posed(body_model: nn.Module, mesh: MeshSequence, faces: torch.Tensor, n_vertices: int
+           ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:  # fmt: skip
+    """``(rows, vertices [C, V, 3], vertex normals [C, V, 3])`` chunk by chunk, the first ``n_vertices``
+    the model poses: on the posing thread, the drawing thread is spared the normals (a quarter of its
+    time per frame, docs/benchmarks.md §7.4)."""
     for sl, _, verts in body_sequence(body_model, mesh.rotmats, mesh.betas, chunk=16, vertices=True):
         assert verts is not None
+        verts = verts[:, :n_vertices]
         yield sl, verts.numpy(), torch.stack([vertex_normals(v, faces) for v in verts]).numpy()
 
 
