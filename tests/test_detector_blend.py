@@ -90,6 +90,19 @@ def test_refine_limbs_turns_each_bone_toward_the_target(body) -> None:
         body(torch.from_numpy(refined.betas), torch.from_numpy(refined.rotmats[:, 1:]), torch.from_numpy(refined.rotmats[:, :1]))
 
 
+def test_refine_limbs_works_a_chunk_of_frames_at_a_time_with_the_same_result(body, monkeypatch) -> None:
+    """Long videos: the float64 working copies cover CHUNK_FRAMES frames, and the result is the same to the bit."""
+    import diffmesh.pipelines.detector_blend as blend
+
+    g = np.random.default_rng(0)
+    mesh = _mesh(9, 10.0, 20.0, 0.0)
+    target = h36m_joints(body, _mesh(9, 70.0, 100.0, 45.0)).astype(np.float64) + g.normal(0, 0.01, (9, 17, 3))
+    rows = np.array([1, 1, 0, 1, 1, 1, 0, 1, 1], bool)
+    whole = refine_limbs(body, mesh, target, rows, iterations=2)
+    monkeypatch.setattr(blend, "CHUNK_FRAMES", 2)
+    np.testing.assert_array_equal(refine_limbs(body, mesh, target, rows, iterations=2).rotmats, whole.rotmats)
+
+
 def test_bad_inputs_and_who_blends_by_default() -> None:
     j = np.zeros((3, 17, 3))
     with pytest.raises(ValueError, match=r"weight must be in \[0, 1\]"):

@@ -380,6 +380,21 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     assert schema["joints_3d_cam"]["units"] == "m" and schema["joints_3d_cam"]["shape"] == "[T, 17, 3]"
 
 
+def test_result_axis_angles_are_written_a_chunk_of_frames_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """Long videos: float64 copies of the rotations cover a chunk of frames; the file is the same to the bit."""
+    import diffmesh.io.result as result_module
+
+    inputs = result_inputs()
+    whole = np.load(write_result_npz(tmp_path / "whole.npz", **inputs))
+    monkeypatch.setattr(result_module, "_CHUNK_FRAMES", 3)
+    chunked = np.load(write_result_npz(tmp_path / "chunked.npz", **inputs))
+    for key in ("pose_rotmat", "pose_axis_angle", "global_orient", "body_pose"):
+        np.testing.assert_array_equal(chunked[key], whole[key], err_msg=key)
+    for rotmats in (inputs["rotmats"].astype(np.float64), torch.from_numpy(inputs["rotmats"])):  # other array types
+        again = np.load(write_result_npz(tmp_path / "again.npz", **{**inputs, "rotmats": rotmats}))
+        np.testing.assert_array_equal(again["pose_axis_angle"], whole["pose_axis_angle"])
+
+
 def rewrite(path: Path, **changes) -> Path:
     data = dict(np.load(path, allow_pickle=False))
     for key, value in changes.items():

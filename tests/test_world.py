@@ -185,6 +185,30 @@ def test_a_travelling_camera_is_undone(body) -> None:
     assert np.abs(turned_only.joints - ref.joints).max() > 1.0  # the camera's 2 m stay in the trajectory
 
 
+def test_the_soles_are_found_a_chunk_of_frames_at_a_time_with_the_same_result(body, monkeypatch) -> None:
+    """Long videos: the feet's float64 copies in frame 0's axes cover CHUNK_FRAMES frames at a time; the
+    world (floor, contacts, trajectories) is the same to the bit, for a turning and travelling camera too."""
+    import diffmesh.pipelines.world as world
+
+    placed, _ = _placed(body)
+    n = len(placed.transl)
+    Ry = np.stack([_rot_y(a) for a in np.linspace(0, 15, n)])
+    c = np.stack([np.linspace(0, 2.0, n), np.zeros(n), np.linspace(0, 0.5, n)], 1)
+    feet = tuple(np.random.default_rng(k).normal(0, 0.1, (n, 16, 3)).astype(np.float32) + [0, 0.9, 3] for k in (0, 1))
+    joints = placed.joints_m + placed.transl[:, None]
+
+    def runs() -> list:
+        return [people_in_world(body, [placed], [np.ones(n, bool)], FPS)[0],
+                world_motion(joints, placed.transl, placed.mesh.rotmats[:, 0], feet, np.zeros(3), FPS, cam_rotations=Ry,
+                             cam_positions=c)]  # fmt: skip
+
+    whole = runs()
+    monkeypatch.setattr(world, "CHUNK_FRAMES", 7)
+    for a, b in zip(whole, runs()):
+        for key, value in a.to_arrays().items():
+            np.testing.assert_array_equal(b.to_arrays()[key], value, err_msg=key)
+
+
 def test_the_travel_step_runs_once_the_floor_is_known_and_only_for_a_turning_camera(body) -> None:
     """people_in_world hands its first world frame (floor found) to ``travel``; a camera taken as not
     travelling keeps the first frame's result; a static camera is not measured at all."""

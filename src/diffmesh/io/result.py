@@ -26,6 +26,9 @@ from diffmesh.io.motion import as_numpy, atomic_write
 
 logger = logging.getLogger(__name__)
 
+#: Frames whose rotations are turned into axis-angle at once (in float64) when writing.
+_CHUNK_FRAMES = 4096
+
 __all__ = [
     "RESULT_FIELDS",
     "RESULT_FORMAT",
@@ -207,7 +210,7 @@ def write_result_npz(
     Returns:
         ``path``.
     """
-    R = as_numpy(rotmats, "rotmats")
+    R = rotmats if isinstance(rotmats, np.ndarray) and rotmats.dtype in (np.float32, np.float64) else as_numpy(rotmats, "rotmats")
     if R.ndim != 4 or R.shape[1:] != (NUM_SMPL_JOINTS, 3, 3) or R.shape[0] == 0:
         raise ValueError(
             f"rotmats must have shape [T, 24, 3, 3] with T >= 1 (local SMPL joint rotations), got {list(R.shape)}"
@@ -228,7 +231,9 @@ def write_result_npz(
     if T > 1 and not (np.diff(f) > 0).all():
         raise ValueError(f"frame_indices must be strictly increasing, got {f[:10].tolist()}...")
 
-    aa = rotmat_to_axis_angle(torch.as_tensor(R)).numpy()  # [T, 24, 3]
+    aa = np.empty((T, NUM_SMPL_JOINTS, 3), np.float32)  # from float64, a chunk at a time (no float64 copy of the whole video)
+    for a in range(0, T, _CHUNK_FRAMES):
+        aa[a : a + _CHUNK_FRAMES] = rotmat_to_axis_angle(torch.from_numpy(R[a : a + _CHUNK_FRAMES].astype(np.float64))).numpy()
     H = NUM_H36M_JOINTS
     from diffmesh import __version__
 
@@ -247,9 +252,9 @@ def write_result_npz(
         "frame_indices": f,
         "valid": v,
         "pose_rotmat": R.astype(np.float32),
-        "pose_axis_angle": aa.astype(np.float32),
-        "global_orient": aa[:, 0].astype(np.float32),
-        "body_pose": aa[:, 1:].reshape(T, -1).astype(np.float32),  # [T, 23, 3] -> [T, 69]
+        "pose_axis_angle": aa,
+        "global_orient": aa[:, 0].copy(),
+        "body_pose": aa[:, 1:].reshape(T, -1),  # [T, 23, 3] -> [T, 69]
         "betas": b.astype(np.float32),
         "transl": _frames(transl, "transl", T, (3,), "root translation, metres, camera frame"),
         "K": _frames(K, "K", T, (3, 3), "pixel intrinsics"),

@@ -52,6 +52,8 @@ SNAP_MIN_CONFIDENCE = 0.5
 #: held-out video benchmark (with :func:`turn_torso`) a share of 0.75 at the default weight 0.5 gave
 #: limb PA-MPJPE 81.4 mm and reprojection 2.9 % of height, against 81.7 mm and 3.1 % at 0.5.
 KEYPOINT_SHARE_RATIO = 1.5
+#: Frames whose rotations are worked on at once (in float64) by :func:`refine_limbs`.
+CHUNK_FRAMES = 1024
 
 _H = {name: i for i, name in enumerate(H36M_JOINTS)}
 _S = {name: i for i, name in enumerate(SMPL_JOINTS)}
@@ -169,12 +171,12 @@ def turn_torso(mesh: MeshSequence, joints: np.ndarray, target: np.ndarray, rows:
     match ``target``'s, and its joints turned the same way (``joints``, ``target``: ``[N, 17, 3]``
     root-relative; frames outside ``rows`` unchanged)."""
     r = np.flatnonzero(np.asarray(rows, bool) & np.isfinite(target).all((1, 2)) & np.isfinite(joints).all((1, 2)))
-    rot, out = mesh.rotmats.astype(np.float64).copy(), np.asarray(joints, np.float64).copy()
+    rot, out = mesh.rotmats.copy(), np.asarray(joints, np.float64).copy()
     if len(r):
         G = fit_rotation(out[r][:, _TORSO], np.asarray(target, np.float64)[r][:, _TORSO])
-        rot[r, 0] = G @ rot[r, 0]
+        rot[r, 0] = (G @ rot[r, 0].astype(np.float64)).astype(np.float32)  # only the roots: no float64 copy of every rotation
         out[r] = np.einsum("nij,nkj->nki", G, out[r])
-    return MeshSequence(rot.astype(np.float32), mesh.betas), out
+    return MeshSequence(rot, mesh.betas), out
 
 
 def _swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -216,22 +218,27 @@ def refine_limbs(body_model: nn.Module, mesh: MeshSequence, target: np.ndarray, 
 
 def _swing_limbs(body_model: nn.Module, mesh: MeshSequence, target: np.ndarray, rows: np.ndarray,
                  current: np.ndarray | None) -> MeshSequence:  # fmt: skip
-    """One pass of :func:`refine_limbs`."""
-    rot = mesh.rotmats.astype(np.float64).copy()
+    """One pass of :func:`refine_limbs`, :data:`CHUNK_FRAMES` frames at a time (each frame's rotations are
+    its own: the working copies in float64 stay a few MB for any length)."""
+    out = mesh.rotmats.copy()
     if current is None:
-        current = np.zeros((len(rot), 17, 3))
+        current = np.zeros((len(out), 17, 3))
         for sl, joints, _ in body_sequence(body_model, mesh.rotmats, mesh.betas):
             current[sl] = joints.numpy()
-    r = np.flatnonzero(rows)
-    G = _global_rotations(rot[r])
-    J, T = current[r], target[r]
-    for (upper, a, b), (lower, _, c) in LIMB_CHAINS:
-        S1 = _swing(J[:, b] - J[:, a], T[:, b] - T[:, a])
-        G_lower_old = G[:, lower]
-        G[:, upper] = S1 @ G[:, upper]
-        S2 = _swing(np.einsum("nij,nj->ni", S1, J[:, c] - J[:, b]), T[:, c] - T[:, b])
-        G[:, lower] = S2 @ S1 @ G_lower_old
-        parent = SMPL_PARENTS[upper]
-        rot[r, upper] = np.swapaxes(G[:, parent], 1, 2) @ G[:, upper]
-        rot[r, lower] = np.swapaxes(G[:, upper], 1, 2) @ G[:, lower]  # joints below keep their local rotations
-    return MeshSequence(rot.astype(np.float32), mesh.betas)
+    r_all = np.flatnonzero(rows)
+    for start in range(0, len(r_all), CHUNK_FRAMES):
+        r = r_all[start : start + CHUNK_FRAMES]
+        rot = mesh.rotmats[r].astype(np.float64)
+        G = _global_rotations(rot)
+        J, T = current[r], target[r]
+        for (upper, a, b), (lower, _, c) in LIMB_CHAINS:
+            S1 = _swing(J[:, b] - J[:, a], T[:, b] - T[:, a])
+            G_lower_old = G[:, lower]
+            G[:, upper] = S1 @ G[:, upper]
+            S2 = _swing(np.einsum("nij,nj->ni", S1, J[:, c] - J[:, b]), T[:, c] - T[:, b])
+            G[:, lower] = S2 @ S1 @ G_lower_old
+            parent = SMPL_PARENTS[upper]
+            rot[:, upper] = np.swapaxes(G[:, parent], 1, 2) @ G[:, upper]
+            rot[:, lower] = np.swapaxes(G[:, upper], 1, 2) @ G[:, lower]  # joints below keep their local rotations
+        out[r] = rot.astype(np.float32)
+    return MeshSequence(out, mesh.betas)

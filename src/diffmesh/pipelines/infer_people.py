@@ -37,6 +37,7 @@ from diffmesh.geometry.camera import default_intrinsics
 from diffmesh.geometry.camera_motion import CameraMotion
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache, stage_key
+from diffmesh.pipelines.memory import release_freed_memory
 from diffmesh.pipelines.model import ModelBundle, prepare_model
 from diffmesh.pipelines.outputs import OutputOptions, RunSummary, VideoResult, summarize, write_outputs, write_summary
 from diffmesh.pipelines.people import detect_people_video
@@ -107,6 +108,7 @@ def run_people(
                                                               estimate_focal=settings.measure_focal, listener=ahead),
                                   hit=people_hit)  # fmt: skip
             rows = kept_people(people, settings.person)
+        release_freed_memory()  # each stage's freed working arrays go back to the system (pipelines/memory.py)
         K, focal_source = camera_intrinsics(info, settings, people.camera)
         with clock("track"):
             ids = [int(people.track_ids[p]) for p in rows]
@@ -128,11 +130,13 @@ def run_people(
             finally:
                 if ahead is not None:
                     ahead.close()
+        release_freed_memory()
         worlds: list[WorldMotion | None] = [None] * len(ids)
         if settings.world:
             with clock("world"):
                 scene = scene_axes(people.camera, K, focal_source)
                 worlds = list(_world_stage(ctx, bundle, people.camera, trks, placed, keys, K, scene, settings, progress))
+        release_freed_memory()
         results = [VideoResult(info, ctx.start, ctx.end, bundle, k, t, p, K, w) for k, t, p, w in zip(kps, trks, placed, worlds)]
         # one person found: the one-person files (with their track id), no people/ folder
         several = len(ids) > 1

@@ -71,6 +71,8 @@ __all__ = ["FLOOR_CONTACT_HEIGHT_M", "CONTACT_SPEED_M_S", "WorldMotion", "foot_v
 STAGE_VERSION = 4
 #: How often the camera's travel and the floor are measured in turn (:func:`people_in_world`).
 TRAVEL_PASSES = 2
+#: Frames whose feet are worked on at once in float64 (:func:`_soles_frame0`).
+CHUNK_FRAMES = 1024
 #: Measures a turning camera's travel once the floor is known (:func:`people_in_world`).
 Travel = Callable[["WorldFrame"], CameraTravel | None]
 
@@ -202,15 +204,26 @@ def _cam_rotations(n: int, cam_rotations: np.ndarray | None) -> np.ndarray:
     return R
 
 
-def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, foot_vertices_cam: tuple[np.ndarray, ...],
-               centres: np.ndarray | None = None) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:  # fmt: skip
-    """Joints and feet (any number of ``[N, V, 3]`` arrays, none for the joints alone) in frame 0's camera
-    coordinates (``centres``: ``[N, 3]`` each frame's camera centre there; None: the camera does not
-    travel), and ``[N]`` valid."""
+def _to_frame0(R: np.ndarray, joints_cam: np.ndarray, centres: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Joints ``[N, 17, 3]`` in frame 0's camera coordinates (``centres``: ``[N, 3]`` each frame's camera
+    centre there; None: the camera does not travel), and ``[N]`` valid."""
     c = np.zeros((len(R), 1, 3)) if centres is None else np.asarray(centres, np.float64)[:, None]
     J = np.einsum("nij,nkj->nki", R, np.asarray(joints_cam, np.float64)) + c
-    feet = tuple(np.einsum("nij,nkj->nki", R, np.asarray(f, np.float64)) + c for f in foot_vertices_cam)
-    return J, feet, np.isfinite(J).all((1, 2))
+    return J, np.isfinite(J).all((1, 2))
+
+
+def _soles_frame0(R: np.ndarray, foot_vertices_cam: tuple[np.ndarray, np.ndarray], up: np.ndarray,
+                  centres: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """``[N, 2, 3]`` each foot's lowest point along ``up`` (:func:`sole_points`) in frame 0's camera
+    coordinates, :data:`CHUNK_FRAMES` frames at a time: the feet (``[N, Vf, 3]`` camera frame, float32
+    sole candidates) are never all copied to float64."""
+    out = np.empty((len(R), 2, 3))
+    for a in range(0, len(R), CHUNK_FRAMES):
+        sl = slice(a, a + CHUNK_FRAMES)
+        c = np.zeros((len(R[sl]), 1, 3)) if centres is None else np.asarray(centres[sl], np.float64)[:, None]
+        feet = tuple(np.einsum("nij,nkj->nki", R[sl], np.asarray(f[sl], np.float64)) + c for f in foot_vertices_cam)
+        out[sl] = sole_points(feet, up)
+    return out
 
 
 def _bodies_up(joints_frame0: list[np.ndarray]) -> np.ndarray:
@@ -247,17 +260,17 @@ def fit_world_frame(
     R = _cam_rotations(n, cam_rotations)
     if cam_positions is not None and np.shape(cam_positions) != (n, 3):
         raise ValueError(f"cam_positions has shape {list(np.shape(cam_positions))}; expected [{n}, 3], one camera centre per frame")
-    moved = [_to_frame0(R, J, feet, cam_positions) for J, feet in people]
+    moved = [(*_to_frame0(R, J, cam_positions), feet) for J, feet in people]  # (joints, valid, feet in the camera)
     camera = None if cam_positions is None else np.asarray(cam_positions, np.float64)[:, None]  # [N, 1, 3]
     # 2. the floor: body "up" as the prior, planted soles as the data (two passes: contacts need a floor)
-    valid_all = np.concatenate([v for _, _, v in moved])
+    valid_all = np.concatenate([v for _, v, _ in moved])
     up = _bodies_up([J for J, _, _ in moved])
     fixed = scene_up(scene_axes, up)
     up = up if fixed is None else fixed
-    soles = [sole_points(feet, up) for _, feet, _ in moved]  # per person [N, 2, 3]
+    soles = [_soles_frame0(R, feet, up, cam_positions) for _, _, feet in moved]  # per person [N, 2, 3]
     d = -np.nanpercentile((np.concatenate(soles) @ up)[valid_all], 10)
     for _ in range(2):
-        contact = np.concatenate([planted(s, up, d, fps, camera) & v[:, None] for s, (_, _, v) in zip(soles, moved)])
+        contact = np.concatenate([planted(s, up, d, fps, camera) & v[:, None] for s, (_, v, _) in zip(soles, moved)])
         soles_all = np.concatenate(soles)
         pts = soles_all[contact]
         if len(pts) < 3:  # nothing planted (jumping clip, or the feet never rest): the lowest soles
@@ -268,9 +281,9 @@ def fit_world_frame(
             up, d = fit_floor(pts, up, level=LEVEL_CAMERA)
         else:  # the scene's vertical: the soles give the floor's height only
             d = -float(np.median(pts @ up))
-        soles = [sole_points(feet, up) for _, feet, _ in moved]
+        soles = [_soles_frame0(R, feet, up, cam_positions) for _, _, feet in moved]
     # 3. world axes: y = up, z toward the first camera (horizontal), x = y × z; origin under the first root
-    J0, _, valid0 = moved[0]
+    J0, valid0, _ = moved[0]
     first = int(np.argmax(valid0))
     toward_camera = -np.array([0.0, 0.0, 1.0])
     z = toward_camera - (toward_camera @ up) * up
@@ -303,8 +316,8 @@ def person_in_world(
     if len(R) != n:
         raise ValueError(f"the world frame has {len(R)} frames but joints_cam has {n}; pass the same frames")
     c = frame.centres()
-    J, feet, valid = _to_frame0(R, joints_cam, foot_vertices_cam, c)
-    soles = sole_points(feet, up)  # [N, 2, 3]
+    J, valid = _to_frame0(R, joints_cam, c)
+    soles = _soles_frame0(R, foot_vertices_cam, up, c)  # [N, 2, 3]
     to_world = frame.cam_to_world()
     Jw_raw = J @ W.T - W @ origin  # = cam_to_world applied to joints_cam
     root_w = np.einsum("ij,njk->nik", W, np.einsum("nij,njk->nik", R, np.asarray(root_rotmats_cam, np.float64)))
@@ -374,7 +387,7 @@ def people_in_world(
     # the feet are kept as their sole candidates around the bodies' up (a few KB a frame, for any length)
     n = len(valid[0])
     R = _cam_rotations(n, cam_rotations)
-    up = _bodies_up([_to_frame0(R, _placed_joints(p, v), ())[0] for p, v in zip(placed, valid)])  # as fit_world_frame's first
+    up = _bodies_up([_to_frame0(R, _placed_joints(p, v))[0] for p, v in zip(placed, valid)])  # as fit_world_frame's first
     up_cam = np.einsum("nji,j->ni", R, up)  # in each frame's camera axes
     arrays = [_placed_arrays(body_model, p, v, up_cam) for p, v in zip(placed, valid)]
     people = [(joints, feet) for joints, _, feet, _ in arrays]
