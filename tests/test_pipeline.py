@@ -284,6 +284,9 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path, m
     # a static camera says nothing about the focal length: the default field of view's
     assert summary["camera"] == {"focal_px": round(float(r["K"][0][0, 0]), 1), "focal_source": "field of view"}
     assert summary["acceleration"]["mode"] == "auto" and summary["acceleration"]["dtype"] in ("float32", "bfloat16")
+    world = summary["world"]  # what tilted the floor, and how sure that is (docs/outputs.md)
+    assert world["floor_from"] in ("scene lines", "planted soles", "body posture") and len(world["planted_spread_m"]) == 2
+    assert world["camera_motion"] in ("static", "rotating", "travelling") and 0 <= world["frames_with_planted_foot"] <= 1
 
     # Re-run with other render options: both stages come from the cache, the network is not built.
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",

@@ -13,7 +13,7 @@ from diffmesh.body import load
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence, h36m_joints
 from diffmesh.pipelines.floor import LEVEL_CAMERA
-from diffmesh.pipelines.world import fit_floor, foot_vertex_sets, people_in_world, world_from_placed, world_motion
+from diffmesh.pipelines.world import WorldMotion, fit_floor, foot_vertex_sets, people_in_world, world_from_placed, world_motion
 
 FPS = 25.0
 
@@ -107,6 +107,27 @@ def test_several_people_share_one_world_frame(body) -> None:
     assert np.nanmedian(w2.joints[10:, 0, 0] - w1.joints[10:, 0, 0]) == pytest.approx(1.5, abs=0.1)
     alone = world_from_placed(body, first, valid, FPS)
     np.testing.assert_array_equal(people_in_world(body, [first], [valid], FPS)[0].joints, alone.joints)
+
+
+def test_the_world_says_what_tilted_the_floor(body) -> None:
+    """Planted soles tilt the floor only where they spread (in depth too); a person stepping sideways
+    leaves the pitch to the bodies' posture; the scene's vertical wins over both. The stage cache keeps it."""
+    sideways, up = _placed(body, frames=100)
+    valid = np.ones(100, bool)
+    w = world_from_placed(body, sideways, valid, FPS)
+    assert w.floor_from == "body posture" and w.camera_motion == "static"
+    spread_x, spread_z = w.planted_spread_m
+    assert spread_x > 0.3 and spread_z < 0.15, w.planted_spread_m  # along the steps; in depth only the feet's own gap
+    again = WorldMotion.from_arrays(w.to_arrays())
+    assert (again.floor_from, again.planted_spread_m, again.camera_motion) == (w.floor_from, w.planted_spread_m, "static")
+    # the same steps taken diagonally: now the soles spread both ways and tilt the floor
+    depth = sideways.transl[:, 0] - sideways.transl[0, 0]
+    transl = sideways.transl + np.stack([np.zeros(100), np.zeros(100), depth], 1)
+    diagonal = PlacedMesh(sideways.mesh, sideways.joints_m, transl, transl, sideways.reproj_px)
+    w = world_from_placed(body, diagonal, valid, FPS)
+    assert w.floor_from == "planted soles" and min(w.planted_spread_m) > 0.3, w.planted_spread_m
+    lines = world_from_placed(body, sideways, valid, FPS, scene_axes=np.array([up]))
+    assert lines.floor_from == "scene lines"
 
 
 def test_foot_cleanup_keeps_planted_feet_still(body) -> None:

@@ -20,7 +20,7 @@ from diffmesh.geometry.vanishing import nearest_axis
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LEVEL_CAMERA", "SCENE_UP_MAX_DEG", "body_up", "fit_floor", "scene_up"]
+__all__ = ["LEVEL_CAMERA", "PRIOR_POINTS", "PRIOR_SPREAD_M", "SCENE_UP_MAX_DEG", "body_up", "fit_floor", "scene_up", "sole_support"]
 
 _THORAX = H36M_JOINTS.index("thorax")
 
@@ -31,6 +31,9 @@ SCENE_UP_MAX_DEG = 30.0
 #: and side-stepping bodies roll the soles' plane 10-17 degrees where the camera does not
 #: (docs/benchmarks.md §6.2); measured on level and on 10-degree-rolled cameras in §6.6.
 LEVEL_CAMERA = 0.3
+#: The bodies' up counts in :func:`fit_floor` as this many soles spread :data:`PRIOR_SPREAD_M` apart.
+PRIOR_POINTS = 30.0
+PRIOR_SPREAD_M = 0.3
 
 
 def body_up(joints: np.ndarray, ankles: np.ndarray) -> np.ndarray:
@@ -61,8 +64,8 @@ def scene_up(scene_axes: np.ndarray | None, bodies_up: np.ndarray) -> np.ndarray
     return up
 
 
-def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30.0,
-              prior_spread_m: float = 0.3, level: float = 0.0) -> tuple[np.ndarray, float]:  # fmt: skip
+def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = PRIOR_POINTS,
+              prior_spread_m: float = PRIOR_SPREAD_M, level: float = 0.0) -> tuple[np.ndarray, float]:  # fmt: skip
     """Robust plane through ``points`` ``[M, 3]``: unit normal (on ``prior_up``'s side) and offset ``d``.
 
     Minimises ``Σ w_i (n·(p_i - c))² + λ |n - prior_up|²``-like: the smallest eigenvector of the
@@ -93,3 +96,20 @@ def fit_floor(points: np.ndarray, prior_up: np.ndarray, prior_points: float = 30
         w = np.minimum(1.0, 2.0 * scale / np.maximum(r, 1e-9))
     c = (w[:, None] * points).sum(0) / w.sum()
     return n, float(-(c @ n))
+
+
+def sole_support(points: np.ndarray, up: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How much planted soles ``points`` ``[M, 3]`` tell of the floor's tilt about each of the floor's two
+    directions ``axes`` ``[2, 3]`` (unit, perpendicular to ``up``): ``(spread_m [2], support [2])``.
+
+    ``spread_m``: the soles' standard deviation along each direction. ``support``: their scatter along it
+    (``M spread²``) in units of :func:`fit_floor`'s prior (:data:`PRIOR_POINTS` soles :data:`PRIOR_SPREAD_M`
+    apart): above 1 the soles outweigh the bodies' up in tilting the floor that way, below it the tilt
+    is mostly the bodies' posture (a person who stays in place: the soles all lie within a few
+    decimetres). NaN spread and zero support for fewer than 3 points.
+    """
+    if len(points) < 3:
+        return np.full(2, np.nan), np.zeros(2)
+    along = (points - points.mean(0)) @ np.asarray(axes).T  # [M, 2]
+    spread = along.std(0)
+    return spread, len(points) * spread**2 / (PRIOR_POINTS * PRIOR_SPREAD_M**2)

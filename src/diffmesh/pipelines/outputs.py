@@ -330,6 +330,22 @@ class RunSummary:
     #: (the ``--fov`` guess or its default), ``"measured"`` from the camera's turn or ``"scene lines"``, from the
     #: background's vanishing points)
     camera: dict[str, Any] = field(default_factory=dict)
+    #: the world stage (``--no-world``: empty): ``floor_from`` (what tilted the floor: ``"scene lines"``,
+    #: ``"planted soles"`` or ``"body posture"``, the least sure), ``planted_spread_m`` (the planted soles'
+    #: spread along the world's x and z), ``camera_motion``, ``frames_with_planted_foot`` (share of the
+    #: first person's frames) and ``foot_sliding_mm_per_frame`` (before and after the clean-up)
+    world: dict[str, Any] = field(default_factory=dict)
+
+
+def world_summary(world: WorldMotion | None, valid: np.ndarray) -> dict[str, Any]:
+    """:attr:`RunSummary.world` of a person's world motion (shared frame: the first person's is enough)."""
+    if world is None:
+        return {}
+    planted = world.foot_contact.any(1)[valid]
+    return {"floor_from": world.floor_from, "planted_spread_m": [round(float(x), 3) for x in world.planted_spread_m],
+            "camera_motion": world.camera_motion,
+            "frames_with_planted_foot": round(float(planted.mean()), 3) if len(planted) else 0.0,
+            "foot_sliding_mm_per_frame": [round(float(x), 1) for x in world.sliding_mm]}  # fmt: skip
 
 
 def summarize(
@@ -361,6 +377,7 @@ def summarize(
         settings={**asdict(settings), "normalization": settings.normalization or result.bundle.normalization},
         versions=package_versions(),
         acceleration=asdict(make_plan(settings.accel_mode, settings.device)),
+        world=world_summary(result.world, valid),
     )
 
 

@@ -56,7 +56,7 @@ from diffmesh.pipelines.feet import (
     sole_candidates,
     sole_points,
 )
-from diffmesh.pipelines.floor import LEVEL_CAMERA, body_up, fit_floor, scene_up
+from diffmesh.pipelines.floor import LEVEL_CAMERA, body_up, fit_floor, scene_up, sole_support
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import body_sequence
 
@@ -67,8 +67,9 @@ __all__ = ["FLOOR_CONTACT_HEIGHT_M", "CONTACT_SPEED_M_S", "WorldMotion", "foot_v
            "world_motion"]  # fmt: skip
 
 
-#: The stage cache's version of this stage's results (bumped when they change; 4: the feet as sole candidates).
-STAGE_VERSION = 4
+#: The stage cache's version of this stage's results (bumped when they change; 4: the feet as sole candidates;
+#: 5: what tilted the floor, the planted soles' spread and the camera's motion).
+STAGE_VERSION = 5
 #: How often the camera's travel and the floor are measured in turn (:func:`people_in_world`).
 TRAVEL_PASSES = 2
 #: Frames whose feet are worked on at once in float64 (:func:`_soles_frame0`).
@@ -96,6 +97,9 @@ class WorldMotion:
         foot_contact: ``[N, 2]`` bool, (left, right) foot planted.
         static_camera: the camera's rotation was not measured (``--static-camera``) or below noise.
         sliding_mm: planted feet's mean horizontal motion, mm per frame, ``(before, after)`` the clean-up.
+        floor_from: what tilted the floor (:attr:`WorldFrame.floor_from`).
+        planted_spread_m: the planted soles' spread along the world's x and z (:attr:`WorldFrame.planted_spread_m`).
+        camera_motion: ``"static"``, ``"rotating"`` or ``"travelling"``.
     """
 
     floor_normal_cam: np.ndarray
@@ -108,19 +112,25 @@ class WorldMotion:
     foot_contact: np.ndarray
     static_camera: bool
     sliding_mm: tuple[float, float]
+    floor_from: str = "planted soles"
+    planted_spread_m: tuple[float, float] = (float("nan"), float("nan"))
+    camera_motion: str = "static"
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays for the stage cache (:meth:`from_arrays` reads them back)."""
         return {"floor_normal_cam": self.floor_normal_cam, "floor_offset_cam": self.floor_offset_cam,
                 "cam_to_world": self.cam_to_world, "root_rotmats": self.root_rotmats, "transl": self.transl,
                 "joints": self.joints, "joints_raw": self.joints_raw, "foot_contact": self.foot_contact,
-                "static_camera": np.array(self.static_camera), "sliding_mm": np.array(self.sliding_mm)}  # fmt: skip
+                "static_camera": np.array(self.static_camera), "sliding_mm": np.array(self.sliding_mm),
+                "floor_from": np.array(self.floor_from), "planted_spread_m": np.array(self.planted_spread_m),
+                "camera_motion": np.array(self.camera_motion)}  # fmt: skip
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> WorldMotion:
         return cls(a["floor_normal_cam"], a["floor_offset_cam"], a["cam_to_world"], a["root_rotmats"], a["transl"],
                    a["joints"], a["joints_raw"], a["foot_contact"].astype(bool), bool(a["static_camera"]),
-                   (float(a["sliding_mm"][0]), float(a["sliding_mm"][1])))  # fmt: skip
+                   (float(a["sliding_mm"][0]), float(a["sliding_mm"][1])), str(a["floor_from"]),
+                   (float(a["planted_spread_m"][0]), float(a["planted_spread_m"][1])), str(a["camera_motion"]))  # fmt: skip
 
 
 def world_motion(
@@ -171,6 +181,10 @@ class WorldFrame:
         static: the camera is taken as not rotating.
         cam_positions: ``[N, 3]`` frame t's camera centre in frame 0's camera axes, metres; None: the
             camera does not travel (every centre at frame 0's).
+        floor_from: what tilted the floor: ``"scene lines"`` (the background's vertical), ``"planted soles"``
+            (spread enough to outweigh the bodies' up both ways: :func:`~diffmesh.pipelines.floor.sole_support`)
+            or ``"body posture"`` (the bodies' mean up, as the network poses them: people who stay in place).
+        planted_spread_m: the planted soles' standard deviation along the world's x and z, metres.
     """
 
     cam_rotations: np.ndarray
@@ -180,6 +194,8 @@ class WorldFrame:
     origin: np.ndarray
     static: bool
     cam_positions: np.ndarray | None = None
+    floor_from: str = "planted soles"
+    planted_spread_m: tuple[float, float] = (float("nan"), float("nan"))
 
     @property
     def travelling(self) -> bool:
@@ -294,8 +310,11 @@ def fit_world_frame(
     W = np.stack([x, up, z])  # rows: world axes in frame-0 camera coordinates
     root0 = J0[first, _PELVIS]
     origin = root0 - (root0 @ up + d) * up  # the root's foot point on the floor
+    spread, support = sole_support(pts, up, W[[0, 2]])
+    floor_from = "scene lines" if fixed is not None else "planted soles" if support.min() >= 1.0 else "body posture"
     return WorldFrame(R, up, d, W, origin, cam_rotations is None,
-                      None if cam_positions is None else np.asarray(cam_positions, np.float64))  # fmt: skip
+                      None if cam_positions is None else np.asarray(cam_positions, np.float64), floor_from,
+                      (float(spread[0]), float(spread[1])))  # fmt: skip
 
 
 def person_in_world(
@@ -338,15 +357,17 @@ def person_in_world(
     n_cam = up if static else np.einsum("nji,j->ni", R, up)
     d_cam = np.array(d) if static else d + c @ up  # a travelling camera's height changes with it
     sliding = f"foot sliding {before:.1f} -> {after:.1f} mm/frame" if contact.any() else "no foot clean-up"
-    logger.info("world frame: floor %.2f m below the camera, %s camera, %d%% of frames with a planted foot, %s",
-                d, "static" if static else "travelling" if frame.travelling else "rotating", round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, sliding)  # fmt: skip
+    camera = "static" if static else "travelling" if frame.travelling else "rotating"
+    logger.info("world frame: floor %.2f m below the camera, tilted by the %s, %s camera, %d%% of frames with a planted foot, %s",
+                d, frame.floor_from, camera, round(100 * contact.any(1)[valid].mean()) if valid.any() else 0, sliding)  # fmt: skip
     nan = ~valid
     for a in (Jw, Jw_raw):
         a[nan] = np.nan
     transl_w[nan] = np.nan
     return WorldMotion(n_cam.astype(np.float32), d_cam.astype(np.float32), to_world.astype(np.float32),
                        root_w.astype(np.float32), transl_w.astype(np.float32), Jw.astype(np.float32),
-                       Jw_raw.astype(np.float32), contact, static, (before, after))  # fmt: skip
+                       Jw_raw.astype(np.float32), contact, static, (before, after), frame.floor_from, frame.planted_spread_m,
+                       camera)  # fmt: skip
 
 
 def world_from_placed(
@@ -401,6 +422,11 @@ def people_in_world(
             frame = fit_world_frame(people, fps, moved.rotations, scene_axes, moved.positions)
             # the path is in units of the camera's height: keep it in step with the height found last
             frame = fit_world_frame(people, fps, moved.rotations, scene_axes, moved.positions * (frame.offset / used))
+    if frame.floor_from == "body posture":
+        logger.warning("world frame: the floor's tilt comes from the bodies' posture alone (planted feet spread only "
+                       "%.2f x %.2f m, no vertical lines found in the scene): on the benchmark's clips it was then 3-23 degrees "
+                       "off. People who walk about, or vertical edges in view with a known focal length (--focal), fix it",
+                       *frame.planted_spread_m)  # fmt: skip
     return [person_in_world(frame, joints, transl, p.mesh.rotmats[:, 0], feet, rest_root, fps, clean_feet)
             for (joints, transl, feet, rest_root), p in zip(arrays, placed)]  # fmt: skip
 
