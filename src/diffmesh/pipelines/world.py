@@ -423,10 +423,11 @@ def people_in_world(
             # the path is in units of the camera's height: keep it in step with the height found last
             frame = fit_world_frame(people, fps, moved.rotations, scene_axes, moved.positions * (frame.offset / used))
     if frame.floor_from == "body posture":
-        logger.warning("world frame: the floor's tilt comes from the bodies' posture alone (planted feet spread only "
-                       "%.2f x %.2f m, no vertical lines found in the scene): on the benchmark's clips it was then 3-23 degrees "
-                       "off. People who walk about, or vertical edges in view with a known focal length (--focal), fix it",
-                       *frame.planted_spread_m)  # fmt: skip
+        sx, sz = frame.planted_spread_m
+        feet = "too few planted feet" if np.isnan(sx) else f"planted feet spread only {sx:.2f} x {sz:.2f} m"
+        logger.warning("world frame: the floor's tilt comes from the bodies' posture alone (%s, no vertical edges found "
+                       "in the scene); on the benchmark's clips such floors were 3-23 degrees off. It is surer when people "
+                       "walk about, or with vertical edges in view and a known focal length (--focal)", feet)  # fmt: skip
     return [person_in_world(frame, joints, transl, p.mesh.rotmats[:, 0], feet, rest_root, fps, clean_feet)
             for (joints, transl, feet, rest_root), p in zip(arrays, placed)]  # fmt: skip
 
