@@ -39,7 +39,6 @@ from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL
 from diffmesh.pipelines.cache import StageCache, stage_key
 from diffmesh.pipelines.infer_people import PeopleRun, run_people
 from diffmesh.pipelines.keypoints import FrameKeypoints, find_keypoints
-from diffmesh.pipelines.memory import release_freed_memory
 from diffmesh.pipelines.model import ModelBundle, default_model, prepare_model
 from diffmesh.pipelines.outputs import (
     OutputOptions,
@@ -134,7 +133,6 @@ def run(
             camera_K = K if _measures_camera(settings) else None
             kps = cached_stage(cache, "keypoints", keypoints_key, cached, FrameKeypoints.from_arrays,
                           lambda: find_keypoints(info, start, end, settings, progress, camera_K, ahead))  # fmt: skip
-        release_freed_memory()  # each stage's freed working arrays go back to the system (pipelines/memory.py)
         K, focal_source = camera_intrinsics(info, settings, kps.camera)
         with clock("track"):
             trk = track(kps.keypoints, kps.detected, max_gap=settings.max_gap, world=kps.world)
@@ -146,7 +144,6 @@ def run(
             finally:
                 if ahead is not None:
                     ahead.close()
-        release_freed_memory()
         world = None
         if settings.world:
             with clock("world"):
@@ -154,7 +151,6 @@ def run(
                 world = cached_stage(cache, "world", world_key, cached, WorldMotion.from_arrays,
                                 lambda: _world(info, start, end, bundle, kps, trk, placed, K, scene_axes(kps.camera, K, focal_source),
                                                settings, progress))  # fmt: skip
-        release_freed_memory()
         result = VideoResult(info, start, end, bundle, kps, trk, placed, K, world)
         outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)

@@ -108,7 +108,6 @@ def run_people(
                                                               estimate_focal=settings.measure_focal, listener=ahead),
                                   hit=people_hit)  # fmt: skip
             rows = kept_people(people, settings.person)
-        release_freed_memory()  # each stage's freed working arrays go back to the system (pipelines/memory.py)
         K, focal_source = camera_intrinsics(info, settings, people.camera)
         with clock("track"):
             ids = [int(people.track_ids[p]) for p in rows]
@@ -130,13 +129,11 @@ def run_people(
             finally:
                 if ahead is not None:
                     ahead.close()
-        release_freed_memory()
         worlds: list[WorldMotion | None] = [None] * len(ids)
         if settings.world:
             with clock("world"):
                 scene = scene_axes(people.camera, K, focal_source)
                 worlds = list(_world_stage(ctx, bundle, people.camera, trks, placed, keys, K, scene, settings, progress))
-        release_freed_memory()
         results = [VideoResult(info, ctx.start, ctx.end, bundle, k, t, p, K, w) for k, t, p, w in zip(kps, trks, placed, worlds)]
         # one person found: the one-person files (with their track id), no people/ folder
         several = len(ids) > 1
@@ -214,6 +211,7 @@ def _world_stage(
     worlds = people_in_world(bundle.body_model, placed, valid, ctx.info.fps, rotations, settings.foot_cleanup,
                              scene, travel)  # fmt: skip
     ctx.cache.save("world.people", key, {f"p{p}.{k}": v for p, w in enumerate(worlds) for k, v in w.to_arrays().items()})
+    release_freed_memory()  # as stages.cached_stage does
     return worlds
 
 

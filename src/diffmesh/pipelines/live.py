@@ -58,27 +58,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["LatencyHistogram", "LiveSummary", "run_live"]
 
 
-@dataclass
-class LiveSummary:
-    """What a live run did (``live_summary.json``)."""
-
-    source: str
-    frames_read: int = 0
-    frames_processed: int = 0
-    frames_dropped: int = 0
-    frames_with_person: int = 0
-    processed_fps: float = 0.0
-    latency_ms_median: float = float("nan")
-    latency_ms_p95: float = float("nan")
-    stride: int = 4
-    delay: int = 0
-    latencies: LatencyHistogram = field(default_factory=lambda: LatencyHistogram(), repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        """``live_summary.json``'s fields (every one but the histogram)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latencies"}
-
-
 class LatencyHistogram:
     """Capture-to-result latencies in 1 ms bins up to :attr:`LIMIT_MS` (longer ones in the last bin):
     the median and 95th percentile of a run of any length in 240 KB (a list of every latency would
@@ -102,6 +81,27 @@ class LatencyHistogram:
             return float("nan")
         rank = max(1, int(np.ceil(q / 100.0 * total)))
         return float(np.searchsorted(np.cumsum(self.counts), rank)) + 0.5
+
+
+@dataclass
+class LiveSummary:
+    """What a live run did (``live_summary.json``)."""
+
+    source: str
+    frames_read: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    frames_with_person: int = 0
+    processed_fps: float = 0.0
+    latency_ms_median: float = float("nan")
+    latency_ms_p95: float = float("nan")
+    stride: int = 4
+    delay: int = 0
+    latencies: LatencyHistogram = field(default_factory=LatencyHistogram, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """``live_summary.json``'s fields (every one but the histogram)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latencies"}
 
 
 class _Capture(threading.Thread):

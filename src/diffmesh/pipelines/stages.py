@@ -20,6 +20,7 @@ from diffmesh.geometry.vanishing import directions
 from diffmesh.geometry.camera_travel import CameraTravel
 from diffmesh.io.video import VideoInfo
 from diffmesh.pipelines.cache import StageCache
+from diffmesh.pipelines.memory import release_freed_memory
 from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.placement import PlacedMesh, place_mesh
 from diffmesh.pipelines.detector_blend import blend_joints, fit_to_detector
@@ -50,13 +51,15 @@ def cached_stage(
     hit: dict[str, np.ndarray] | None = None,
 ) -> A:
     """``stage``'s cached result (``hit``, or looked up now; then ``stage`` is added to ``cached``),
-    else ``compute()``, stored in the cache."""
+    else ``compute()``, stored in the cache; the pages its working arrays freed then go back to the
+    system (:func:`~diffmesh.pipelines.memory.release_freed_memory`)."""
     hit = cache.load(stage, key) if hit is None else hit
     if hit is not None:
         cached.append(stage)
         return load(hit)
     value = compute()
     cache.save(stage, key, value.to_arrays())
+    release_freed_memory()
     return value
 
 
