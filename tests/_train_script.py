@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from diffmesh.models import DSTformer, DSTformerConfig
-from diffmesh.training import TrainConfig, Trainer, init_distributed
+from diffmesh.training import TrainConfig, Trainer, distributed
 
 
 class ToyPoseData(torch.utils.data.Dataset):
@@ -65,18 +65,18 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(1)
-    info = init_distributed("cpu")
-    torch.manual_seed(0)
-    model = DSTformer(DSTformerConfig(dim_feat=16, dim_rep=16, depth=1, num_heads=2, maxlen=8))
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_backbone=1e-3, lr_decay=0.9,
-                      checkpoint_every_steps=1, log_every_steps=1)
-    trainer = Trainer(model, ToyTask(args.sleep), ToyPoseData(), cfg, args.out, dist_info=info, run_config={"toy": True})
-    if args.resume:
-        trainer.resume(Path(args.out) / "latest_epoch.bin")
-    result = trainer.fit()
-    if info.is_main:
-        torch.save(model.state_dict(), Path(args.out) / "final_weights.pt")
-        (Path(args.out) / f"losses_{'resumed' if args.resume else 'run'}.json").write_text(json.dumps(result.losses))
+    with distributed("cpu") as info:  # the same clean exit as `diffmesh train`
+        torch.manual_seed(0)
+        model = DSTformer(DSTformerConfig(dim_feat=16, dim_rep=16, depth=1, num_heads=2, maxlen=8))
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr_backbone=1e-3, lr_decay=0.9,
+                          checkpoint_every_steps=1, log_every_steps=1)
+        trainer = Trainer(model, ToyTask(args.sleep), ToyPoseData(), cfg, args.out, dist_info=info, run_config={"toy": True})
+        if args.resume:
+            trainer.resume(Path(args.out) / "latest_epoch.bin")
+        result = trainer.fit()
+        if info.is_main:
+            torch.save(model.state_dict(), Path(args.out) / "final_weights.pt")
+            (Path(args.out) / f"losses_{'resumed' if args.resume else 'run'}.json").write_text(json.dumps(result.losses))
     sys.exit(0)
 
 

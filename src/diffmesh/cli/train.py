@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from diffmesh.training.config import RunConfig
+    from diffmesh.training.distributed import DistInfo
 
 logger = logging.getLogger("diffmesh.cli")
 
@@ -39,17 +40,25 @@ def _read_config(path: str) -> RunConfig:
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from diffmesh.training import Trainer, init_distributed
-    from diffmesh.training.build import build_run
-    from diffmesh.training.distributed import shutdown
+    from diffmesh.training import distributed
 
     cfg = _read_config(args.config)
     fields = {"epochs": "optim.epochs", "max_steps": "schedule.max_steps", "batch_size": "optim.batch_size", "seed": "seed"}
     cfg = cfg.with_values({path: getattr(args, arg) for arg, path in fields.items() if getattr(args, arg) is not None})
     if args.threads:
         torch.set_num_threads(args.threads)
-    info = init_distributed(args.device)
     out = Path(args.output)
+    with distributed(args.device) as info:
+        _train(cfg, args, out, info)
+    if info.is_main:
+        logger.info("finished: checkpoints in %s", out)
+    return 0
+
+
+def _train(cfg: RunConfig, args: argparse.Namespace, out: Path, info: DistInfo) -> None:
+    from diffmesh.training import Trainer
+    from diffmesh.training.build import build_run
+
     resume = out / "latest_epoch.bin"
     if out.is_dir() and resume.exists() and not args.resume:
         raise ValueError(f"{out} already holds a run (latest_epoch.bin); pass --resume to continue it or choose another -o folder")
@@ -64,13 +73,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg.save(out / RUN_CONFIG_FILE)
     if args.resume:
         trainer.resume(resume)
-    try:
-        trainer.fit()
-    finally:
-        shutdown(info)
-    if info.is_main:
-        logger.info("finished: checkpoints in %s", out)
-    return 0
+    trainer.fit()
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

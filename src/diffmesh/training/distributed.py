@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +64,31 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+def shutdown(info: DistInfo, *, wait: bool = True) -> None:
+    """Leave the process group: wait for every process (unless failing), then destroy it.
+
+    A process that exits with its gloo group still alive can abort in the group's destructor
+    ("terminate called without an active exception") while the others still work, so every
+    process waits at a barrier and destroys the group before it exits.
+    """
+    if not (info.enabled and dist.is_initialized()):
+        return
+    if wait:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+@contextmanager
+def distributed(device: str = "cpu") -> Iterator[DistInfo]:
+    """``with distributed(device) as info:`` joins the group (when under torchrun) and leaves it cleanly.
+
+    On an error the barrier is skipped (the other processes may never reach it) and the group
+    is only destroyed, so the launcher sees the failure instead of a hang.
+    """
+    info = init_distributed(device)
+    try:
+        yield info
+    except BaseException:
+        shutdown(info, wait=False)
+        raise
+    shutdown(info)
