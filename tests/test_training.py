@@ -63,7 +63,7 @@ def test_killed_run_resumes_exactly(tmp_path: Path) -> None:
 def test_two_processes_match_one_process(tmp_path: Path) -> None:
     single = run_script(tmp_path / "one", "--epochs", "2")
     assert single.returncode == 0, single.stderr[-2000:]
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]  # a free port
     double = run_script(tmp_path / "two", "--epochs", "2", launcher=launcher)
     assert double.returncode == 0, double.stderr[-3000:]
     one = json.loads((tmp_path / "one" / "losses_run.json").read_text())
