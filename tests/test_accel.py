@@ -33,6 +33,7 @@ from tests.conftest import TINY
 NATIVE_BF16 = CpuCapability("AVX512", True, "GenuineIntel")
 AVX2_INTEL = CpuCapability("AVX2", False, "GenuineIntel")
 AVX2_AMD = CpuCapability("AVX2", False, "AuthenticAMD")
+AVX512_AMD = CpuCapability("AVX512", True, "AuthenticAMD")
 
 
 @pytest.fixture(params=["onednn-packed", "mkl"])
@@ -69,10 +70,17 @@ def test_native_bf16_gets_bf16_weights_and_avx2_stays_float32(small_body: BodyMo
     assert accelerate(model, "bf16", capability=AVX2_INTEL).accel_plan.dtype == "bfloat16"  # asked for explicitly
 
 
-def test_float32_kernels_are_onednn_packed_where_available(float32_kernels: str) -> None:
-    for cap in (AVX2_INTEL, AVX2_AMD, NATIVE_BF16):
+def test_float32_kernels_follow_the_cpu(float32_kernels: str) -> None:
+    """oneDNN packed where this torch has it, except the encoder on AMD without AVX-512 (MKL's AVX2
+    SGEMM is faster there); the body model's blend shapes through oneDNN wherever it exists."""
+    for cap in (AVX2_INTEL, NATIVE_BF16, AVX512_AMD):
         assert make_plan("parity", capability=cap).kernels == float32_kernels
         assert make_plan("fast", capability=cap).float32_kernels == float32_kernels
+    for mode in ("parity", "fast", "auto"):
+        plan = make_plan(mode, capability=AVX2_AMD)
+        assert plan.kernels == plan.float32_kernels == "mkl" and plan.body_kernels == float32_kernels
+    bf16 = make_plan("bf16", capability=AVX2_AMD)  # low precision keeps oneDNN (GELU fused)
+    assert (bf16.kernels, bf16.float32_kernels) == (float32_kernels, "mkl")
     assert make_plan("reference", capability=AVX2_AMD).kernels == "reference"
     assert make_plan("auto", "cuda").dtype == "float32" and make_plan("fast", "cuda").dtype == "float16"
 
@@ -124,18 +132,21 @@ def test_accelerate_returns_a_copy_and_never_changes_the_model(small_body: BodyM
 
 
 def test_parity_mode_equals_the_plain_model(small_body: BodyModel, float32_kernels: str) -> None:
-    """Float32 parity (chunked encoder and skinning, either kernel) within float32 rounding."""
+    """Float32 parity (chunked encoder and skinning, every kernel choice) within float32 rounding."""
     model = _mesh_model(small_body)
-    fast = accelerate(model, "parity", capability=AVX2_INTEL)
-    assert fast.accel_plan.float32_kernels == float32_kernels
-    assert isinstance(fast.backbone, ChunkedDSTformer) and isinstance(fast.body_model, AcceleratedBodyModel)
-    packed = [m for m in fast.modules() if isinstance(m, PackedLinear)]
-    assert bool(packed) == (fast.accel_plan.float32_kernels == "onednn-packed")
-    x = torch.rand(40, 16, 17, 3)  # 640 frames: more than one encoder chunk and skinning chunk
-    with torch.inference_mode():
-        ref, out = model(x), fast(x)
-    torch.testing.assert_close(out.verts, ref.verts, atol=1e-3, rtol=1e-4)  # mm
-    torch.testing.assert_close(out.theta, ref.theta, atol=1e-4, rtol=1e-4)
+    for cap in (AVX2_INTEL, AVX2_AMD):
+        fast = accelerate(model, "parity", capability=cap)
+        plan = fast.accel_plan
+        assert plan.float32_kernels == (float32_kernels if cap is AVX2_INTEL else "mkl")
+        assert isinstance(fast.backbone, ChunkedDSTformer) and isinstance(fast.body_model, AcceleratedBodyModel)
+        packed = [m for m in fast.modules() if isinstance(m, PackedLinear)]
+        assert bool(packed) == (plan.float32_kernels == "onednn-packed")
+        assert (fast.body_model._posedirs_pack is not None) == (plan.body_kernels == "onednn-packed")
+        x = torch.rand(40, 16, 17, 3)  # 640 frames: more than one encoder chunk and skinning chunk
+        with torch.inference_mode():
+            ref, out = model(x), fast(x)
+        torch.testing.assert_close(out.verts, ref.verts, atol=1e-3, rtol=1e-4)  # mm
+        torch.testing.assert_close(out.theta, ref.theta, atol=1e-4, rtol=1e-4)
 
 
 def test_bf16_encoder_stays_close_on_golden_inputs() -> None:

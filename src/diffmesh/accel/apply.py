@@ -114,4 +114,4 @@ def _apply(model: nn.Module, plan: AccelPlan) -> None:
         _pack_float32_linears(encoder)
     body = getattr(model, "body_model", None)
     if plan.device == "cpu" and isinstance(body, BodyModel):
-        model.body_model = AcceleratedBodyModel.sharing(body, packed=plan.float32_kernels == "onednn-packed")
+        model.body_model = AcceleratedBodyModel.sharing(body, packed=plan.body_kernels == "onednn-packed")

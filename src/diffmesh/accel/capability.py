@@ -8,8 +8,9 @@ Detection, in one place and overridable for tests and odd machines:
   then is bf16 faster than float32; elsewhere it is emulated and slower, so fast mode keeps
   float32 there. (``torch.ops.mkldnn._is_mkldnn_bf16_supported`` is true on any AVX512 core,
   emulated or not, so it is not the test.)
-* ``vendor``: reported by ``diffmesh info`` (MKL's SGEMM takes a slow path on AMD; oneDNN's
-  packed float32 kernel was at least as fast on every CPU measured, so it decides nothing yet).
+* ``vendor``: with ``isa``, it picks the encoder's float32 kernels: MKL on AMD CPUs without
+  AVX-512 (its AVX2 SGEMM beat oneDNN's packed kernel there), oneDNN packed elsewhere
+  (:func:`diffmesh.accel.plan.make_plan`).
 
 Native bf16 also needs the kernels to be allowed to use it: with PyTorch held below AVX-512
 (``ATEN_CPU_CAPABILITY=avx2``) or oneDNN capped below its bf16 instructions

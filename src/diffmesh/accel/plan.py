@@ -4,9 +4,10 @@
 mode          what runs
 ============  ==================================================================================
 reference     the plain model (a copy), nothing swapped: the baseline for benchmarks
-parity        float32 everywhere; oneDNN products on pre-packed weights where this torch has them
-              (at least as fast as MKL on every CPU measured), batches chunked to stay in
-              cache. Equal to the reference within float32 rounding
+parity        float32 everywhere; the encoder's products through whichever of oneDNN (on
+              pre-packed weights) and MKL is faster on this CPU, the body model's pose blend
+              shapes through oneDNN; batches chunked to stay in cache. Equal to the reference
+              within float32 rounding
 fast          low precision where it pays: bf16 sub-blocks on CPUs that multiply bf16 natively
               (AVX512-BF16, AMX), float16 on CUDA; elsewhere exactly ``parity`` (emulated bf16
               is several times slower than float32, so fast is never slower than parity)
@@ -46,7 +47,9 @@ class AccelPlan:
         kernels: of those products: ``"onednn-packed"`` (oneDNN on pre-packed weights),
             ``"mkl"`` (PyTorch's default CPU products), ``"cuda"`` or ``"reference"``.
         float32_kernels: of the float32 encoder products (all of them in parity mode,
-            ``pre_logits`` in fast mode); the body model's pose blend shapes use the same.
+            ``pre_logits`` in fast mode).
+        body_kernels: of the body model's pose blend-shape product (``"onednn-packed"``
+            or ``"mkl"``; ``"reference"``/``"cuda"`` as ``kernels``).
         chunked: batches are split into cache-sized chunks (encoder and skinning).
     """
 
@@ -57,6 +60,7 @@ class AccelPlan:
     dtype: str
     kernels: str
     float32_kernels: str
+    body_kernels: str
     chunked: bool
 
     @property
@@ -73,13 +77,27 @@ def make_plan(mode: str = "auto", device: torch.device | str = "cpu", capability
         low = mode in ("fast", "bf16")
         dtype = {"fast": "float16", "bf16": "bfloat16"}.get(mode, "float32")
         kernels = "reference" if mode == "reference" else kind
-        return AccelPlan(mode, kind, kind, False, dtype if low else "float32", kernels, kernels, False)
+        return AccelPlan(mode, kind, kind, False, dtype if low else "float32", kernels, kernels, kernels, False)
     cap = capability if capability is not None else cpu_capability()
-    packed = onednn_available()
     if mode == "reference":
-        return AccelPlan(mode, kind, cap.isa, cap.native_bf16, "float32", "reference", "reference", False)
+        return AccelPlan(mode, kind, cap.isa, cap.native_bf16, "float32", "reference", "reference", "reference", False)
     low = mode == "bf16" or (mode in ("fast", "auto") and cap.native_bf16)
-    # oneDNN on packed weights wherever this torch has it: float32 at least as fast as MKL on
-    # every CPU measured (AMD EPYC ~2.3x, Intel ~1.1x; docs/benchmarks.md 1.5), bf16 with GELU fused
-    kernels = float32_kernels = "onednn-packed" if packed else "mkl"
-    return AccelPlan(mode, kind, cap.isa, cap.native_bf16, "bfloat16" if low else "float32", kernels, float32_kernels, True)
+    packed = "onednn-packed" if onednn_available() else "mkl"
+    float32_kernels = _float32_encoder_kernels(cap, packed)
+    # bf16 products go through oneDNN (GELU fused); the pose blend shapes were 1.4-4.7x faster
+    # through oneDNN on every CPU measured (docs/benchmarks.md 1.1, 1.9)
+    kernels = packed if low else float32_kernels
+    return AccelPlan(mode, kind, cap.isa, cap.native_bf16, "bfloat16" if low else "float32", kernels, float32_kernels, packed, True)
+
+
+def _float32_encoder_kernels(cap: CpuCapability, packed: str) -> str:
+    """oneDNN on packed weights where this torch has it, except on AMD CPUs without AVX-512.
+
+    MKL's SGEMM takes a slow path on AMD CPUs with AVX-512 (oneDNN ~2.3x faster there), and
+    oneDNN was as fast or faster on Intel with and without AVX-512; on an AMD EPYC with AVX2
+    only, MKL's own AVX2 kernel was faster (the encoder's products 169-178 against 144-151
+    GFLOP/s; the whole MotionBERT encoder 10 % faster; docs/benchmarks.md 1.9).
+    """
+    if packed == "onednn-packed" and cap.vendor == "AuthenticAMD" and cap.isa in ("AVX2", "DEFAULT"):
+        return "mkl"
+    return packed
