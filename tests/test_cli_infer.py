@@ -168,3 +168,20 @@ def test_demo_runs_on_the_shipped_clip(tmp_path: Path, capsys: pytest.CaptureFix
     assert summary["frames_processed"] == 20 and summary["frames_detected"] >= 18
     assert {"result.npz", "overlay.mp4", "summary.json"} <= set(summary["outputs"])
     assert (out / "overlay.mp4").stat().st_size > 0 and not list(out.glob(".partial-*"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--max-people", "0"], r"^diffmesh: error: --max-people must be an integer >= 1 .* got 0$"),
+        (["--threads", "-1"], r"^diffmesh: error: --threads must be >= 0 .* got -1$"),
+        (["--max-gap", "-1"], r"^diffmesh: error: --max-gap must be an integer >= 0 .* got -1$"),
+        (["--detector-blend", "2"], r"^diffmesh: error: --detector-blend must be in \[0, 1\] .* got 2.0$"),
+        (["--max-people", "1", "--person", "3"], r"^diffmesh: error: --person=3 picks one of several people's track ids, but --max-people=1"),
+    ],
+)
+def test_bad_settings_name_the_flag(tmp_path: Path, walk: Path, capsys: pytest.CaptureFixture[str], flags: list[str], expected: str) -> None:
+    """Errors about a setting quote the flag the user typed, not the Python argument behind it."""
+    assert main(["infer", str(walk), "-o", str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(expected, err), err

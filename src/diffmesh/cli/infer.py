@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shutil
 import sys
 import time
@@ -230,8 +231,31 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
     return 0
 
 
+#: Names of the settings (and camera) arguments that errors quote, as the flags that set them.
+_FLAG_OF = {
+    "max_people": "--max-people", "person": "--person", "threads": "--threads", "detector_threads": "--detector-threads",
+    "detector_blend": "--detector-blend", "detector_model": "--detector-model", "fov_y_deg": "--fov", "focal_px": "--focal",
+    "max_gap": "--max-gap", "normalization": "--normalization", "track_id": "--track-id",
+}  # fmt: skip
+# a name where an error quotes it (before "must" or "="), never a word of prose ("one person")
+_QUOTED_NAME = re.compile(r"(?<![\w-])(" + "|".join(_FLAG_OF) + r")(?=\s+must\b|=)")
+
+
+def in_flag_names(message: str) -> str:
+    """``message`` with the settings' argument names replaced by the flags a command-line user typed
+    (``max_people must be ...`` -> ``--max-people must be ...``)."""
+    return _QUOTED_NAME.sub(lambda m: _FLAG_OF[m[1]], message)
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     """``diffmesh infer VIDEO -o OUT`` (``--live SOURCE``: :func:`_run_live`)."""
+    try:
+        return _cmd_infer(args)
+    except ValueError as err:
+        raise ValueError(in_flag_names(str(err))) from err
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
     if args.live:
         return _run_live(args)
     if args.vmc is not None:

@@ -126,6 +126,8 @@ class InferSettings:
         check_detector_model(self.detector_model)
         if self.keypoints_file and self.detector_model != DEFAULT_DETECTOR_MODEL:
             raise ValueError(f"detector_model={self.detector_model!r} picks the detector's model; a keypoint file replaces the detector (drop one)")
+        if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, int) or self.max_gap < 0:
+            raise ValueError(f"max_gap must be an integer >= 0 (frames; 0: never interpolate), got {self.max_gap!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0: the default, half the cores), got {self.threads}")
 
