@@ -185,3 +185,6 @@ def test_bad_settings_name_the_flag(tmp_path: Path, walk: Path, capsys: pytest.C
     assert main(["infer", str(walk), "-o", str(tmp_path / "out"), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and re.search(expected, err), err
+    if flags[0] in ("--threads", "--max-gap", "--detector-blend"):  # the same flags of `diffmesh pose`
+        assert main(["pose", str(walk), "-o", str(tmp_path / "pose"), *flags[:2]]) == 2
+        assert "error: --" in capsys.readouterr().err

@@ -64,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, TypeError, FloatingPointError) as err:  # OSError: missing, unreadable, unwritable files
         if args.verbose:
             raise
-        print(f"diffmesh: error: {err}", file=sys.stderr)
+        from diffmesh.cli.infer import in_flag_names
+
+        print(f"diffmesh: error: {in_flag_names(str(err))}", file=sys.stderr)
         return 2
 
 

@@ -231,7 +231,8 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
     return 0
 
 
-#: Names of the settings (and camera) arguments that errors quote, as the flags that set them.
+#: Names of the settings (and camera) arguments that errors quote, as the flags of infer, demo, pose and
+#: embed that set them (``diffmesh.cli.main`` prints every error through :func:`in_flag_names`).
 _FLAG_OF = {
     "max_people": "--max-people", "person": "--person", "threads": "--threads", "detector_threads": "--detector-threads",
     "detector_blend": "--detector-blend", "detector_model": "--detector-model", "fov_y_deg": "--fov", "focal_px": "--focal",
@@ -249,13 +250,6 @@ def in_flag_names(message: str) -> str:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     """``diffmesh infer VIDEO -o OUT`` (``--live SOURCE``: :func:`_run_live`)."""
-    try:
-        return _cmd_infer(args)
-    except ValueError as err:
-        raise ValueError(in_flag_names(str(err))) from err
-
-
-def _cmd_infer(args: argparse.Namespace) -> int:
     if args.live:
         return _run_live(args)
     if args.vmc is not None:
