@@ -132,11 +132,11 @@ def test_a_photo_of_two_people_gives_both(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, match",
     [
-        (["--max-people", "0"], "max_people must be an integer >= 1 (1: one person, N > 1: up to N people) or None"),
-        (["--person", "1", "--max-people", "1"], "max_people=1 follows one"),
+        (["--max-people", "0"], "--max-people must be an integer >= 1 (1: one person, N > 1: up to N people) or None"),
+        (["--person", "1", "--max-people", "1"], "--max-people=1 follows one"),
         (["--person", "1", "--keypoints", "kp.json"], "a keypoint file gives one person"),
         (["--max-people", "2", "--keypoints", "kp.json"], "needs the detector"),
-        (["--detector-threads", "-1"], "detector_threads must be an integer >= 0 (0: the default for the pass), got -1"),
+        (["--detector-threads", "-1"], "--detector-threads must be an integer >= 0 (0: the default for the pass), got -1"),
     ],
 )
 def test_bad_people_arguments(args: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -287,6 +287,11 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path, m
     world = summary["world"]  # what tilted the floor, and how sure that is (docs/outputs.md)
     assert world["floor_from"] in ("scene lines", "planted soles", "body posture") and len(world["planted_spread_m"]) == 2
     assert world["camera_motion"] in ("static", "rotating", "travelling") and 0 <= world["frames_with_planted_foot"] <= 1
+    quality = summary["quality"]  # how sure each frame is (docs/outputs.md): the untrained tiny model still fits
+    assert 0 < quality["keypoint_fit_pct_median"] < 25 and quality["poor_fit_above_pct"] == 5.0
+    assert 0 <= quality["frames_poor_fit"] <= n and quality["frames_interpolated"] == s.frames_with_person - s.frames_detected
+    assert all(u["why"] in ("no person", "interpolated", "poor fit") and 0 <= u["start"] < u["end"] <= n for u in quality["unsure"])
+    assert [p["quality"] for p in summary["people"]][:1] in ([quality], [])
 
     # Re-run with other render options: both stages come from the cache, the network is not built.
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",

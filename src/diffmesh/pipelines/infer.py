@@ -50,6 +50,7 @@ from diffmesh.pipelines.outputs import (
     write_summary,
 )
 from diffmesh.pipelines.placement import PlacedMesh
+from diffmesh.pipelines.quality import warn_if_unsure
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
 from diffmesh.pipelines.speculation import WindowSpeculator
 from diffmesh.pipelines.stages import (
@@ -155,6 +156,7 @@ def run(
         outputs = write_outputs(out, result, options, clock, progress)
     summary = summarize(out, result, settings, clock, cached, outputs)
     summary.camera = {"focal_px": round(float(K[0, 0]), 1), "focal_source": focal_source}
+    warn_if_unsure(summary.quality, summary.frames_with_person)
     write_summary(out, summary)
     return summary
 

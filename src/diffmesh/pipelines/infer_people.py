@@ -44,6 +44,7 @@ from diffmesh.pipelines.people import detect_people_video
 from diffmesh.pipelines.people_keypoints import PeopleKeypoints
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import FirstOf, PackedBatches
+from diffmesh.pipelines.quality import warn_if_unsure
 from diffmesh.pipelines.speculation import PeopleSpeculator, WindowSpeculator
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock
 from diffmesh.pipelines.stages import (
@@ -140,7 +141,7 @@ def run_people(
         outputs = write_outputs(ctx.out, results[0], options, clock, progress,
                                 people=list(zip(ids, results)) if several else None, track_id=ids[0])  # fmt: skip
     summary = summarize(ctx.out, results[0], settings, clock, cached, outputs)
-    summary.people = [_person_summary(i, r, f"people/{i}" if several else ".") for i, r in zip(ids, results)]
+    summary.people = [_person_summary(i, r, f"people/{i}" if several else ".", several) for i, r in zip(ids, results)]
     summary.frames_without_anyone = int((~np.any([r.valid for r in results], axis=0)).sum())
     summary.camera = {"focal_px": round(float(K[0, 0]), 1), "focal_source": focal_source}
     write_summary(ctx.out, summary)
@@ -215,9 +216,12 @@ def _world_stage(
     return worlds
 
 
-def _person_summary(track_id: int, result: VideoResult, output: str) -> dict[str, Any]:
+def _person_summary(track_id: int, result: VideoResult, output: str, several: bool) -> dict[str, Any]:
+    """One person's entry of ``summary.json``'s ``people`` (a warning is logged when many frames are unsure)."""
     frames = result.keypoints.frame_indices[result.track.detected]
+    quality = result.quality()
+    warn_if_unsure(quality, int(result.valid.sum()), f"person {track_id}" if several else "")
     return {"track_id": track_id, "frames_detected": int(result.track.detected.sum()),
             "frames_with_person": int(result.valid.sum()), "first_frame": int(frames[0]) if len(frames) else None,
-            "output": output}  # fmt: skip
+            "output": output, "quality": quality}  # fmt: skip
 

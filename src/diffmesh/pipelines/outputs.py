@@ -39,6 +39,7 @@ from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.overlay import OverlayBody, person_color, render_people_overlay
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence
+from diffmesh.pipelines.quality import quality_report
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.world import WorldMotion
@@ -120,6 +121,11 @@ class VideoResult:
                 "cam_to_world": w.cam_to_world, "world_orient_rotmat": rows(w.root_rotmats),
                 "transl_world": rows(w.transl), "joints_3d_world": rows(w.joints),
                 "joints_3d_world_raw": rows(w.joints_raw), "foot_contact": w.foot_contact & self.valid[:, None]}  # fmt: skip
+
+    def quality(self) -> dict[str, Any]:
+        """How sure the frames are: the ``quality`` section of ``summary.json`` (:mod:`diffmesh.pipelines.quality`)."""
+        return quality_report(self.valid, self.track.detected, self.joints_cam(), self.K, self.track.keypoints,
+                              np.asarray(self.keypoints.frame_indices))  # fmt: skip
 
     def joints_cam(self) -> np.ndarray:
         """``[N, 17, 3]`` float32 H36M joints, metres, camera frame; NaN where not :attr:`valid`."""
@@ -335,6 +341,9 @@ class RunSummary:
     #: spread along the world's x and z), ``camera_motion``, ``frames_with_planted_foot`` (share of the
     #: first person's frames) and ``foot_sliding_mm_per_frame`` (before and after the clean-up)
     world: dict[str, Any] = field(default_factory=dict)
+    #: how sure the first person's frames are (:func:`diffmesh.pipelines.quality.quality_report`): the median
+    #: keypoint fit, frames that fit poorly or were interpolated, and the ``unsure`` stretches
+    quality: dict[str, Any] = field(default_factory=dict)
 
 
 def world_summary(world: WorldMotion | None, valid: np.ndarray) -> dict[str, Any]:
@@ -378,6 +387,7 @@ def summarize(
         versions=package_versions(),
         acceleration=asdict(make_plan(settings.accel_mode, settings.device)),
         world=world_summary(result.world, valid),
+        quality=result.quality(),
     )
 
 
