@@ -360,7 +360,7 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     inputs = result_inputs()
     path = write_result_npz(tmp_path / "result.npz", **inputs)
     raw = np.load(path, allow_pickle=False)  # readable by plain numpy, no pickles
-    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS) - {"track_id"}  # no world frame, one person
+    assert set(raw.files) == set(RESULT_FIELDS) - set(WORLD_KEYS) - {"track_id", "keypoint_fit_pct"}  # no world frame, one person
     res = read_result(path)
     assert res["joint_names"] == H36M_JOINTS and res["smpl_joint_names"] == SMPL_JOINTS
     assert res["schema_version"] == 2 and res["fps"] == pytest.approx(29.97)
@@ -373,6 +373,11 @@ def test_result_round_trip_without_pickle(tmp_path: Path) -> None:
     # a several-people run's file names its person
     one = read_result(write_result_npz(tmp_path / "person.npz", **inputs, track_id=3))
     assert one["track_id"] == 3 and set(one) == set(res) | {"track_id"}
+    fit = np.linspace(1.0, 9.0, len(res["valid"]))  # the optional per-frame keypoint fit
+    np.testing.assert_array_equal(read_result(write_result_npz(tmp_path / "fit.npz", **inputs, keypoint_fit_pct=fit))["keypoint_fit_pct"],
+                                  fit.astype(np.float32))  # fmt: skip
+    with pytest.raises(ValueError, match="keypoint_fit_pct must have shape"):
+        write_result_npz(tmp_path / "bad.npz", **inputs, keypoint_fit_pct=fit[:-1])
     assert res["K"].shape == (4, 3, 3) and res["betas"].shape == (4, 10)
     np.testing.assert_array_equal(res["frame_indices"], [100, 101, 102, 103])
     np.testing.assert_array_equal(res["valid"], inputs["valid"])

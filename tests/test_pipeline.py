@@ -292,6 +292,10 @@ def test_end_to_end_on_a_known_motion(walk: tuple[Path, dict], tmp_path: Path, m
     assert 0 <= quality["frames_poor_fit"] <= n and quality["frames_interpolated"] == s.frames_with_person - s.frames_detected
     assert all(u["why"] in ("no person", "interpolated", "poor fit") and 0 <= u["start"] < u["end"] <= n for u in quality["unsure"])
     assert [p["quality"] for p in summary["people"]][:1] in ([quality], [])
+    fit = r["keypoint_fit_pct"]  # the same fit per frame in result.npz
+    assert fit.shape == (n,) and np.isnan(fit[~has]).all()
+    assert np.nanmedian(fit) == pytest.approx(quality["keypoint_fit_pct_median"], abs=0.006)
+    assert int((np.nan_to_num(fit) > quality["poor_fit_above_pct"]).sum()) == quality["frames_poor_fit"]
 
     # Re-run with other render options: both stages come from the cache, the network is not built.
     bundle = ModelBundle(lambda: builds.append(1) or tiny_network(body), "tiny test model", False, "tiny-seed0",

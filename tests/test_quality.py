@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from diffmesh.pipelines.quality import POOR_FIT_PCT, keypoint_fit_pct, stretches, warn_if_unsure
+from diffmesh.pipelines.quality import POOR_FIT_PCT, keypoint_fit_pct, quality_report, stretches, warn_if_unsure
 
 K = np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]])
 
@@ -58,6 +58,23 @@ def test_stretches_bridge_short_gaps_and_drop_blips() -> None:
     assert stretches(flags) == [(2, 5), (10, 16)]
     assert stretches(flags, bridge=0, min_frames=2) == [(2, 5), (10, 12), (14, 16), (28, 30)]
     assert stretches(np.zeros(5, bool)) == [] and stretches(np.ones(5, bool)) == [(0, 5)]
+
+
+def test_the_report_counts_and_lists_in_video_frames() -> None:
+    valid = np.ones(20, bool)
+    valid[:4] = False  # nobody in the first 4 frames
+    detected = valid.copy()
+    detected[8:11] = False  # 3 frames filled in
+    fit = np.full(20, 2.0)
+    fit[12:16] = 7.5  # a poor fit
+    fit[19] = 9.0  # one frame alone, 3 frames later: counted, not listed
+    fit[2] = 50.0  # no result there: neither counted nor listed
+    report = quality_report(valid, detected, fit, np.arange(100, 120))
+    assert report["frames_poor_fit"] == 5 and report["frames_interpolated"] == 3 and report["poor_fit_above_pct"] == POOR_FIT_PCT
+    assert report["keypoint_fit_pct_median"] == 2.0
+    assert report["unsure"] == [{"start": 100, "end": 104, "why": "no person"}, {"start": 108, "end": 111, "why": "interpolated"},
+                                {"start": 112, "end": 116, "why": "poor fit"}]  # fmt: skip
+    assert quality_report(np.zeros(3, bool), np.zeros(3, bool), np.full(3, np.nan), np.arange(3))["keypoint_fit_pct_median"] is None
 
 
 def test_the_warning_names_the_frames(caplog: pytest.LogCaptureFixture) -> None:

@@ -110,6 +110,9 @@ RESULT_FIELDS: dict[str, ResultField] = {
     "K": ResultField("f", ("T", 3, 3), "px", "camera intrinsics per frame [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]"),
     "image_size": ResultField("i", (2,), "px", "(width, height) of the video frames", required=False),
     "track_id": ResultField("i", (), "", "the person's track id in a several-people run (--max-people > 1); absent for one person", required=False),
+    "keypoint_fit_pct": ResultField("f", ("T",), "%", "per frame, the mean image distance between joints_3d_cam projected with K and the "
+                                    "keypoints_2d of confidence >= 0.5, in % of the person's size in the image (NaN: no result or "
+                                    "no sure keypoint); above 5 the frame fits poorly (summary.json's quality)", required=False),
     "keypoints_2d": ResultField(
         "f", ("T", H, 3), "px", "2-D keypoints (x, y, confidence in [0, 1]) in the order of joint_names"
     ),
@@ -184,6 +187,7 @@ def write_result_npz(
     diffmesh_version: str | None = None,
     world: dict[str, Any] | None = None,
     track_id: int | None = None,
+    keypoint_fit_pct: Any | None = None,
 ) -> Path:
     """Write ``result.npz`` atomically (schema: :data:`RESULT_FIELDS`, docs/outputs.md).
 
@@ -206,6 +210,8 @@ def write_result_npz(
             ``world_frame``, which is filled in); per-frame keys may be given for every frame
             or, for the static-camera floor, once (``[3]``, scalar).
         track_id: the person's track id in a several-people run (the key is left out when ``None``).
+        keypoint_fit_pct: optional ``[T]`` keypoint fit per frame
+            (:func:`diffmesh.pipelines.quality.keypoint_fit_pct`).
 
     Returns:
         ``path``.
@@ -268,6 +274,8 @@ def write_result_npz(
         data["image_size"] = as_numpy(image_size, "image_size", np.int64)
     if track_id is not None:
         data["track_id"] = np.array(int(track_id), dtype=np.int64)
+    if keypoint_fit_pct is not None:
+        data["keypoint_fit_pct"] = _frames(keypoint_fit_pct, "keypoint_fit_pct", T, (), "% of the person's size per frame")
     if world is not None:
         data.update(_world_arrays(world, T))
     _validate(data, source="the arrays to write")

@@ -39,7 +39,7 @@ from diffmesh.pipelines.model import ModelBundle
 from diffmesh.pipelines.overlay import OverlayBody, person_color, render_people_overlay
 from diffmesh.pipelines.placement import PlacedMesh
 from diffmesh.pipelines.prediction import MeshSequence
-from diffmesh.pipelines.quality import quality_report
+from diffmesh.pipelines.quality import keypoint_fit_pct, quality_report
 from diffmesh.pipelines.settings import InferSettings, Progress, StageClock, no_progress
 from diffmesh.pipelines.tracking import Track
 from diffmesh.pipelines.world import WorldMotion
@@ -122,10 +122,15 @@ class VideoResult:
                 "transl_world": rows(w.transl), "joints_3d_world": rows(w.joints),
                 "joints_3d_world_raw": rows(w.joints_raw), "foot_contact": w.foot_contact & self.valid[:, None]}  # fmt: skip
 
+    def keypoint_fit(self) -> np.ndarray:
+        """``[N]`` float32 keypoint fit per frame, % of the person's size (:func:`~diffmesh.pipelines.quality.keypoint_fit_pct`);
+        NaN where not :attr:`valid`."""
+        fit = keypoint_fit_pct(self.joints_cam(), self.K, self.track.keypoints)
+        return np.where(self.valid, fit, np.nan).astype(np.float32)
+
     def quality(self) -> dict[str, Any]:
         """How sure the frames are: the ``quality`` section of ``summary.json`` (:mod:`diffmesh.pipelines.quality`)."""
-        return quality_report(self.valid, self.track.detected, self.joints_cam(), self.K, self.track.keypoints,
-                              np.asarray(self.keypoints.frame_indices))  # fmt: skip
+        return quality_report(self.valid, self.track.detected, self.keypoint_fit(), np.asarray(self.keypoints.frame_indices))
 
     def joints_cam(self) -> np.ndarray:
         """``[N, 17, 3]`` float32 H36M joints, metres, camera frame; NaN where not :attr:`valid`."""
@@ -217,7 +222,7 @@ def _write_result(path: Path, result: VideoResult, track_id: int | None) -> None
         keypoints_2d=result.track.keypoints, joints_3d_cam=result.joints_cam(), fps=info.fps,
         frame_indices=result.keypoints.frame_indices, valid=result.valid, model=bundle.name, weights=bundle.weights,
         body_model=str(getattr(bundle.body_model, "name", "unknown")), image_size=(info.width, info.height),
-        world=result.world_arrays(), track_id=track_id,
+        world=result.world_arrays(), track_id=track_id, keypoint_fit_pct=result.keypoint_fit(),
     )  # fmt: skip
 
 

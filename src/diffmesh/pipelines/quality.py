@@ -76,17 +76,15 @@ def stretches(flags: np.ndarray, bridge: int = BRIDGE_FRAMES, min_frames: int = 
     return [(int(s), int(e)) for s, e in zip(starts, ends) if e - s >= min_frames]
 
 
-def quality_report(
-    valid: np.ndarray, detected: np.ndarray, joints_cam: np.ndarray, K: np.ndarray, keypoints: np.ndarray, frames: np.ndarray
-) -> dict[str, Any]:
+def quality_report(valid: np.ndarray, detected: np.ndarray, fit: np.ndarray, frames: np.ndarray) -> dict[str, Any]:
     """The ``quality`` section of ``summary.json`` for one person (see the module's text).
 
     Args:
         valid: ``[T]`` the frame has a result; detected: ``[T]`` the detector found the person.
-        joints_cam, K, keypoints: as :func:`keypoint_fit_pct`.
+        fit: ``[T]`` :func:`keypoint_fit_pct` of the frames (NaN where unknown).
         frames: ``[T]`` the rows' video frame numbers (the stretches are given in them).
     """
-    fit = np.where(valid, keypoint_fit_pct(joints_cam, K, keypoints), np.nan)
+    fit = np.where(valid, fit, np.nan)
     interpolated = valid & ~detected
     poor = np.nan_to_num(fit, nan=0.0) > POOR_FIT_PCT
     unsure = []
