@@ -15,6 +15,7 @@ import torch
 from diffmesh.geometry.crop import crop_scale
 from diffmesh.geometry.rotations import rotmat_to_axis_angle
 from diffmesh.pipelines.live import LatencyHistogram, run_live
+from diffmesh.pipelines.quality import keypoint_fit_pct
 from diffmesh.pipelines.windows import project_to_so3, window_weights
 from tests._videos import make_walk_video
 
@@ -156,6 +157,8 @@ def test_live_fits_the_body_to_the_detector_like_the_offline_run(tmp_path: Path)
         uv = joints @ K.T
         reproj = np.linalg.norm(uv[..., :2] / uv[..., 2:] - kp[..., :2], axis=-1)[:, limbs].mean()
         scores[w] = (p_mpjpe(joints[:, limbs], gt["joints_cam"]).mean() * 1000, reproj)
+        fit = np.array([r["keypoint_fit_pct"] for r in lines], np.float64)  # the same fit as result.npz's
+        np.testing.assert_allclose(fit, keypoint_fit_pct(joints, K, kp), atol=0.02)
     (pa0, re0), (pa1, re1) = scores[0.0], scores[bundle.detector_blend]
     assert pa1 < 0.95 * pa0, scores  # measured 97.2 -> 84.4 mm
     assert re1 < re0, scores

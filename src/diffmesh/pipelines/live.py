@@ -45,6 +45,7 @@ from diffmesh.pipelines.blazepose_models import DEFAULT_DETECTOR_MODEL
 from diffmesh.pipelines.detector_blend import BLEND_SMOOTH_SIGMA, blend_joints, fit_to_detector
 from diffmesh.pipelines.placement import PlacedMesh, place_sequence
 from diffmesh.pipelines.prediction import MeshSequence, h36m_joints, network_parameters
+from diffmesh.pipelines.quality import keypoint_fit_pct
 from diffmesh.pipelines.tracking import Segment
 from diffmesh.pipelines.windows import project_to_so3, window_weights
 from diffmesh.pipelines.live_preview import PreviewServer
@@ -411,11 +412,14 @@ def _emit(
         latency = 1000.0 * (now - t_cap)
         summary.latencies.add(latency)
         summary.frames_with_person += 1
+        joints_cam = joints[k] + np.nan_to_num(transl[k])
+        fit = float(keypoint_fit_pct((joints[k] + transl[k])[None], K, kp[None, :, :3])[0])
         _write_line(f, {
             "frame": index, "person": True, "latency_ms": round(latency, 1),
             "pose_axis_angle": _r(aa[k], 5), "betas": _r(betas[k], 5),
             "transl": None if not np.isfinite(transl[k]).all() else _r(transl[k], 4),
-            "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp[:, :3], 2),
+            "joints_3d_cam": _r(joints_cam, 4), "keypoints_2d": _r(kp[:, :3], 2),
+            "keypoint_fit_pct": round(fit, 2) if np.isfinite(fit) else None,
         })  # fmt: skip
         if sender is not None:
             sender.send(rot[k].numpy(), transl[k])
