@@ -348,3 +348,32 @@ def test_browser_plays_the_bodies_alone_when_the_video_cannot_be_decoded(
     browser.evaluate("document.getElementById('play').click()")
     assert ("warning", "diffmesh view: cannot play overlay.mp4") in browser.log.console
     _assert_clean(browser)
+
+
+def test_unsure_stretches_are_marked_under_the_timeline(out_dir: Path, tmp_path: Path, browser: Browser) -> None:
+    """summary.json's quality stretches (every person's when several) become marks under the slider, at their
+    place on the timeline; a click on one seeks to its start."""
+    marked = tmp_path / "marked"
+    marked.mkdir()
+    shutil.copy(out_dir / "animation.glb", marked / "animation.glb")
+    summary = json.loads((out_dir / "summary.json").read_text())
+    first = summary["settings"]["start"]  # 0: the animation's first frame is the video's
+    quality = {**summary["quality"], "unsure": [{"start": 6, "end": 12, "why": "poor fit"}, {"start": 18, "end": 21, "why": "interpolated"}]}
+    (marked / "summary.json").write_text(json.dumps({**summary, "quality": quality, "people": []}))
+    assert find_inputs(marked, video=False).unsure == ({"start": 6, "end": 12, "why": "poor fit", "person": None},
+                                                       {"start": 18, "end": 21, "why": "interpolated", "person": None})  # fmt: skip
+    status = _load(browser, write_viewer(marked, video=False))
+    duration = (FRAMES - 1) / FPS
+    marks = status["marks"]
+    assert [m["title"] for m in marks] == ["frames 6-11: poor fit", "frames 18-20: interpolated"]
+    assert [m["kind"] for m in marks] == ["poor-fit", "interpolated"]
+    assert float(marks[0]["left"].rstrip("%")) == pytest.approx(100 * (6 - first) / FPS / duration, abs=1e-3)
+    assert float(marks[1]["width"].rstrip("%")) == pytest.approx(100 * (21 - 18) / FPS / duration, abs=1e-3)  # [start, end)
+    browser.evaluate("document.querySelector('#marks span').click()")
+    browser.wait_for(f"Math.abs(diffmeshViewer.status().time - {6 / FPS}) < 1e-6")
+    _assert_clean(browser)
+
+    several = {**summary, "people": [{"track_id": 0, "quality": quality}, {"track_id": 4, "quality": {"unsure": [
+        {"start": 2, "end": 5, "why": "no person"}, {"bad": 1}]}}]}  # fmt: skip
+    (marked / "summary.json").write_text(json.dumps(several))
+    assert [(u["person"], u["start"]) for u in find_inputs(marked, video=False).unsure] == [(0, 6), (0, 18), (4, 2)]

@@ -71,6 +71,9 @@ class ViewerInputs:
     video: Path | None = None
     video_first_frame: int = 0
     title: str = "DiffMesh"
+    #: the unsure stretches of ``summary.json``'s ``quality`` (video frame numbers ``start``/``end``, ``why``,
+    #: and ``person``: the track id when several people were found, else ``None``), marked under the timeline
+    unsure: tuple[dict[str, Any], ...] = ()
 
     @property
     def animation_offset_s(self) -> float:
@@ -126,14 +129,15 @@ def find_inputs(out_dir: PathLike, video: bool = True) -> ViewerInputs:
         raise ValueError(f"{glb} does not say its frame rate (asset.extras.fps); rewrite it with diffmesh infer VIDEO -o {out}")
     first = int(extras.get("first_frame_index", 0))
     title = f"DiffMesh · {out.resolve().name}"
+    unsure = unsure_stretches(summary)
     if not video:
-        return ViewerInputs(glb, fps, first, title=title)
+        return ViewerInputs(glb, fps, first, title=title, unsure=unsure)
     if (out / OVERLAY_NAME).is_file():
         start = int(summary.get("settings", {}).get("start", first))
-        return ViewerInputs(glb, fps, first, out / OVERLAY_NAME, start, title)
+        return ViewerInputs(glb, fps, first, out / OVERLAY_NAME, start, title, unsure)
     source = Path(summary["video"]) if summary.get("video") else None
     if source is not None and source.is_file() and source.suffix.lower() in VIDEO_TYPES:
-        return ViewerInputs(glb, fps, first, source, 0, title)
+        return ViewerInputs(glb, fps, first, source, 0, title, unsure)
     if source is None:
         why = f"no {OVERLAY_NAME} and no source video in {SUMMARY_NAME}"
     elif not source.is_file():
@@ -141,7 +145,24 @@ def find_inputs(out_dir: PathLike, video: bool = True) -> ViewerInputs:
     else:
         why = f"no {OVERLAY_NAME}, and browsers do not play {source.suffix} files like {source.name}"
     logger.warning("view: no video (%s); the page shows the bodies alone", why)
-    return ViewerInputs(glb, fps, first, title=title)
+    return ViewerInputs(glb, fps, first, title=title, unsure=unsure)
+
+
+def unsure_stretches(summary: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The ``unsure`` stretches of a ``summary.json`` (every person's when several were found), each with its
+    ``person``; malformed entries are left out (the page is only a view)."""
+    people = [p for p in summary.get("people") or [] if isinstance(p, dict) and isinstance(p.get("quality"), dict)]
+    reports = [(p.get("track_id") if len(people) > 1 else None, p["quality"]) for p in people]
+    if not reports and isinstance(summary.get("quality"), dict):
+        reports = [(None, summary["quality"])]
+    out = []
+    for person, report in reports:
+        for u in report.get("unsure") or []:
+            try:
+                out.append({"start": int(u["start"]), "end": int(u["end"]), "why": str(u["why"]), "person": person})
+            except (KeyError, TypeError, ValueError):
+                continue
+    return tuple(out)
 
 
 def _read_summary(out: Path) -> dict[str, Any]:
@@ -182,6 +203,7 @@ def build_page(inputs: ViewerInputs) -> str:
         "palette": list(PALETTE),
         "background": BACKGROUND,
         "video": None,
+        "unsure": list(inputs.unsure),
     }
     if inputs.video is not None:
         config["video"] = {

@@ -164,6 +164,25 @@ function formatClock(t, fps, firstFrame) {
   return `${t.toFixed(2)} s · frame ${firstFrame + Math.round(t * fps)}`;
 }
 
+/** Marks under the timeline where summary.json's quality says the result is less sure; a click seeks. */
+function drawMarks(duration, fps, firstFrame, seek) {
+  const marks = $('marks');
+  marks.replaceChildren();
+  if (!(duration > 0)) return;
+  for (const u of config.unsure) {
+    const t0 = (u.start - firstFrame) / fps;
+    const t1 = (u.end - firstFrame) / fps;
+    if (t1 <= 0 || t0 >= duration) continue;
+    const mark = document.createElement('span');
+    mark.className = u.why.replace(/ /g, '-');
+    mark.style.left = `${(100 * Math.max(t0, 0)) / duration}%`;
+    mark.style.width = `${(100 * (Math.min(t1, duration) - Math.max(t0, 0))) / duration}%`;
+    mark.title = `frames ${u.start}-${u.end - 1}: ${u.why}${u.person === null ? '' : ` (person ${u.person})`}`;
+    mark.addEventListener('click', () => seek(Math.max(t0, 0)));
+    marks.append(mark);
+  }
+}
+
 function setUpVideo() {
   const bytes = config.video ? takeBytes('dm-video') : null;
   if (!bytes) {
@@ -233,6 +252,7 @@ async function main() {
   resize();
 
   let animationTime = 0;
+  let marked = null; // the first frame the marks were drawn for
   let frames = 0;
   let last = performance.now();
   const rendered = []; // resolvers waiting for the next rendered frame
@@ -241,6 +261,10 @@ async function main() {
     last = now;
     const t = timeline.time;
     animationTime = view.setTime(t - offset);
+    if (scrub.max !== String(timeline.duration) || marked !== firstFrame) {
+      marked = firstFrame;
+      drawMarks(timeline.duration, config.fps, firstFrame, (s) => timeline.seek(s));
+    }
     scrub.max = String(timeline.duration);
     if (!scrubbing) scrub.value = String(t);
     play.textContent = timeline.playing ? 'Pause' : 'Play';
@@ -266,6 +290,7 @@ async function main() {
       time: timeline.time,
       animationTime,
       framesRendered: frames,
+      marks: [...$('marks').children].map((m) => ({ title: m.title, kind: m.className, left: m.style.left, width: m.style.width })),
       bounds: { min: view.box.min.toArray(), max: view.box.max.toArray() },
       video: video && { name: config.video.name, readyState: video.readyState, duration: video.duration,
         error: video.error && video.error.code, playing: timeline instanceof VideoTimeline && timeline.playing },
