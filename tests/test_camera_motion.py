@@ -161,6 +161,18 @@ def test_frames_without_background_hold_the_rotation_and_warn_once(caplog: pytes
     assert len(warnings) == 1 and "4 of 7 frames held" in warnings[0].getMessage()
 
 
+def test_a_background_without_texture_is_taken_as_still_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A plain wall (or a blank video) gives nothing to measure in any frame: the camera is still, and
+    the log says so plainly (INFO) rather than warning about every frame."""
+    K = default_intrinsics(160, 120)
+    frames = [np.full((120, 160, 3), 90, np.uint8) for _ in range(6)]
+    with caplog.at_level(logging.INFO, logger="diffmesh.geometry.camera_motion"):
+        motion = estimate_rotations(frames, K)
+    assert motion.static and np.allclose(motion.rotations, np.eye(3))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("too little texture" in r.getMessage() for r in caplog.records)
+
+
 def _frames(n: int = 3, size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
     return [_textured(size[1], size[0], seed=i) for i in range(n)]
 

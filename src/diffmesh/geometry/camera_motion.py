@@ -433,7 +433,11 @@ class RotationTracker:
         motion = CameraMotion(rotations, np.asarray(self.tracked, dtype=np.int64), False, focal, focal_from,
                               None if scene is None else scene.axes, None if scene is None else scene.focal_px, points)  # fmt: skip
         motion.static = bool(motion.angles_deg().max() < self.static_deg)
-        if self.held:
+        if self.held and len(self.held) == len(self.rotations) - 1 and all(seen < self.min_points for _, _, seen in self.held):
+            # nothing measured and nothing to measure with (a plain wall, a blank video): not a doubt, a fact
+            logger.info("camera motion: the background shows too little texture to measure the camera's turn in any "
+                        "frame; the camera is taken as still (--static-camera skips the measurement)")  # fmt: skip
+        elif self.held:
             t, agree, seen = self.held[0]
             logger.warning(
                 "camera motion: %d of %d frames held the previous frame's rotation: too little background agreed "
