@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import shutil
 import sys
 import time
@@ -229,23 +228,6 @@ def _run(args: argparse.Namespace, video: str, out: str) -> int:
     if not summary.trained:
         print("note: no trained weights yet: the meshes are placed on the person but their pose is not recovered")
     return 0
-
-
-#: Names of the settings (and camera) arguments that errors quote, as the flags of infer, demo, pose and
-#: embed that set them (``diffmesh.cli.main`` prints every error through :func:`in_flag_names`).
-_FLAG_OF = {
-    "max_people": "--max-people", "person": "--person", "threads": "--threads", "detector_threads": "--detector-threads",
-    "detector_blend": "--detector-blend", "detector_model": "--detector-model", "fov_y_deg": "--fov", "focal_px": "--focal",
-    "max_gap": "--max-gap", "normalization": "--normalization", "track_id": "--track-id",
-}  # fmt: skip
-# a name where an error quotes it (before "must" or "="), never a word of prose ("one person")
-_QUOTED_NAME = re.compile(r"(?<![\w-])(" + "|".join(_FLAG_OF) + r")(?=\s+must\b|=)")
-
-
-def in_flag_names(message: str) -> str:
-    """``message`` with the settings' argument names replaced by the flags a command-line user typed
-    (``max_people must be ...`` -> ``--max-people must be ...``)."""
-    return _QUOTED_NAME.sub(lambda m: _FLAG_OF[m[1]], message)
 
 
 def cmd_infer(args: argparse.Namespace) -> int:

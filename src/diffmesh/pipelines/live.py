@@ -402,6 +402,7 @@ def _emit(
     rot, betas = torch.from_numpy(placed.mesh.rotmats), placed.mesh.betas
     joints, transl = placed.joints_m, placed.transl
     aa = rotmat_to_axis_angle(rot).numpy()
+    fits = keypoint_fit_pct(joints + transl[:, None], K, kp_p)  # NaN for frames without a person
     now = time.perf_counter()
     for k, (index, t_cap, kp) in enumerate(pending):
         if kp is None:
@@ -412,14 +413,12 @@ def _emit(
         latency = 1000.0 * (now - t_cap)
         summary.latencies.add(latency)
         summary.frames_with_person += 1
-        joints_cam = joints[k] + np.nan_to_num(transl[k])
-        fit = float(keypoint_fit_pct((joints[k] + transl[k])[None], K, kp[None, :, :3])[0])
         _write_line(f, {
             "frame": index, "person": True, "latency_ms": round(latency, 1),
             "pose_axis_angle": _r(aa[k], 5), "betas": _r(betas[k], 5),
             "transl": None if not np.isfinite(transl[k]).all() else _r(transl[k], 4),
-            "joints_3d_cam": _r(joints_cam, 4), "keypoints_2d": _r(kp[:, :3], 2),
-            "keypoint_fit_pct": round(fit, 2) if np.isfinite(fit) else None,
+            "joints_3d_cam": _r(joints[k] + np.nan_to_num(transl[k]), 4), "keypoints_2d": _r(kp[:, :3], 2),
+            "keypoint_fit_pct": round(float(fits[k]), 2) if np.isfinite(fits[k]) else None,
         })  # fmt: skip
         if sender is not None:
             sender.send(rot[k].numpy(), transl[k])

@@ -10,7 +10,6 @@ into ``OUT`` only when every one succeeded; ``summary.json`` comes last, so a fo
 from __future__ import annotations
 
 import importlib.metadata
-
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -122,15 +122,16 @@ class VideoResult:
                 "transl_world": rows(w.transl), "joints_3d_world": rows(w.joints),
                 "joints_3d_world_raw": rows(w.joints_raw), "foot_contact": w.foot_contact & self.valid[:, None]}  # fmt: skip
 
+    @cached_property
     def keypoint_fit(self) -> np.ndarray:
         """``[N]`` float32 keypoint fit per frame, % of the person's size (:func:`~diffmesh.pipelines.quality.keypoint_fit_pct`);
-        NaN where not :attr:`valid`."""
+        NaN where not :attr:`valid`. Computed once: ``result.npz`` and every summary read it."""
         fit = keypoint_fit_pct(self.joints_cam(), self.K, self.track.keypoints)
         return np.where(self.valid, fit, np.nan).astype(np.float32)
 
     def quality(self) -> dict[str, Any]:
         """How sure the frames are: the ``quality`` section of ``summary.json`` (:mod:`diffmesh.pipelines.quality`)."""
-        return quality_report(self.valid, self.track.detected, self.keypoint_fit(), np.asarray(self.keypoints.frame_indices))
+        return quality_report(self.valid, self.track.detected, self.keypoint_fit, np.asarray(self.keypoints.frame_indices))
 
     def joints_cam(self) -> np.ndarray:
         """``[N, 17, 3]`` float32 H36M joints, metres, camera frame; NaN where not :attr:`valid`."""
@@ -222,7 +223,7 @@ def _write_result(path: Path, result: VideoResult, track_id: int | None) -> None
         keypoints_2d=result.track.keypoints, joints_3d_cam=result.joints_cam(), fps=info.fps,
         frame_indices=result.keypoints.frame_indices, valid=result.valid, model=bundle.name, weights=bundle.weights,
         body_model=str(getattr(bundle.body_model, "name", "unknown")), image_size=(info.width, info.height),
-        world=result.world_arrays(), track_id=track_id, keypoint_fit_pct=result.keypoint_fit(),
+        world=result.world_arrays(), track_id=track_id, keypoint_fit_pct=result.keypoint_fit,
     )  # fmt: skip
 
 

@@ -53,10 +53,10 @@ def keypoint_fit_pct(joints_cam: np.ndarray, K: np.ndarray, keypoints: np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         uv = uv[..., :2] / uv[..., 2:3]
         dist = np.linalg.norm(uv - keypoints[..., :2], axis=-1)  # [T, J]
-    sure = (keypoints[..., 2] >= MIN_CONFIDENCE) & np.isfinite(dist)
+    seen = keypoints[..., 2] >= MIN_CONFIDENCE
+    sure = seen & np.isfinite(dist)
     count = sure.sum(1)
     mean = np.where(sure, dist, 0.0).sum(1) / np.maximum(count, 1)
-    seen = keypoints[..., 2] >= MIN_CONFIDENCE
     lo = np.where(seen[..., None], keypoints[..., :2], np.inf).min(1)
     hi = np.where(seen[..., None], keypoints[..., :2], -np.inf).max(1)
     with np.errstate(invalid="ignore"):
